@@ -1,0 +1,56 @@
+/**
+ * Guest RAM: one SharedArrayBuffer with typed-array views over it, so worker threads
+ * (one per VM, later one per hart) and the main thread (metrics) see the same bytes.
+ *
+ * Views assume a little-endian host, as RISC-V is little-endian: every host Node runs
+ * on in practice (x86-64, arm64) is.
+ */
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+export class GuestRam {
+  readonly sab: SharedArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly i8: Int8Array;
+  readonly u16: Uint16Array;
+  readonly i16: Int16Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly f32: Float32Array;
+
+  /** `base` is the guest-physical address of byte 0; `size` a multiple of the page size. */
+  constructor(
+    readonly base: number,
+    readonly size: number,
+  ) {
+    if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
+      throw new RangeError(`RAM size must be a positive multiple of ${PAGE_SIZE} bytes, got ${size}`);
+    }
+    this.sab = new SharedArrayBuffer(size);
+    this.u8 = new Uint8Array(this.sab);
+    this.i8 = new Int8Array(this.sab);
+    this.u16 = new Uint16Array(this.sab);
+    this.i16 = new Int16Array(this.sab);
+    this.i32 = new Int32Array(this.sab);
+    this.f64 = new Float64Array(this.sab);
+    this.f32 = new Float32Array(this.sab);
+  }
+
+  /** True when [pa, pa+len) lies inside RAM. */
+  contains(pa: number, len: number): boolean {
+    return pa >= this.base && pa + len <= this.base + this.size;
+  }
+
+  /** Copy host bytes into guest RAM at guest-physical `pa` (loaders, DMA). */
+  writeBytes(pa: number, bytes: Uint8Array): void {
+    if (!this.contains(pa, bytes.length)) {
+      throw new RangeError(`0x${pa.toString(16)}+${bytes.length} is outside RAM`);
+    }
+    this.u8.set(bytes, pa - this.base);
+  }
+
+  readBytes(pa: number, len: number): Uint8Array {
+    if (!this.contains(pa, len)) throw new RangeError(`0x${pa.toString(16)}+${len} is outside RAM`);
+    return this.u8.slice(pa - this.base, pa - this.base + len);
+  }
+}
