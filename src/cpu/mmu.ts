@@ -1,0 +1,456 @@
+/**
+ * The slow path of every memory access: Sv39 translation with A/D updates
+ * (privileged spec §4.3–4.4), PMP, MMIO through the bus, misaligned accesses, TLB
+ * refills, the decoded-instruction cache, and the atomics.
+ *
+ * Misaligned loads and stores are emulated (split into byte accesses, each translated),
+ * as QEMU does; LR/SC and AMOs require natural alignment and raise the misaligned trap.
+ *
+ * Every function returns false after raising the architectural trap (pc already set to
+ * the handler), never throws for anything the guest does.
+ */
+import { Access, Cause, MSTATUS, PTE, Priv, SatpMode, Csr64 } from "./constants.js";
+import { Amo, Op, decodeInto } from "./decode.js";
+import type { Hart } from "./hart.js";
+import { pmpAllows } from "./pmp.js";
+import { takeTrap } from "./trap.js";
+import { jitDropPage } from "./jit.js";
+
+export const TLB_SIZE = 1024;
+export const TLB_MASK = TLB_SIZE - 1;
+const TWO32 = 4294967296;
+const PAGE_SLOTS = 2048 * 3;
+
+const ACCESS_FAULT = [Cause.InsnAccessFault, Cause.LoadAccessFault, Cause.StoreAccessFault] as const;
+const PAGE_FAULT = [Cause.InsnPageFault, Cause.LoadPageFault, Cause.StorePageFault] as const;
+
+/** Privilege that loads and stores are checked with (MPRV makes M-mode act as MPP). */
+export function dataPriv(h: Hart): number {
+  if (h.priv === Priv.M && (h.mstatus & MSTATUS.MPRV) !== 0) return (h.mstatus >>> MSTATUS.MPP_SHIFT) & 3;
+  return h.priv;
+}
+
+/** Privilege of the most recent successful translation, for the PMP check that follows it. */
+let lastPriv = 0;
+
+/**
+ * Translate virtual address (lo, hi) for `access`. Returns the physical address, or -1
+ * after raising a page or access fault.
+ */
+export function translate(h: Hart, lo: number, hi: number, access: number): number {
+  const priv = access === Access.Fetch ? h.priv : dataPriv(h);
+  lastPriv = priv;
+  const satpHi = h.csr64[Csr64.SATP + 1]!;
+  if (priv === Priv.M || satpHi >>> 28 === SatpMode.Bare) {
+    return (hi >>> 0) * TWO32 + (lo >>> 0);
+  }
+  // Sv39: bits 63..39 must all equal bit 38.
+  if ((hi << 25) >> 25 !== hi) return pageFault(h, lo, hi, access);
+  const vpn = [(lo >>> 12) & 0x1ff, (lo >>> 21) & 0x1ff, ((lo >>> 30) | ((hi & 0x7f) << 2)) & 0x1ff];
+  let table = ((satpHi & 0xfff) * TWO32 + (h.csr64[Csr64.SATP]! >>> 0)) * 4096;
+  const ram = h.bus.ram;
+  const mem = ram.u8;
+  for (let level = 2; level >= 0; level--) {
+    const pteAddr = table + vpn[level]! * 8;
+    if (!ram.contains(pteAddr, 8) || !pmpAllows(h, pteAddr, 8, Access.Load, Priv.S)) {
+      takeTrap(h, ACCESS_FAULT[access]!, false, lo, hi);
+      return -1;
+    }
+    const o = pteAddr - ram.base;
+    const pteLo = mem[o]! | (mem[o + 1]! << 8) | (mem[o + 2]! << 16) | (mem[o + 3]! << 24);
+    const pteHi = mem[o + 4]! | (mem[o + 5]! << 8) | (mem[o + 6]! << 16) | (mem[o + 7]! << 24);
+    if ((pteLo & PTE.V) === 0 || (pteLo & (PTE.R | PTE.W)) === PTE.W || pteHi >>> 22 !== 0) {
+      return pageFault(h, lo, hi, access);
+    }
+    const ppn = (pteHi & 0x3fffff) * 4194304 + (pteLo >>> 10);
+    if ((pteLo & (PTE.R | PTE.X)) === 0) {
+      if (level === 0) return pageFault(h, lo, hi, access);
+      table = ppn * 4096;
+      continue;
+    }
+    // Leaf: privilege, then permission for the access kind.
+    if (priv === Priv.U) {
+      if ((pteLo & PTE.U) === 0) return pageFault(h, lo, hi, access);
+    } else if ((pteLo & PTE.U) !== 0) {
+      if (access === Access.Fetch || (h.mstatus & MSTATUS.SUM) === 0) return pageFault(h, lo, hi, access);
+    }
+    if (access === Access.Fetch) {
+      if ((pteLo & PTE.X) === 0) return pageFault(h, lo, hi, access);
+    } else if (access === Access.Load) {
+      const mxr = (h.mstatus & MSTATUS.MXR) !== 0;
+      if ((pteLo & PTE.R) === 0 && !(mxr && (pteLo & PTE.X) !== 0)) return pageFault(h, lo, hi, access);
+    } else if ((pteLo & PTE.W) === 0) {
+      return pageFault(h, lo, hi, access);
+    }
+    // A superpage's low PPN fields must be zero.
+    const lowPpn = (pteLo >>> 10) & (level === 2 ? 0x3ffff : level === 1 ? 0x1ff : 0);
+    if (lowPpn !== 0) return pageFault(h, lo, hi, access);
+    // Hardware A/D update.
+    const want = PTE.A | (access === Access.Store ? PTE.D : 0);
+    if ((pteLo & want) !== want) mem[o] = (pteLo | want) & 0xff;
+    const span = level === 2 ? 0x40000000 : level === 1 ? 0x200000 : 0x1000;
+    return ppn * 4096 + ((lo >>> 0) % span);
+  }
+  return pageFault(h, lo, hi, access);
+}
+
+function pageFault(h: Hart, lo: number, hi: number, access: number): number {
+  takeTrap(h, PAGE_FAULT[access]!, false, lo, hi);
+  return -1;
+}
+
+/** True if the page at `pagePa` may be cached in a TLB for `access` at privilege `priv`. */
+function pageCacheable(h: Hart, pagePa: number, access: number, priv: number): boolean {
+  return h.bus.isPlainRamPage(pagePa) && pmpAllows(h, pagePa, 4096, access, priv);
+}
+
+/** Translate + PMP for one data access; returns pa or -1 (trap raised). */
+function dataAddress(h: Hart, lo: number, hi: number, width: number, access: number): number {
+  const pa = translate(h, lo, hi, access);
+  if (pa < 0) return -1;
+  if (!pmpAllows(h, pa, width, access, lastPriv)) {
+    takeTrap(h, ACCESS_FAULT[access]!, false, lo, hi);
+    return -1;
+  }
+  return pa;
+}
+
+/** Load `width` bytes at virtual (lo, hi) into h.memLo/h.memHi (zero-extended). */
+export function loadSlow(h: Hart, lo: number, hi: number, width: number): boolean {
+  if ((lo & (width - 1)) !== 0) return loadMisaligned(h, lo, hi, width);
+  const pa = dataAddress(h, lo, hi, width, Access.Load);
+  if (pa < 0) return false;
+  const bus = h.bus;
+  const ram = bus.ram;
+  if (bus.findRegion(pa) === null && ram.contains(pa, width)) {
+    const off = pa - ram.base;
+    const pagePa = pa - (off & 0xfff);
+    if (pageCacheable(h, pagePa, Access.Load, lastPriv)) {
+      const e = (lo >>> 12) & TLB_MASK;
+      h.tlbLoadLo[e] = lo >>> 12;
+      h.tlbLoadHi[e] = hi;
+      h.tlbLoadOff[e] = off & ~0xfff;
+    }
+    readRam(h, off, width);
+    return true;
+  }
+  bus.fault = false;
+  if (width === 8) {
+    h.memLo = bus.read(pa, 4);
+    h.memHi = bus.read(pa + 4, 4);
+  } else {
+    h.memLo = bus.read(pa, width as 1 | 2 | 4);
+    h.memHi = 0;
+  }
+  if (bus.fault) {
+    bus.fault = false;
+    takeTrap(h, Cause.LoadAccessFault, false, lo, hi);
+    return false;
+  }
+  return true;
+}
+
+function readRam(h: Hart, off: number, width: number): void {
+  const m = h.bus.ram.u8;
+  switch (width) {
+    case 1:
+      h.memLo = m[off]!;
+      h.memHi = 0;
+      break;
+    case 2:
+      h.memLo = m[off]! | (m[off + 1]! << 8);
+      h.memHi = 0;
+      break;
+    case 4:
+      h.memLo = m[off]! | (m[off + 1]! << 8) | (m[off + 2]! << 16) | (m[off + 3]! << 24);
+      h.memHi = 0;
+      break;
+    default:
+      h.memLo = m[off]! | (m[off + 1]! << 8) | (m[off + 2]! << 16) | (m[off + 3]! << 24);
+      h.memHi = m[off + 4]! | (m[off + 5]! << 8) | (m[off + 6]! << 16) | (m[off + 7]! << 24);
+  }
+}
+
+/** Misaligned load: one byte at a time, each translated, so a page-crossing access faults correctly. */
+function loadMisaligned(h: Hart, lo: number, hi: number, width: number): boolean {
+  let vlo = 0;
+  let vhi = 0;
+  for (let i = 0; i < width; i++) {
+    const alo = (lo + i) | 0;
+    const ahi = (hi + (alo >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+    if (!loadSlow(h, alo, ahi, 1)) return false;
+    if (i < 4) vlo |= h.memLo << (8 * i);
+    else vhi |= h.memLo << (8 * (i - 4));
+  }
+  h.memLo = vlo;
+  h.memHi = vhi;
+  return true;
+}
+
+/** Store `width` bytes of (vlo, vhi) at virtual (lo, hi). */
+export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: number, vhi: number): boolean {
+  if ((lo & (width - 1)) !== 0) {
+    // Check every byte's translation before writing any, so a faulting store changes nothing.
+    for (let i = 0; i < width; i++) {
+      const alo = (lo + i) | 0;
+      const ahi = (hi + (alo >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+      if (dataAddress(h, alo, ahi, 1, Access.Store) < 0) return false;
+    }
+    for (let i = 0; i < width; i++) {
+      const alo = (lo + i) | 0;
+      const ahi = (hi + (alo >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+      const b = i < 4 ? vlo >>> (8 * i) : vhi >>> (8 * (i - 4));
+      if (!storeSlow(h, alo, ahi, 1, b & 0xff, 0)) return false;
+    }
+    return true;
+  }
+  const pa = dataAddress(h, lo, hi, width, Access.Store);
+  if (pa < 0) return false;
+  const bus = h.bus;
+  const ram = bus.ram;
+  if (bus.findRegion(pa) === null && ram.contains(pa, width)) {
+    const off = pa - ram.base;
+    const page = off >>> 12;
+    if (h.decoded[page] !== null) invalidateCodePage(h, page);
+    if (pageCacheable(h, pa - (off & 0xfff), Access.Store, lastPriv)) {
+      const e = (lo >>> 12) & TLB_MASK;
+      h.tlbStoreLo[e] = lo >>> 12;
+      h.tlbStoreHi[e] = hi;
+      h.tlbStoreOff[e] = off & ~0xfff;
+    }
+    const m = ram.u8;
+    m[off] = vlo;
+    if (width >= 2) m[off + 1] = vlo >>> 8;
+    if (width >= 4) {
+      m[off + 2] = vlo >>> 16;
+      m[off + 3] = vlo >>> 24;
+    }
+    if (width === 8) {
+      m[off + 4] = vhi;
+      m[off + 5] = vhi >>> 8;
+      m[off + 6] = vhi >>> 16;
+      m[off + 7] = vhi >>> 24;
+    }
+    return true;
+  }
+  bus.fault = false;
+  if (width === 8) {
+    bus.write(pa, 4, vlo);
+    bus.write(pa + 4, 4, vhi);
+  } else {
+    bus.write(pa, width as 1 | 2 | 4, vlo);
+  }
+  if (bus.fault) {
+    bus.fault = false;
+    takeTrap(h, Cause.StoreAccessFault, false, lo, hi);
+    return false;
+  }
+  return true;
+}
+
+/** A store hit a page with decoded instructions: drop them (and stop executing from the stale copy). */
+export function invalidateCodePage(h: Hart, page: number): void {
+  h.decoded[page] = null;
+  const i = h.decodedList.indexOf(page);
+  if (i >= 0) h.decodedList.splice(i, 1);
+  if (h.fetchRamOff >>> 12 === page) h.fetchVpnLo = -1;
+  jitDropPage(h, page);
+  // The fetch TLB entry can stay: it maps to the page, and the decoded array is recreated on refill.
+}
+
+/**
+ * Point the loop at the decoded page for pc: fetch TLB, else translate + PMP (execute).
+ * Returns false after raising a fetch fault.
+ */
+export function refillFetch(h: Hart): boolean {
+  const lo = h.pcLo;
+  const hi = h.pcHi;
+  const e = (lo >>> 12) & TLB_MASK;
+  let off: number;
+  let cacheable = true;
+  if (h.tlbFetchLo[e] === lo >>> 12 && h.tlbFetchHi[e] === hi) {
+    off = h.tlbFetchOff[e]!;
+  } else {
+    const pa = translate(h, lo, hi, Access.Fetch);
+    if (pa < 0) return false;
+    const ram = h.bus.ram;
+    const pagePa = pa - (pa % 4096);
+    if (!ram.contains(pagePa, 4096) || !pmpAllows(h, pa, 2, Access.Fetch, lastPriv)) {
+      takeTrap(h, Cause.InsnAccessFault, false, lo, hi);
+      return false;
+    }
+    off = pagePa - ram.base;
+    if (pageCacheable(h, pagePa, Access.Fetch, lastPriv)) {
+      h.tlbFetchLo[e] = lo >>> 12;
+      h.tlbFetchHi[e] = hi;
+      h.tlbFetchOff[e] = off;
+    } else {
+      cacheable = false;
+    }
+  }
+  h.fetchRamOff = off;
+  if (!cacheable) {
+    // PMP splits this page: decode every instruction afresh and re-check on the next one.
+    h.scratchPage[((lo & 0xfff) >>> 1) * 3] = 0;
+    h.fetchPage = h.scratchPage;
+    h.fetchVpnLo = -1;
+    h.fetchVpnHi = hi;
+    return true;
+  }
+  const page = off >>> 12;
+  let dp = h.decoded[page];
+  if (dp === null || dp === undefined) {
+    dp = new Int32Array(PAGE_SLOTS);
+    h.decoded[page] = dp;
+    h.decodedList.push(page);
+    // Stores to this page must now take the slow path, which invalidates the decoded copy.
+    const st = h.tlbStoreOff;
+    for (let i = 0; i < TLB_SIZE; i++) if (st[i] === off) h.tlbStoreLo[i] = -1;
+  }
+  h.fetchPage = dp;
+  h.fetchVpnLo = lo >>> 12;
+  h.fetchVpnHi = hi;
+  return true;
+}
+
+/**
+ * Decode the instruction at pc into slot `s` of `dp`. An instruction whose second half is
+ * on the next page is decoded into the scratch page (it cannot be cached with either page).
+ * Returns the array holding the decoded instruction, or null after a fetch fault.
+ */
+export function decodeMiss(h: Hart, dp: Int32Array, s: number): Int32Array | null {
+  const lo = h.pcLo;
+  const m = h.bus.ram.u8;
+  const off = h.fetchRamOff + (lo & 0xfff);
+  const half = m[off]! | (m[off + 1]! << 8);
+  if ((half & 3) !== 3) {
+    decodeInto(half, dp, s);
+    return dp;
+  }
+  if ((lo & 0xfff) !== 0xffe) {
+    decodeInto(half | (m[off + 2]! << 16) | (m[off + 3]! << 24), dp, s);
+    return dp;
+  }
+  const nlo = (lo + 2) | 0;
+  const nhi = (h.pcHi + (nlo === 0 ? 1 : 0)) | 0;
+  const pa = translate(h, nlo, nhi, Access.Fetch);
+  if (pa < 0) return null;
+  const ram = h.bus.ram;
+  if (!ram.contains(pa, 2) || !pmpAllows(h, pa, 2, Access.Fetch, lastPriv)) {
+    takeTrap(h, Cause.InsnAccessFault, false, nlo, nhi);
+    return null;
+  }
+  const o2 = pa - ram.base;
+  decodeInto(half | (m[o2]! << 16) | (m[o2 + 1]! << 24), h.scratchPage, s);
+  return h.scratchPage;
+}
+
+/** Physical address for an AMO / LR / SC: aligned, translated, PMP-checked, in RAM. */
+function atomicAddress(h: Hart, lo: number, hi: number, width: number, access: number): number {
+  if ((lo & (width - 1)) !== 0) {
+    takeTrap(h, access === Access.Load ? Cause.LoadMisaligned : Cause.StoreMisaligned, false, lo, hi);
+    return -1;
+  }
+  const pa = dataAddress(h, lo, hi, width, access);
+  if (pa < 0) return -1;
+  const ram = h.bus.ram;
+  if (h.bus.findRegion(pa) !== null || !ram.contains(pa, width)) {
+    takeTrap(h, access === Access.Load ? Cause.LoadAccessFault : Cause.StoreAccessFault, false, lo, hi);
+    return -1;
+  }
+  const page = (pa - ram.base) >>> 12;
+  if (access === Access.Store && h.decoded[page] !== null) invalidateCodePage(h, page);
+  return pa - ram.base;
+}
+
+/** AMO*.W / AMO*.D: rd = old value; memory = op(old, rs2). */
+export function amo(h: Hart, width: number, funct5: number, rd: number, r1: number, r2: number): boolean {
+  const x = h.x;
+  const off = atomicAddress(h, x[r1]!, x[r1 + 1]!, width, Access.Store);
+  if (off < 0) return false;
+  const i32 = h.bus.ram.i32;
+  const a = off >> 2;
+  const oldLo = i32[a]!;
+  const oldHi = width === 8 ? i32[a + 1]! : oldLo >> 31;
+  const bLo = x[r2]!;
+  const bHi = width === 8 ? x[r2 + 1]! : bLo >> 31;
+  let nLo = bLo;
+  let nHi = bHi;
+  switch (funct5) {
+    case Amo.Swap:
+      break;
+    case Amo.Add: {
+      nLo = (oldLo + bLo) | 0;
+      nHi = (oldHi + bHi + (nLo >>> 0 < oldLo >>> 0 ? 1 : 0)) | 0;
+      break;
+    }
+    case Amo.Xor:
+      nLo = oldLo ^ bLo;
+      nHi = oldHi ^ bHi;
+      break;
+    case Amo.Or:
+      nLo = oldLo | bLo;
+      nHi = oldHi | bHi;
+      break;
+    case Amo.And:
+      nLo = oldLo & bLo;
+      nHi = oldHi & bHi;
+      break;
+    default: {
+      // min/max: compare as signed or unsigned 64-bit (W forms were sign-extended above).
+      const signed = funct5 === Amo.Min || funct5 === Amo.Max;
+      const ah = signed ? oldHi : oldHi >>> 0;
+      const bh = signed ? bHi : bHi >>> 0;
+      const less = ah < bh || (ah === bh && oldLo >>> 0 < bLo >>> 0);
+      const wantMin = funct5 === Amo.Min || funct5 === Amo.Minu;
+      if (less === wantMin) {
+        nLo = oldLo;
+        nHi = oldHi;
+      }
+    }
+  }
+  i32[a] = nLo;
+  if (width === 8) i32[a + 1] = nHi;
+  x[rd] = oldLo;
+  x[rd + 1] = oldHi;
+  return true;
+}
+
+/** LR.W/D sets the reservation; SC.W/D succeeds (rd = 0) only on the reserved address. */
+export function lrsc(h: Hart, op: number, rd: number, r1: number, r2: number): boolean {
+  const x = h.x;
+  const width = op === Op.LrD || op === Op.ScD ? 8 : 4;
+  const isLr = op === Op.LrW || op === Op.LrD;
+  const vaLo = x[r1]!;
+  const vaHi = x[r1 + 1]!;
+  if (!isLr && (h.resv === -1 || h.resvVaLo !== vaLo || h.resvVaHi !== vaHi)) {
+    // Not the reserved address: the SC fails without touching memory, so it cannot fault
+    // (as QEMU), and like every SC it ends the reservation.
+    h.resv = -1;
+    x[rd] = 1;
+    x[rd + 1] = 0;
+    return true;
+  }
+  const off = atomicAddress(h, vaLo, vaHi, width, isLr ? Access.Load : Access.Store);
+  if (off < 0) return false;
+  const i32 = h.bus.ram.i32;
+  const a = off >> 2;
+  if (isLr) {
+    const lo = i32[a]!;
+    x[rd] = lo;
+    x[rd + 1] = width === 8 ? i32[a + 1]! : lo >> 31;
+    h.resv = off;
+    h.resvVaLo = vaLo;
+    h.resvVaHi = vaHi;
+    return true;
+  }
+  const ok = h.resv === off;
+  h.resv = -1;
+  if (ok) {
+    i32[a] = x[r2]!;
+    if (width === 8) i32[a + 1] = x[r2 + 1]!;
+  }
+  x[rd] = ok ? 0 : 1;
+  x[rd + 1] = 0;
+  return true;
+}
