@@ -72,6 +72,7 @@ export function csrAccessAllowed(h: Hart, csr: number, write: boolean): boolean 
   if (write && csr >>> 10 === 3) return false;
   if (csr >= CSR.fflags && csr <= CSR.fcsr) return (h.mstatus & MSTATUS.FS) !== 0;
   if (csr === CSR.satp && h.priv === Priv.S && (h.mstatus & MSTATUS.TVM) !== 0) return false;
+  if (csr === CSR.time && h.time === null) return false;
   if (csr >= CSR.cycle && csr <= CSR.hpmcounter31) {
     const bit = 1 << (csr - CSR.cycle);
     if (h.priv < Priv.M && (h.mcounteren & bit) === 0) return false;
@@ -165,7 +166,7 @@ export function csrRead(h: Hart, csr: number): void {
       set64(h, h.retired() + h.instretOffset);
       return;
     case CSR.time:
-      set64(h, h.time.mtime());
+      set64(h, h.time === null ? 0 : h.time.mtime());
       return;
     case CSR.sstatus: {
       h.memLo = h.mstatus & SSTATUS_VISIBLE;

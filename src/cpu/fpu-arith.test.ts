@@ -166,6 +166,13 @@ describe("F/D computational instructions: FADD/FSUB/FMUL/FDIV/FSQRT", () => {
     assert.deepEqual(exec("mul", D, x, y, 0), { bits: 0x0010000000000000n, flags: FNX, boxed: true });
     // RTZ: rounds down -> tiny and inexact -> UF|NX, largest subnormal
     assert.deepEqual(exec("mul", D, x, y, 1), { bits: 0x000fffffffffffffn, flags: FUF | FNX, boxed: true });
+    // single precision: 31*2^-80 * 1082401*2^-71 = (2^25-1) * 2^-151 = 2^-126 - 2^-151
+    const sa = 0x19f80000n; // 31 * 2^-80 = 1.9375 * 2^-76
+    const sb = 0x26042108n; // 1082401 * 2^-71 = 1.0322580... * 2^-51
+    assert.deepEqual(exec("mul", S, sa, sb, 0), { bits: 0x00800000n, flags: FNX, boxed: true });
+    assert.deepEqual(exec("mul", S, sa, sb, 4), { bits: 0x00800000n, flags: FNX, boxed: true });
+    assert.deepEqual(exec("mul", S, sa, sb, 1), { bits: 0x007fffffn, flags: FUF | FNX, boxed: true });
+    assert.deepEqual(exec("mul", S, sa | 0x80000000n, sb, 2), { bits: 0x80800000n, flags: FNX, boxed: true });
     // exact subnormal results raise nothing
     assert.deepEqual(exec("div", D, 2n, 0x4000000000000000n, 0), { bits: 1n, flags: 0, boxed: true });
     assert.deepEqual(exec("mul", S, 1n, S1, 0), { bits: 1n, flags: 0, boxed: true });

@@ -55,10 +55,6 @@ export function f32FromBits(bits: number): number {
   I32[0] = bits;
   return F32[0];
 }
-export function f32Bits(v: number): number {
-  F32[0] = v;
-  return I32[0];
-}
 export function isSNaN32(bits: number): boolean {
   return (bits & 0x7fc00000) === 0x7f800000 && (bits & 0x003fffff) !== 0;
 }
@@ -67,10 +63,6 @@ export function isSNaN64(hi: number, lo: number): boolean {
 }
 export function isNaN32(bits: number): boolean {
   return (bits & 0x7fffffff) > 0x7f800000;
-}
-export function isNaN64(hi: number, lo: number): boolean {
-  const h = hi & 0x7fffffff;
-  return h > 0x7ff00000 || (h === 0x7ff00000 && lo !== 0);
 }
 
 // ---- error-free transformations ----

@@ -104,6 +104,22 @@ describe("F/D fused multiply-add: FMADD/FMSUB/FNMSUB/FNMADD", () => {
     assert.deepEqual(exec(OPS[0], D, D1 + 1n, 0x3ca0000000000000n, D1, 0), { bits: D1 + 1n, flags: FNX });
   });
 
+  test("a partial sum that lands exactly on a midpoint with a nonzero tail below it is rounded by the exact value", () => {
+    // a*b = 2^-53 + 2^-106 - 2^-158 rounds to 2^-53, so 1 + RN(a*b) is a tie; the tail decides (up)
+    const failures: string[] = [];
+    const vectors: [bigint, bigint, bigint][] = [
+      [D1 + 1n, 0x3c9fffffffffffffn, D1],
+      // found by searching random products for the same situation
+      [0x4316a1ed5d25ac46n, 0x4364000000000000n, 0xbfa2394000000000n],
+      [0x3e78000000000000n, 0xbce24d3f2d6eff4bn, 0xb4a63fd497528d5cn],
+      [0xc10e0d40640a410an, 0x3dc8000000000000n, 0x381722b9e3459437n],
+      [0x41f8000000000000n, 0xbcb1434cf03fffffn, 0x37d457bd8f2fc6e5n],
+    ];
+    for (const mode of MODES) for (const [a, b, c] of vectors) for (const op of OPS) check(failures, op, D, a, b, c, mode);
+    assert.deepEqual(failures, []);
+    assert.deepEqual(exec(OPS[0], D, D1 + 1n, 0x3c9fffffffffffffn, D1, 0), { bits: D1 + 1n, flags: FNX });
+  });
+
   test("fused results that are tiny: tininess after rounding, UF only when inexact", () => {
     const failures: string[] = [];
     const minNorm = 0x0010000000000000n;

@@ -9,7 +9,9 @@
  * TwoSum steps as r + f + f2 where r = fl(s + w) and |f2| <= ulp(f)/2. If r + f rounds back
  * to r and f is not exactly half a gap (unless f2 = 0) then r is the correctly rounded
  * nearest-even result and sign(f) is the direction of the exact value, which fixes up the
- * other modes; otherwise the exact integer slow path decides.
+ * other modes; otherwise the exact integer slow path decides. (The half-gap case really
+ * occurs: s + w can be an exact midpoint with a nonzero tail f2. The "r + f rounds back to r"
+ * test is defensive: when p + c is inexact |s| >= |p|/2, so |w| is a few ulps of s and it holds.)
  * S fast path: a*b is exact in double, so a*b + c is one double rounding away from exact,
  * with its exact error from TwoSum; finishS rounds to single.
  */

@@ -10,14 +10,30 @@
  *   fpu-soft.ts     exact slow path: fixed-point accumulator + round/pack for S and D
  *   fpu-arith.ts    FADD/FSUB/FMUL/FDIV/FSQRT
  *   fpu-fma.ts      FMADD/FMSUB/FNMSUB/FNMADD
- *   fpu-convert.ts  FCVT.*, FMV.*
- *   fpu-misc.ts     FSGNJ*, FMIN/FMAX, FEQ/FLT/FLE, FCLASS
+ *   fpu-convert.ts  FCVT.*, FMV.*, FSGNJ*, FMIN/FMAX, FEQ/FLT/FLE, FCLASS
  */
 import { addD, addS, divD, divS, mulD, mulS, sqrtD, sqrtS } from "./fpu-arith.js";
 import type { FpuHost } from "./fpu-core.js";
-import { cvtDS, cvtDToInt, cvtFromInt, cvtSD, cvtSToInt, fmvDX, fmvWX, fmvXD, fmvXW } from "./fpu-convert.js";
+import {
+  classD,
+  classS,
+  cmpD,
+  cmpS,
+  cvtDS,
+  cvtDToInt,
+  cvtFromInt,
+  cvtSD,
+  cvtSToInt,
+  fmvDX,
+  fmvWX,
+  fmvXD,
+  fmvXW,
+  minMaxD,
+  minMaxS,
+  sgnjD,
+  sgnjS,
+} from "./fpu-convert.js";
 import { fmaD, fmaS } from "./fpu-fma.js";
-import { classD, classS, cmpD, cmpS, minMaxD, minMaxS, sgnjD, sgnjS } from "./fpu-misc.js";
 
 export type { FpuHost } from "./fpu-core.js";
 export { NV, DZ, OF, UF, NX, RNE, RTZ, RDN, RUP, RMM } from "./fpu-core.js";

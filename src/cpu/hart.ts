@@ -32,7 +32,7 @@ import { Op } from "./decode.js";
 import { fpuExecute } from "./fpu.js";
 import { TLB_MASK, TLB_SIZE, amo, decodeMiss, loadSlow, lrsc, refillFetch, storeSlow } from "./mmu.js";
 import { execSystem } from "./system.js";
-import { EXIT_COUNT, EXIT_TRAP, jitDropAll, jitFor, type JitPage } from "./jit.js";
+import { jitDropAll, jitFor, type JitPage } from "./jit.js";
 import { PmpRegions } from "./pmp.js";
 import { checkInterrupts, pendingAndEnabled, takeTrap } from "./trap.js";
 
@@ -45,7 +45,7 @@ export const RunStatus = {
   Stopped: 2,
 } as const;
 
-/** Where the hart reads `mtime` for the `time` CSR (10 MHz ticks). */
+/** Where the hart reads `mtime` for the `time` CSR (10 MHz ticks); null: no `time` CSR (QEMU's spike board). */
 export interface TimeSource {
   mtime(): number;
 }
@@ -143,7 +143,7 @@ export class Hart {
   constructor(
     readonly bus: Bus,
     readonly hartId: number,
-    readonly time: TimeSource,
+    readonly time: TimeSource | null,
   ) {
     this.decoded = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
     this.fetchPage = this.scratchPage;
@@ -319,28 +319,16 @@ export class Hart {
         const bf = jp.fns[slot]!;
         if (bf !== null) {
           if (budget - n >= jp.lens[slot]!) {
-            const r = bf(this, pcLo, pcHi, n, budget - n);
-            n += r & EXIT_COUNT;
+            const r = bf(this, pcLo, pcHi, budget - n);
             pcLo = this.pcLo;
             pcHi = this.pcHi;
-            if (r > EXIT_COUNT) {
-              // A slow path trapped, raised an event, or dropped this page's decoded cache.
-              fLo = -1;
-              if (r < EXIT_TRAP && this.event) {
-                this.event = false;
-                if (this.stopRequested) {
-                  status = RunStatus.Stopped;
-                  break loop;
-                }
-                if (pendingAndEnabled(this) !== 0) {
-                  this.liveCount = n;
-                  checkInterrupts(this);
-                  pcLo = this.pcLo;
-                  pcHi = this.pcHi;
-                }
-              }
+            if (r >= 0) {
+              n += r;
+              continue;
             }
-            continue;
+            // ~r instructions ran, then a load/store left the TLB fast path: the
+            // interpreter executes it right here (same page, so dp is still current).
+            n += ~r;
           }
         } else {
           const heat = jp.heat[slot]! + 1;

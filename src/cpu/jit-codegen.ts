@@ -2,23 +2,23 @@
  * Source generation for the block compiler (jit.ts): a run of decoded instructions
  * becomes the body of one JavaScript function.
  *
- * The generated function is `function (h, pc, ph, n, room)`: pc/ph is the 64-bit pc of
- * the block's first instruction, n the run() slice count before the block, room the
- * number of instructions the block may execute (loop blocks use it; straight blocks are
- * only entered when room >= their length). It returns the number of instructions it
- * executed (retired plus a faulting one), OR-ed with EXIT_SLOW when it stopped after a
- * slow-path access that raised an event or dropped the executing page, or EXIT_TRAP when
- * a slow path took a trap. On return h.pcLo/h.pcHi hold the next pc (or the handler).
+ * The generated function is `function (h, pc, ph, room)`: pc/ph is the 64-bit pc of the
+ * block's first instruction and room the number of instructions it may execute (loop
+ * blocks iterate while another full pass fits; other blocks are only entered when room
+ * >= their length). It sets h.pcLo/h.pcHi to the next pc and returns either the number
+ * of instructions it executed (>= 0) or, when a load or store misses the TLB fast path
+ * (miss, misaligned, MMIO, a code page), `~k`: k instructions ran, pc is at the access,
+ * and the caller must interpret that one instruction now. So the generated code never
+ * calls a slow path, never traps and never sees self-modifying code: the interpreter
+ * does all of that with its own exact accounting.
  *
- * Register and immediate numbers are literals; guest registers the block uses live in
- * locals a<r> (low half) and b<r> (high half), kept as int32 at all times, loaded at entry
- * and written back at every exit. The body mirrors hart.ts run() case for case.
+ * Register and immediate numbers are literals. Guest registers the block uses live in
+ * locals a<r> (low half) and b<r> (high half), always int32, loaded at entry; the ones
+ * the block writes are stored back in one epilogue that every exit reaches (`break o`),
+ * except jalr's, which has a dynamic target. The semantics mirror hart.ts run() case by case.
  */
 import { Op } from "./decode.js";
-
-export const EXIT_SLOW = 1 << 24;
-export const EXIT_TRAP = 1 << 25;
-export const EXIT_COUNT = EXIT_SLOW - 1;
+import { TLB_MASK } from "./mmu.js";
 
 /** Names the generated code sees (bound once per hart by jit.ts, in this order). */
 export const CLOSURE_NAMES = [
@@ -34,8 +34,6 @@ export const CLOSURE_NAMES = [
   "stLo",
   "stHi",
   "stOff",
-  "loadSlow",
-  "storeSlow",
   "mulhu32",
   "t2",
   "mulh64",
@@ -94,19 +92,15 @@ const M_HELPER: Record<number, string> = {
  * in a JS loop while `room` allows another full pass.
  */
 export function generateBlock(insns: readonly BlockInsn[], startOff: number, loop: boolean): string {
-  const g = new Gen(insns, startOff, loop);
-  return g.run();
+  return new Gen(insns, startOff, loop).run();
 }
 
 class Gen {
   private readonly out: string[] = [];
-  /** Registers (1..31) written so far in program order. */
-  private readonly dirty = new Set<number>();
-  private readonly read = new Set<number>();
+  private readonly used = new Set<number>();
   private readonly written = new Set<number>();
-  private readonly liveIn = new Set<number>();
-  /** Instructions executed so far, including the current one, as an expression. */
-  private cnt = "";
+  /** Instructions completed before the current one, as an expression. */
+  private done = "";
   private readonly m: number;
 
   constructor(
@@ -122,31 +116,30 @@ class Gen {
       const w = ins.w;
       const op = w & 0xff;
       const rd = ((w >>> 8) & 127) >>> 1;
-      const r1 = ((w >>> 15) & 63) >>> 1;
-      const r2 = ((w >>> 21) & 63) >>> 1;
-      for (const r of srcRegs(op, r1, r2)) if (r !== 0 && !this.written.has(r)) this.liveIn.add(r);
-      for (const r of srcRegs(op, r1, r2)) if (r !== 0) this.read.add(r);
-      if (writesRd(op) && rd !== 32) this.written.add(rd);
-    }
-    if (this.loop) {
-      for (const r of this.written) this.liveIn.add(r);
-      for (const r of this.written) this.dirty.add(r);
-    }
-    const decl: string[] = [];
-    for (const r of new Set([...this.read, ...this.written])) {
-      if (this.liveIn.has(r)) decl.push(`a${r} = x[${2 * r}] | 0, b${r} = x[${2 * r + 1}] | 0`);
-      else decl.push(`a${r} = 0, b${r} = 0`);
+      for (const r of srcRegs(op, ((w >>> 15) & 63) >>> 1, ((w >>> 21) & 63) >>> 1)) if (r !== 0) this.used.add(r);
+      if (writesRd(op) && rd !== 32) {
+        this.used.add(rd);
+        this.written.add(rd);
+      }
     }
     const o = this.out;
-    o.push("return function blk(h, pc, ph, n, room) {");
-    if (decl.length > 0) o.push(`let ${decl.join(", ")};`);
-    if (this.loop) o.push("let c = 0;", "for (;;) {");
+    o.push("return function blk(h, pc, ph, room) {");
+    // Every register the block touches lives in a local; written ones go back at the exit.
+    const decl = [...this.used].sort((p, q) => p - q).map((r) => `a${r} = x[${2 * r}], b${r} = x[${2 * r + 1}]`);
+    decl.push("r = 0", "d = 0");
+    if (this.loop) decl.push("c = 0");
+    o.push(`let ${decl.join(", ")};`);
+    o.push("o: {");
+    if (this.loop) o.push("for (;;) {");
     for (let k = 0; k < this.m; k++) {
-      this.cnt = this.loop ? `c + ${k + 1}` : `${k + 1}`;
+      this.done = this.loop ? (k === 0 ? "c" : `c + ${k}`) : `${k}`;
       this.insn(k, this.insns[k]!);
     }
     if (this.loop) o.push("}");
-    o.push("};");
+    o.push("}");
+    o.push(this.writeback());
+    o.push("const t = (pc + d) | 0; h.pcLo = t; h.pcHi = (ph + (d >> 31) + ((t >>> 0) < (pc >>> 0) ? 1 : 0)) | 0;");
+    o.push("return r;", "};");
     return o.join("\n");
   }
 
@@ -158,17 +151,16 @@ class Gen {
     return r === 0 ? "0" : `b${r}`;
   }
 
-  private writeback(extra: number = -1): string {
-    const s: string[] = [];
-    for (const r of this.dirty) s.push(`x[${2 * r}] = a${r}; x[${2 * r + 1}] = b${r};`);
-    if (extra > 0 && extra !== 32 && !this.dirty.has(extra)) s.push(`x[${2 * extra}] = a${extra}; x[${2 * extra + 1}] = b${extra};`);
-    return s.join(" ");
+  private writeback(): string {
+    return [...this.written]
+      .sort((p, q) => p - q)
+      .map((r) => `x[${2 * r}] = a${r}; x[${2 * r + 1}] = b${r};`)
+      .join(" ");
   }
 
-  /** Statements that set h.pcLo/h.pcHi to block start + d (d a byte distance, any sign). */
-  private setPc(d: number): string {
-    const [lo, hi] = this.pcPlus(d);
-    return `h.pcLo = ${lo}; h.pcHi = ${hi};`;
+  /** Leave the block: return `ret`, next pc = block start + d. */
+  private exit(ret: string, d: number): string {
+    return `r = ${ret}; d = ${d}; break o;`;
   }
 
   /** Expressions for (lo, hi) of block start + d; carry code only when the page can change. */
@@ -180,22 +172,16 @@ class Gen {
     return [`(pc + ${dlo}) | 0`, `(ph + ${dhi} + ((((pc + ${dlo}) | 0) >>> 0) < (pc >>> 0) ? 1 : 0)) | 0`];
   }
 
-  /** Assign a (lo, hi) pair of expressions to register rd (lo evaluated first into a temp). */
+  /** Assign a (lo, hi) pair of expressions to register rd; `hi` may use `t`, the new low half. */
   private set(rd: number, lo: string, hi: string): void {
-    if (rd === 32 || rd === 0) return;
+    if (rd === 32) return;
     this.out.push(`{ const t = ${lo}; b${rd} = ${hi}; a${rd} = t; }`);
-    this.dirty.add(rd);
   }
 
   /** rd = sign-extended int32 expression v. */
   private setW(rd: number, v: string): void {
-    if (rd === 32 || rd === 0) return;
+    if (rd === 32) return;
     this.out.push(`a${rd} = ${v}; b${rd} = a${rd} >> 31;`);
-    this.dirty.add(rd);
-  }
-
-  private exitTo(d: number, count: string): string {
-    return `${this.writeback()} ${this.setPc(d)} return ${count};`;
   }
 
   private insn(k: number, ins: BlockInsn): void {
@@ -213,7 +199,7 @@ class Gen {
     const A2 = this.A(r2);
     const B2 = this.B(r2);
     const last = k === this.m - 1;
-    o.push(`// ${k}: op ${op} +${ins.off}`);
+    const off = ins.off;
     switch (op) {
       case Op.Li:
       case Op.Lui:
@@ -223,16 +209,16 @@ class Gen {
         if (rd !== r1) this.set(rd, A1, B1);
         break;
       case Op.Addi:
-        this.set(rd, `(${A1} + ${imm}) | 0`, `(${B1} + ${ih} + (((t >>> 0) < (${A1} >>> 0)) ? 1 : 0)) | 0`);
+        this.set(rd, `(${A1} + ${imm}) | 0`, `(${B1} + ${ih} + ((t >>> 0) < (${A1} >>> 0) ? 1 : 0)) | 0`);
         break;
       case Op.Addiw:
         this.setW(rd, `(${A1} + ${imm}) | 0`);
         break;
       case Op.Slti:
-        this.set(rd, `(${B1} < ${ih} || (${B1} === ${ih} && (${A1} >>> 0) < ${imm >>> 0})) ? 1 : 0`, "0");
+        this.set(rd, `${B1} < ${ih} || (${B1} === ${ih} && (${A1} >>> 0) < ${imm >>> 0}) ? 1 : 0`, "0");
         break;
       case Op.Sltiu:
-        this.set(rd, `((${B1} >>> 0) < ${ih >>> 0} || (${B1} === ${ih} && (${A1} >>> 0) < ${imm >>> 0})) ? 1 : 0`, "0");
+        this.set(rd, `(${B1} >>> 0) < ${ih >>> 0} || (${B1} === ${ih} && (${A1} >>> 0) < ${imm >>> 0}) ? 1 : 0`, "0");
         break;
       case Op.Xori:
         this.set(rd, `${A1} ^ ${imm}`, `${B1} ^ ${ih}`);
@@ -268,15 +254,15 @@ class Gen {
         this.setW(rd, `${A1} >> ${imm}`);
         break;
       case Op.Auipc: {
-        const [lo, hi] = this.pcPlus(ins.off + imm);
+        const [lo, hi] = this.pcPlus(off + imm);
         this.set(rd, lo, hi);
         break;
       }
       case Op.Add:
-        this.set(rd, `(${A1} + ${A2}) | 0`, `(${B1} + ${B2} + (((t >>> 0) < (${A1} >>> 0)) ? 1 : 0)) | 0`);
+        this.set(rd, `(${A1} + ${A2}) | 0`, `(${B1} + ${B2} + ((t >>> 0) < (${A1} >>> 0) ? 1 : 0)) | 0`);
         break;
       case Op.Sub:
-        this.set(rd, `(${A1} - ${A2}) | 0`, `(${B1} - ${B2} - (((${A1} >>> 0) < (${A2} >>> 0)) ? 1 : 0)) | 0`);
+        this.set(rd, `(${A1} - ${A2}) | 0`, `(${B1} - ${B2} - ((${A1} >>> 0) < (${A2} >>> 0) ? 1 : 0)) | 0`);
         break;
       case Op.Sll:
       case Op.Srl:
@@ -287,14 +273,13 @@ class Gen {
         else if (op === Op.Srl) o.push("if (s >= 32) { p = (u >>> (s - 32)) | 0; q = 0; } else if (s !== 0) { p = (l >>> s) | (u << (32 - s)); q = (u >>> s) | 0; } else { q = u; p = l; }");
         else o.push("if (s >= 32) { p = u >> (s - 32); q = u >> 31; } else if (s !== 0) { p = (l >>> s) | (u << (32 - s)); q = u >> s; } else { q = u; p = l; }");
         o.push(`a${rd} = p; b${rd} = q; }`);
-        this.dirty.add(rd);
         break;
       }
       case Op.Slt:
-        this.set(rd, `(${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))) ? 1 : 0`, "0");
+        this.set(rd, `${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)) ? 1 : 0`, "0");
         break;
       case Op.Sltu:
-        this.set(rd, `((${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))) ? 1 : 0`, "0");
+        this.set(rd, `(${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)) ? 1 : 0`, "0");
         break;
       case Op.Xor:
         this.set(rd, `${A1} ^ ${A2}`, `${B1} ^ ${B2}`);
@@ -321,11 +306,7 @@ class Gen {
         this.setW(rd, `${A1} >> (${A2} & 31)`);
         break;
       case Op.Mul:
-        this.set(
-          rd,
-          `Math.imul(${A1}, ${A2})`,
-          `(mulhu32(${A1}, ${A2}) + Math.imul(${A1}, ${B2}) + Math.imul(${B1}, ${A2})) | 0`,
-        );
+        this.set(rd, `Math.imul(${A1}, ${A2})`, `(mulhu32(${A1}, ${A2}) + Math.imul(${A1}, ${B2}) + Math.imul(${B1}, ${A2})) | 0`);
         break;
       case Op.Mulw:
         this.setW(rd, `Math.imul(${A1}, ${A2})`);
@@ -337,17 +318,13 @@ class Gen {
       case Op.Divu:
       case Op.Rem:
       case Op.Remu:
-        if (rd === 32) break;
-        o.push(`${M_HELPER[op]}(t2, 0, ${A1}, ${B1}, ${A2}, ${B2}); a${rd} = t2[0]; b${rd} = t2[1];`);
-        this.dirty.add(rd);
+        if (rd !== 32) o.push(`${M_HELPER[op]}(t2, 0, ${A1}, ${B1}, ${A2}, ${B2}); a${rd} = t2[0]; b${rd} = t2[1];`);
         break;
       case Op.Divw:
       case Op.Divuw:
       case Op.Remw:
       case Op.Remuw:
-        if (rd === 32) break;
-        o.push(`${M_HELPER[op]}(t2, 0, ${A1}, ${A2}); a${rd} = t2[0]; b${rd} = t2[1];`);
-        this.dirty.add(rd);
+        if (rd !== 32) o.push(`${M_HELPER[op]}(t2, 0, ${A1}, ${A2}); a${rd} = t2[0]; b${rd} = t2[1];`);
         break;
       case Op.Fence:
         break;
@@ -358,76 +335,74 @@ class Gen {
       case Op.Lw:
       case Op.Lwu:
       case Op.Ld:
-        this.load(op, rd, r1, imm, ins.off, len);
+        this.load(op, rd, r1, imm, off);
         break;
       case Op.Sb:
       case Op.Sh:
       case Op.Sw:
       case Op.Sd:
-        this.store(op, r1, r2, imm, ins.off, len);
+        this.store(op, r1, r2, imm, off);
         break;
       case Op.Jal: {
-        const [llo, lhi] = this.pcPlus(ins.off + len);
+        const [llo, lhi] = this.pcPlus(off + len);
         this.set(rd, llo, lhi);
-        this.branchEnd(k, "true", ins.off + imm, ins.off + len, last);
+        this.branch("", off + imm, off + len, last);
         break;
       }
       case Op.Jalr: {
-        o.push(`{ const p = ${A1}; const t = (p + ${imm}) | 0; const th = (${B1} + ${ih} + ((t >>> 0) < (p >>> 0) ? 1 : 0)) | 0;`);
-        const [llo, lhi] = this.pcPlus(ins.off + len);
+        // Always last: the target is dynamic, so this exit writes back and sets pc itself.
+        o.push(`{ const p = ${A1}; const v = (p + ${imm}) | 0; const vh = (${B1} + ${ih} + ((v >>> 0) < (p >>> 0) ? 1 : 0)) | 0;`);
+        const [llo, lhi] = this.pcPlus(off + len);
         this.set(rd, llo, lhi);
-        o.push(`${this.writeback()} h.pcLo = t & -2; h.pcHi = th; return ${this.cnt}; }`);
+        o.push(`${this.writeback()} h.pcLo = v & -2; h.pcHi = vh; return ${this.done} + 1; }`);
         break;
       }
       case Op.Beq:
-        this.branchEnd(k, `${A1} === ${A2} && ${B1} === ${B2}`, ins.off + imm, ins.off + len, last);
+        this.branch(`${A1} === ${A2} && ${B1} === ${B2}`, off + imm, off + len, last);
         break;
       case Op.Bne:
-        this.branchEnd(k, `${A1} !== ${A2} || ${B1} !== ${B2}`, ins.off + imm, ins.off + len, last);
+        this.branch(`${A1} !== ${A2} || ${B1} !== ${B2}`, off + imm, off + len, last);
         break;
       case Op.Blt:
-        this.branchEnd(k, `${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))`, ins.off + imm, ins.off + len, last);
+        this.branch(`${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))`, off + imm, off + len, last);
         break;
       case Op.Bge:
-        this.branchEnd(k, `!(${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)))`, ins.off + imm, ins.off + len, last);
+        this.branch(`!(${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)))`, off + imm, off + len, last);
         break;
       case Op.Bltu:
-        this.branchEnd(k, `(${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))`, ins.off + imm, ins.off + len, last);
+        this.branch(`(${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))`, off + imm, off + len, last);
         break;
       case Op.Bgeu:
-        this.branchEnd(k, `!((${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)))`, ins.off + imm, ins.off + len, last);
+        this.branch(`!((${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)))`, off + imm, off + len, last);
         break;
       default:
         throw new Error(`jit: op ${op} is not compilable`);
     }
     if (last && !isBranch(op) && op !== Op.Jal && op !== Op.Jalr) {
       // The block ran into something it does not compile, its length limit or the page end.
-      o.push(this.exitTo(ins.off + len, this.cnt));
+      o.push(`r = ${this.done} + 1; d = ${off + len};`);
     }
   }
 
   /**
-   * A control transfer: conditional branches in the middle of a block are side exits;
-   * the last one ends the block (and loops when it targets the block start).
+   * A control transfer (cond "" = always). Conditional branches in the middle of a block
+   * are side exits; the last transfer ends the block, or loops when it targets the start.
    */
-  private branchEnd(k: number, cond: string, target: number, fall: number, last: boolean): void {
+  private branch(cond: string, target: number, fall: number, last: boolean): void {
     const o = this.out;
+    const count = `${this.done} + 1`;
     if (!last) {
-      o.push(`if (${cond}) { ${this.exitTo(target, this.cnt)} }`);
+      o.push(`if (${cond}) { ${this.exit(count, target)} }`);
       return;
     }
     if (this.loop && target === 0) {
-      o.push(`if (${cond}) { c += ${this.m}; if (c + ${this.m} <= room) continue; ${this.exitTo(0, "c")} }`);
-      if (cond !== "true") o.push(this.exitTo(fall, this.cnt));
+      const again = `c += ${this.m}; if (c + ${this.m} <= room) continue; ${this.exit("c", 0)}`;
+      if (cond === "") o.push(again);
+      else o.push(`if (${cond}) { ${again} }`, this.exit(count, fall));
       return;
     }
-    if (cond === "true") {
-      o.push(this.exitTo(target, this.cnt));
-      return;
-    }
-    o.push(`if (${cond}) { ${this.exitTo(target, this.cnt)} }`);
-    o.push(this.exitTo(fall, this.cnt));
-    void k;
+    if (cond === "") o.push(this.exit(count, target));
+    else o.push(`if (${cond}) { ${this.exit(count, target)} }`, this.exit(count, fall));
   }
 
   /** Effective address (lo, hi) of rs1 + imm into consts `lo`, `hi`. */
@@ -437,81 +412,64 @@ class Gen {
     return `const lo = (a${r1} + ${imm}) | 0, hi = (b${r1} + ${imm >> 31} + ((lo >>> 0) < (a${r1} >>> 0) ? 1 : 0)) | 0;`;
   }
 
-  private load(op: number, rd: number, r1: number, imm: number, off: number, len: number): void {
-    const o = this.out;
-    const width = op === Op.Lb || op === Op.Lbu ? 1 : op === Op.Lh || op === Op.Lhu ? 2 : op === Op.Ld ? 8 : 4;
-    const align = width > 1 ? ` && (lo & ${width - 1}) === 0` : "";
-    const sink = rd === 32;
-    let fast: string;
-    let slow: string;
-    switch (op) {
-      case Op.Lb:
-        fast = `a${rd} = i8[o]; b${rd} = a${rd} >> 31;`;
-        slow = `a${rd} = (h.memLo << 24) >> 24; b${rd} = a${rd} >> 31;`;
-        break;
-      case Op.Lbu:
-        fast = `a${rd} = u8[o]; b${rd} = 0;`;
-        slow = `a${rd} = h.memLo | 0; b${rd} = 0;`;
-        break;
-      case Op.Lh:
-        fast = `a${rd} = i16[o >> 1]; b${rd} = a${rd} >> 31;`;
-        slow = `a${rd} = (h.memLo << 16) >> 16; b${rd} = a${rd} >> 31;`;
-        break;
-      case Op.Lhu:
-        fast = `a${rd} = u16[o >> 1]; b${rd} = 0;`;
-        slow = `a${rd} = h.memLo | 0; b${rd} = 0;`;
-        break;
-      case Op.Lw:
-        fast = `a${rd} = i32[o >> 2]; b${rd} = a${rd} >> 31;`;
-        slow = `a${rd} = h.memLo | 0; b${rd} = a${rd} >> 31;`;
-        break;
-      case Op.Lwu:
-        fast = `a${rd} = i32[o >> 2]; b${rd} = 0;`;
-        slow = `a${rd} = h.memLo | 0; b${rd} = 0;`;
-        break;
-      default:
-        fast = `a${rd} = i32[o >> 2]; b${rd} = i32[(o >> 2) + 1];`;
-        slow = `a${rd} = h.memLo | 0; b${rd} = h.memHi | 0;`;
-    }
-    const head = `{ ${this.addr(r1, imm)} const e = (lo >>> 12) & 1023;`;
-    const hit = `ltLo[e] === (lo >>> 12) && ltHi[e] === hi${align}`;
-    const call =
-      `${this.writeback()} h.pcLo = (pc + ${off}) | 0; h.pcHi = ph; h.liveCount = n + ${this.cnt};` +
-      ` if (!loadSlow(h, lo, hi, ${width})) return (${this.cnt}) | ${EXIT_TRAP};`;
-    if (sink) {
-      o.push(`${head} if (!(${hit})) { ${call} if (h.event) { ${this.setPc(off + len)} return (${this.cnt}) | ${EXIT_SLOW}; } } }`);
-      return;
-    }
-    o.push(`${head} if (${hit}) { const o = ltOff[e] + (lo & 4095); ${fast} } else { ${call} ${slow}`);
-    o.push(`if (h.event) { ${this.writeback(rd)} ${this.setPc(off + len)} return (${this.cnt}) | ${EXIT_SLOW}; } } }`);
-    this.dirty.add(rd);
+  /** On a TLB miss (or misaligned access) the block stops before the access and the interpreter runs it. */
+  private miss(off: number): string {
+    return this.exit(`~(${this.done})`, off);
   }
 
-  private store(op: number, r1: number, r2: number, imm: number, off: number, len: number): void {
+  private load(op: number, rd: number, r1: number, imm: number, off: number): void {
+    const width = op === Op.Lb || op === Op.Lbu ? 1 : op === Op.Lh || op === Op.Lhu ? 2 : op === Op.Ld ? 8 : 4;
+    const align = width > 1 ? ` && (lo & ${width - 1}) === 0` : "";
+    let fast: string;
+    switch (op) {
+      case Op.Lb:
+        fast = `a${rd} = i8[q]; b${rd} = a${rd} >> 31;`;
+        break;
+      case Op.Lbu:
+        fast = `a${rd} = u8[q]; b${rd} = 0;`;
+        break;
+      case Op.Lh:
+        fast = `a${rd} = i16[q >> 1]; b${rd} = a${rd} >> 31;`;
+        break;
+      case Op.Lhu:
+        fast = `a${rd} = u16[q >> 1]; b${rd} = 0;`;
+        break;
+      case Op.Lw:
+        fast = `a${rd} = i32[q >> 2]; b${rd} = a${rd} >> 31;`;
+        break;
+      case Op.Lwu:
+        fast = `a${rd} = i32[q >> 2]; b${rd} = 0;`;
+        break;
+      default:
+        fast = `a${rd} = i32[q >> 2]; b${rd} = i32[(q >> 2) + 1];`;
+    }
+    const head = `{ ${this.addr(r1, imm)} const e = (lo >>> 12) & ${TLB_MASK};`;
+    const hit = `ltLo[e] === (lo >>> 12) && ltHi[e] === hi${align}`;
+    if (rd === 32) this.out.push(`${head} if (!(${hit})) { ${this.miss(off)} } }`);
+    else this.out.push(`${head} if (${hit}) { const q = ltOff[e] + (lo & 4095); ${fast} } else { ${this.miss(off)} } }`);
+  }
+
+  private store(op: number, r1: number, r2: number, imm: number, off: number): void {
     const width = op === Op.Sb ? 1 : op === Op.Sh ? 2 : op === Op.Sw ? 4 : 8;
     const align = width > 1 ? ` && (lo & ${width - 1}) === 0` : "";
-    const vlo = this.A(r2);
-    const vhi = this.B(r2);
+    const v = this.A(r2);
     let fast: string;
     switch (width) {
       case 1:
-        fast = `u8[o] = ${vlo};`;
+        fast = `u8[q] = ${v};`;
         break;
       case 2:
-        fast = `u16[o >> 1] = ${vlo};`;
+        fast = `u16[q >> 1] = ${v};`;
         break;
       case 4:
-        fast = `i32[o >> 2] = ${vlo};`;
+        fast = `i32[q >> 2] = ${v};`;
         break;
       default:
-        fast = `i32[o >> 2] = ${vlo}; i32[(o >> 2) + 1] = ${vhi};`;
+        fast = `i32[q >> 2] = ${v}; i32[(q >> 2) + 1] = ${this.B(r2)};`;
     }
     this.out.push(
-      `{ ${this.addr(r1, imm)} const e = (lo >>> 12) & 1023;` +
-        ` if (stLo[e] === (lo >>> 12) && stHi[e] === hi${align}) { const o = stOff[e] + (lo & 4095); ${fast} } else {` +
-        ` ${this.writeback()} h.pcLo = (pc + ${off}) | 0; h.pcHi = ph; h.liveCount = n + ${this.cnt};` +
-        ` if (!storeSlow(h, lo, hi, ${width}, ${vlo}, ${width === 8 ? vhi : "0"})) return (${this.cnt}) | ${EXIT_TRAP};` +
-        ` if (h.event || h.fetchVpnLo === -1) { ${this.setPc(off + len)} return (${this.cnt}) | ${EXIT_SLOW}; } } }`,
+      `{ ${this.addr(r1, imm)} const e = (lo >>> 12) & ${TLB_MASK};` +
+        ` if (stLo[e] === (lo >>> 12) && stHi[e] === hi${align}) { const q = stOff[e] + (lo & 4095); ${fast} } else { ${this.miss(off)} } }`,
     );
   }
 }

@@ -22,12 +22,12 @@ import { div64, divu64, divuw, divw, mulh64, mulhsu64, mulhu64, rem64, remu64, r
 import { decodeInto, Op } from "./decode.js";
 import type { Hart } from "./hart.js";
 import { CLOSURE_NAMES, compilable, generateBlock, insnLen, isBranch, type BlockInsn } from "./jit-codegen.js";
-import { loadSlow, storeSlow } from "./mmu.js";
 
-export { EXIT_COUNT, EXIT_SLOW, EXIT_TRAP } from "./jit-codegen.js";
-
-/** A compiled block: (hart, start pc lo, start pc hi, slice count so far, instructions allowed) → count | exit flags. */
-export type BlockFn = (h: Hart, pcLo: number, pcHi: number, n: number, room: number) => number;
+/**
+ * A compiled block: (hart, start pc lo, start pc hi, instructions allowed) → instructions
+ * executed, or ~k when it stopped before a load/store that the interpreter must run.
+ */
+export type BlockFn = (h: Hart, pcLo: number, pcHi: number, room: number) => number;
 
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
@@ -118,8 +118,6 @@ export class Jit {
       stLo: h.tlbStoreLo,
       stHi: h.tlbStoreHi,
       stOff: h.tlbStoreOff,
-      loadSlow,
-      storeSlow,
       mulhu32,
       t2: new Int32Array(2),
       mulh64,

@@ -73,10 +73,9 @@ export function pmpRecompute(h: Hart): void {
 export function pmpAllows(h: Hart, pa: number, len: number, access: number, priv: number): boolean {
   if (priv === Priv.M && !h.pmpLocked) return true;
   const r = h.pmp;
-  // With no entry configured at all, S and U are not restricted: QEMU behaves so, and a
-  // firmware-less machine (pv) relies on it. (The spec would fail them once any entry is
-  // implemented; with at least one entry configured we follow the spec.)
-  if (r.active === 0) return true;
+  // With no entry configured, an S/U access matches nothing and fails (spec §3.7.1; QEMU
+  // instead makes the xRET into S/U illegal). Firmware, or the pv machine, configures PMP.
+  if (r.active === 0) return false;
   const last = pa + len;
   for (let i = 0; i < PMP_ENTRIES; i++) {
     const cfg = h.pmpcfg[i]!;
@@ -99,9 +98,8 @@ export function pmpWriteCfg(h: Hart, reg: number, lo: number, hi: number): void 
     const i = first + k;
     if (i >= PMP_ENTRIES) break;
     if ((h.pmpcfg[i]! & PMPCFG.L) !== 0) continue;
-    let b = (k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 0xff;
-    // R=0, W=1 is reserved: keep the entry without W (WARL).
-    if ((b & (PMPCFG.R | PMPCFG.W)) === PMPCFG.W) b &= ~PMPCFG.W;
+    // R=0, W=1 is reserved; kept as written, as QEMU does (the bits are checked literally).
+    const b = (k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 0xff;
     h.pmpcfg[i] = b & (PMPCFG.R | PMPCFG.W | PMPCFG.X | PMPCFG.A | PMPCFG.L);
   }
   pmpRecompute(h);

@@ -104,7 +104,9 @@ export class BareBoard {
     // The hart and the CLINT refer to each other: the CLINT drives the hart's mip, the
     // hart reads time from the CLINT. Break the cycle with a forwarding TimeSource.
     let clint: ClintDevice | null = null;
-    this.hart = new Hart(this.bus, 0, { mtime: () => (clint === null ? 0 : clint.mtime()) });
+    // Like QEMU's spike board (the oracle for programs run this way), the hart has no
+    // `time` CSR: programs read mtime from the CLINT.
+    this.hart = new Hart(this.bus, 0, null);
     clint = new ClintDevice([this.hart]);
     this.clint = clint;
     this.bus.map(BARE_MAP.CLINT_BASE, this.clint, "clint");

@@ -13,6 +13,11 @@
  */
 
 export const BOARD_MAP = {
+  /**
+   * SiFive test device ("sifive,test1"): a write of 0x5555 powers off, 0x7777 resets,
+   * (code << 16) | 0x3333 fails with a code. OpenSBI's reset driver for the full profile.
+   */
+  TEST: { base: 0x10_0000, size: 0x1000 },
   /** Core-local interruptor: msip, mtimecmp, mtime (full profile only). */
   CLINT: { base: 0x0200_0000, size: 0x1_0000 },
   /** PLIC; `ndev` = number of interrupt sources (ids 1..ndev), QEMU 7.2's `riscv,ndev`. */
@@ -39,7 +44,7 @@ export class BoardError extends Error {
   override readonly name = "BoardError";
 }
 
-export type BoardDeviceKind = "plic" | "clint" | "uart16550" | "virtio-mmio" | "ata" | "pcie";
+export type BoardDeviceKind = "plic" | "clint" | "uart16550" | "virtio-mmio" | "ata" | "pcie" | "sifive-test";
 
 interface DeviceBase {
   readonly kind: BoardDeviceKind;
@@ -59,6 +64,10 @@ export interface PlicRecord extends DeviceBase {
 
 export interface ClintRecord extends DeviceBase {
   readonly kind: "clint";
+}
+
+export interface SifiveTestRecord extends DeviceBase {
+  readonly kind: "sifive-test";
 }
 
 export interface Uart16550Record extends DeviceBase {
@@ -105,7 +114,14 @@ export interface PcieRecord extends DeviceBase {
 }
 
 /** One registered device: what the bus maps and what the device tree describes. */
-export type BoardDevice = PlicRecord | ClintRecord | Uart16550Record | VirtioMmioRecord | AtaRecord | PcieRecord;
+export type BoardDevice =
+  | PlicRecord
+  | ClintRecord
+  | Uart16550Record
+  | VirtioMmioRecord
+  | AtaRecord
+  | PcieRecord
+  | SifiveTestRecord;
 
 export interface AtaOptions {
   /** Default 0: registers at consecutive bytes. */
@@ -117,6 +133,7 @@ export interface AtaOptions {
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
+const range = (r: { base: number; size: number }): string => `[${hex(r.base)}, ${hex(r.base + r.size)})`;
 
 /** The windows a device occupies on the bus (the PCIe host has three). */
 export function deviceWindows(d: BoardDevice): { base: number; size: number }[] {
@@ -173,9 +190,16 @@ export class BoardLayout {
     return this.add({ kind: "clint", name, base: m.base, size: m.size });
   }
 
+  /** The power-off/reset register firmware uses (full profile; pv powers off through SBI SRST). */
+  addTest(name = "test"): SifiveTestRecord {
+    const m = BOARD_MAP.TEST;
+    return this.add({ kind: "sifive-test", name, base: m.base, size: m.size });
+  }
+
   addUart(name = "uart0"): Uart16550Record {
     const m = BOARD_MAP.UART0;
-    return this.add({ kind: "uart16550", name, base: m.base, size: m.size, irq: m.irq, clockFrequency: m.clockFrequency });
+    const { base, size, irq, clockFrequency } = m;
+    return this.add({ kind: "uart16550", name, base, size, irq, clockFrequency });
   }
 
   /** The next free virtio-mmio slot: window base + n·0x1000, IRQ 1 + n. */
@@ -251,9 +275,7 @@ export class BoardLayout {
       for (const other of this.list) {
         for (const o of deviceWindows(other)) {
           if (w.base < o.base + o.size && o.base < w.base + w.size) {
-            throw new BoardError(
-              `${rec.name} at [${hex(w.base)}, ${hex(w.base + w.size)}) overlaps ${other.name} at [${hex(o.base)}, ${hex(o.base + o.size)})`,
-            );
+            throw new BoardError(`${rec.name} at ${range(w)} overlaps ${other.name} at ${range(o)}`);
           }
         }
       }

@@ -10,7 +10,9 @@
  * interrupt-controller/sifive,plic-1.0.0.yaml, timer/sifive,clint.yaml,
  * serial/8250.yaml, virtio/mmio.yaml, pci/host-generic-pci.yaml, ata/pata-common.yaml
  * plus drivers/ata/pata_of_platform.c (compatible "ata-generic": reg[0] = command block,
- * reg[1] = control block, optional reg-shift, pio-mode, ata-generic,use16bit). Layouts
+ * reg[1] = control block, optional reg-shift, pio-mode, ata-generic,use16bit). The
+ * sifive,test node has no kernel binding: it is QEMU virt's, for OpenSBI's reset driver.
+ * Layouts
  * follow QEMU 7.2 `virt` where the bindings leave a choice: PLIC contexts are M then S
  * per hart (`interrupts-extended = <&intcN 11 &intcN 9>…`), CLINT <&intcN 3 &intcN 7>.
  *
@@ -27,8 +29,10 @@ import {
   type ClintRecord,
   type PcieRecord,
   type PlicRecord,
+  type SifiveTestRecord,
   type Uart16550Record,
   type VirtioMmioRecord,
+  deviceWindows,
 } from "./board.js";
 import { FdtBuilder, type FdtReservation, parseFdt } from "./fdt.js";
 
@@ -223,6 +227,14 @@ const pcie: Emitter<PcieRecord> = {
   },
 };
 
+const sifiveTest: Emitter<SifiveTestRecord> = {
+  nodeName: (d) => `test@${hex(d.base)}`,
+  emit(t, d) {
+    t.propU64s("reg", [d.base, d.size]);
+    t.propStrings("compatible", ["sifive,test1", "sifive,test0", "syscon"]);
+  },
+};
+
 /** One node emitter per device kind. */
 export const EMITTERS: EmitterTable = {
   plic,
@@ -231,6 +243,7 @@ export const EMITTERS: EmitterTable = {
   "virtio-mmio": virtioMmio,
   ata,
   pcie,
+  "sifive-test": sifiveTest,
 };
 
 function emitterFor<D extends BoardDevice>(d: D): Emitter<D> {
@@ -282,7 +295,9 @@ function checkSpec(s: DeviceTreeSpec): void {
   if (!Number.isInteger(boot) || boot < 0 || boot >= s.harts) fail(`boot hart ${boot} is not one of the harts`);
   const ram = { base: s.ramBase, size: s.ramSize };
   for (const d of s.devices) {
-    if (d.base < ram.base + ram.size && ram.base < d.base + d.size) fail(`${d.name} overlaps RAM`);
+    for (const w of deviceWindows(d)) {
+      if (w.base < ram.base + ram.size && ram.base < w.base + w.size) fail(`${d.name} overlaps RAM`);
+    }
   }
 }
 

@@ -571,7 +571,9 @@ export function parseFdt(bytes: Uint8Array): FdtTree {
       const len = token();
       const nameOff = token();
       if (len > structEnd - pos) throw new FdtError(`property at offset ${at} runs past the structure block`);
-      if (nameOff >= stringsSize) throw new FdtError(`property at offset ${at} has name offset ${nameOff} out of range`);
+      if (nameOff >= stringsSize) {
+        throw new FdtError(`property at offset ${at} has name offset ${nameOff} out of range`);
+      }
       const [name] = cstring(stringsOff + nameOff, stringsOff + stringsSize, "property name");
       if (cur.props.has(name)) throw new FdtError(`duplicate property "${name}" in ${cur.path}`);
       cur.props.set(name, bytes.slice(pos, pos + len));
