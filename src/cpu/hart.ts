@@ -45,6 +45,17 @@ export const RunStatus = {
   Stopped: 2,
 } as const;
 
+/**
+ * The hypervisor side of a para-virtualized hart: when set, an `ecall` from S-mode is a
+ * hypercall (SBI) served by the host instead of a trap into guest M-mode. The handler
+ * reads a0–a7 from `h.x`, writes a0/a1, and returns a RunStatus (Budget to go on; Stopped
+ * after e.g. a shutdown request; Wfi to idle the hart, e.g. HSM stop/suspend). The hart
+ * advances pc past the ecall before calling it.
+ */
+export interface HypercallHandler {
+  ecall(h: Hart): number;
+}
+
 /** Where the hart reads `mtime` for the `time` CSR (10 MHz ticks); null: no `time` CSR (QEMU's spike board). */
 export interface TimeSource {
   mtime(): number;
@@ -102,6 +113,10 @@ export class Hart {
   instretOffset = 0;
   /** True while the hart sits in WFI. */
   wfi = false;
+  /** Set by a pv machine: S-mode ecalls become hypercalls (no guest firmware). */
+  hypercalls: HypercallHandler | null = null;
+  /** Exits counted by reason: hypercalls taken (the handler counts per extension/function). */
+  hypercallCount = 0;
 
   // ---- host bookkeeping ----
   /** Instructions attempted in the current run() slice, published before calls into slow paths. */

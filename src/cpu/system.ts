@@ -32,6 +32,11 @@ export function execSystem(h: Hart, w: number, imm: number, raw: number, len: nu
     case Op.Csrrci:
       return execCsr(h, w, imm, raw, len);
     case Op.Ecall:
+      if (h.priv === Priv.S && h.hypercalls !== null) {
+        h.hypercallCount++;
+        advance(h, len);
+        return h.hypercalls.ecall(h);
+      }
       takeTrap(h, h.priv === Priv.U ? Cause.EcallU : h.priv === Priv.S ? Cause.EcallS : Cause.EcallM, false, 0, 0);
       return RunStatus.Budget;
     case Op.Ebreak:
