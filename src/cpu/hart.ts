@@ -13,6 +13,9 @@
 import type { Bus } from "../mem/bus.js";
 import {
   ltu64,
+  sll64,
+  srl64,
+  sra64,
   mul64,
   mulh64,
   mulhsu64,
@@ -426,51 +429,15 @@ export class Hart {
           x[rd + 1] = x[r1 + 1]! & (imm >> 31);
           x[rd] = x[r1]! & imm;
           break;
-        case Op.Slli: {
-          const lo = x[r1]!;
-          const hi = x[r1 + 1]!;
-          if (imm >= 32) {
-            x[rd + 1] = lo << (imm - 32);
-            x[rd] = 0;
-          } else if (imm !== 0) {
-            x[rd + 1] = (hi << imm) | (lo >>> (32 - imm));
-            x[rd] = lo << imm;
-          } else {
-            x[rd + 1] = hi;
-            x[rd] = lo;
-          }
+        case Op.Slli:
+          sll64(x, rd, x[r1]!, x[r1 + 1]!, imm);
           break;
-        }
-        case Op.Srli: {
-          const lo = x[r1]!;
-          const hi = x[r1 + 1]!;
-          if (imm >= 32) {
-            x[rd] = hi >>> (imm - 32);
-            x[rd + 1] = 0;
-          } else if (imm !== 0) {
-            x[rd] = (lo >>> imm) | (hi << (32 - imm));
-            x[rd + 1] = hi >>> imm;
-          } else {
-            x[rd + 1] = hi;
-            x[rd] = lo;
-          }
+        case Op.Srli:
+          srl64(x, rd, x[r1]!, x[r1 + 1]!, imm);
           break;
-        }
-        case Op.Srai: {
-          const lo = x[r1]!;
-          const hi = x[r1 + 1]!;
-          if (imm >= 32) {
-            x[rd] = hi >> (imm - 32);
-            x[rd + 1] = hi >> 31;
-          } else if (imm !== 0) {
-            x[rd] = (lo >>> imm) | (hi << (32 - imm));
-            x[rd + 1] = hi >> imm;
-          } else {
-            x[rd + 1] = hi;
-            x[rd] = lo;
-          }
+        case Op.Srai:
+          sra64(x, rd, x[r1]!, x[r1 + 1]!, imm);
           break;
-        }
         case Op.Slliw: {
           const v = x[r1]! << imm;
           x[rd] = v;
@@ -515,54 +482,15 @@ export class Hart {
           x[rd] = (a - b) | 0;
           break;
         }
-        case Op.Sll: {
-          const sh = x[r2]! & 63;
-          const lo = x[r1]!;
-          const hi = x[r1 + 1]!;
-          if (sh >= 32) {
-            x[rd + 1] = lo << (sh - 32);
-            x[rd] = 0;
-          } else if (sh !== 0) {
-            x[rd + 1] = (hi << sh) | (lo >>> (32 - sh));
-            x[rd] = lo << sh;
-          } else {
-            x[rd + 1] = hi;
-            x[rd] = lo;
-          }
+        case Op.Sll:
+          sll64(x, rd, x[r1]!, x[r1 + 1]!, x[r2]!);
           break;
-        }
-        case Op.Srl: {
-          const sh = x[r2]! & 63;
-          const lo = x[r1]!;
-          const hi = x[r1 + 1]!;
-          if (sh >= 32) {
-            x[rd] = hi >>> (sh - 32);
-            x[rd + 1] = 0;
-          } else if (sh !== 0) {
-            x[rd] = (lo >>> sh) | (hi << (32 - sh));
-            x[rd + 1] = hi >>> sh;
-          } else {
-            x[rd + 1] = hi;
-            x[rd] = lo;
-          }
+        case Op.Srl:
+          srl64(x, rd, x[r1]!, x[r1 + 1]!, x[r2]!);
           break;
-        }
-        case Op.Sra: {
-          const sh = x[r2]! & 63;
-          const lo = x[r1]!;
-          const hi = x[r1 + 1]!;
-          if (sh >= 32) {
-            x[rd] = hi >> (sh - 32);
-            x[rd + 1] = hi >> 31;
-          } else if (sh !== 0) {
-            x[rd] = (lo >>> sh) | (hi << (32 - sh));
-            x[rd + 1] = hi >> sh;
-          } else {
-            x[rd + 1] = hi;
-            x[rd] = lo;
-          }
+        case Op.Sra:
+          sra64(x, rd, x[r1]!, x[r1 + 1]!, x[r2]!);
           break;
-        }
         case Op.Slt: {
           const ah = x[r1 + 1]!;
           const bh = x[r2 + 1]!;
@@ -680,59 +608,28 @@ export class Hart {
           continue;
         }
         case Op.Beq:
-          if (x[r1] === x[r2] && x[r1 + 1] === x[r2 + 1]) {
-            const t = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + (t >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-            pcLo = t;
-            continue;
-          }
-          break;
         case Op.Bne:
-          if (x[r1] !== x[r2] || x[r1 + 1] !== x[r2 + 1]) {
-            const t = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + (t >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-            pcLo = t;
-            continue;
-          }
-          break;
-        case Op.Blt: {
-          const ah = x[r1 + 1]!;
-          const bh = x[r2 + 1]!;
-          if (ah < bh || (ah === bh && x[r1]! >>> 0 < x[r2]! >>> 0)) {
-            const t = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + (t >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-            pcLo = t;
-            continue;
-          }
-          break;
-        }
-        case Op.Bge: {
-          const ah = x[r1 + 1]!;
-          const bh = x[r2 + 1]!;
-          if (!(ah < bh || (ah === bh && x[r1]! >>> 0 < x[r2]! >>> 0))) {
-            const t = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + (t >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-            pcLo = t;
-            continue;
-          }
-          break;
-        }
+        case Op.Blt:
+        case Op.Bge:
         case Op.Bltu:
-          if (ltu64(x[r1]!, x[r1 + 1]!, x[r2]!, x[r2 + 1]!)) {
+        case Op.Bgeu: {
+          const op = w & 0xff;
+          let taken: boolean;
+          if (op === Op.Beq) taken = x[r1] === x[r2] && x[r1 + 1] === x[r2 + 1];
+          else if (op === Op.Bne) taken = x[r1] !== x[r2] || x[r1 + 1] !== x[r2 + 1];
+          else if (op === Op.Blt || op === Op.Bge) {
+            const ah = x[r1 + 1]!;
+            const bh = x[r2 + 1]!;
+            taken = (ah < bh || (ah === bh && x[r1]! >>> 0 < x[r2]! >>> 0)) === (op === Op.Blt);
+          } else taken = ltu64(x[r1]!, x[r1 + 1]!, x[r2]!, x[r2 + 1]!) === (op === Op.Bltu);
+          if (taken) {
             const t = (pcLo + imm) | 0;
             pcHi = (pcHi + (imm >> 31) + (t >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
             pcLo = t;
             continue;
           }
           break;
-        case Op.Bgeu:
-          if (!ltu64(x[r1]!, x[r1 + 1]!, x[r2]!, x[r2 + 1]!)) {
-            const t = (pcLo + imm) | 0;
-            pcHi = (pcHi + (imm >> 31) + (t >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-            pcLo = t;
-            continue;
-          }
-          break;
+        }
 
         // ---------------- loads: TLB hit → RAM view, else mmu.loadSlow ----------------
         case Op.Lb:

@@ -1,0 +1,163 @@
+/**
+ * SBI (RISC-V Supervisor Binary Interface, spec v2.0) served as hypercalls: the pv
+ * machine sets `hart.hypercalls = new SbiDispatcher(host)` and every S-mode `ecall`
+ * lands here. Each extension lives in its own file; this file holds the IDs, the error
+ * codes, the EID → extension registry and the per-(EID, FID) exit counters.
+ *
+ * IDs are facts from the SBI v2.0 specification and Linux arch/riscv/include/asm/sbi.h.
+ */
+import { RunStatus, type Hart, type HypercallHandler } from "../cpu/hart.js";
+import type { SbiHost } from "./host.js";
+import { ret } from "./regs.js";
+import { SbiError } from "./ids.js";
+import { BaseExtension } from "./base.js";
+import { TimeExtension } from "./time.js";
+import { IpiExtension } from "./ipi.js";
+import { RfenceExtension } from "./rfence.js";
+import { HsmExtension } from "./hsm.js";
+import { SrstExtension } from "./srst.js";
+import { DbcnExtension } from "./dbcn.js";
+import { LegacyExtension } from "./legacy.js";
+import { StaExtension } from "./sta.js";
+
+export { SbiError, Eid, Fid } from "./ids.js";
+
+/** One SBI extension: a file of its own, registered under one or more EIDs. */
+export interface SbiExtension {
+  /** Short name used in counter names: "sbi.<name>.<function>". */
+  readonly name: string;
+  readonly eids: readonly number[];
+  /**
+   * Function names by FID for `eid`; a FID outside the list is NOT_SUPPORTED without a call.
+   * Legacy extensions (one function per EID, FID ignored) return a one-element list and set `ignoresFid`.
+   */
+  functions(eid: number): readonly string[];
+  readonly ignoresFid?: boolean;
+  /** Serve the call: write a0/a1 and return a RunStatus. Never throws on guest values. */
+  call(h: Hart, eid: number, fid: number): number;
+}
+
+interface Entry {
+  ext: SbiExtension;
+  names: readonly string[];
+  /** Counter slot of FID 0; slot + names.length counts unsupported FIDs. */
+  slot: number;
+}
+
+export interface SbiOptions {
+  /** The hart that is running at power-on (HSM state STARTED); the others are STOPPED. Default 0. */
+  bootHart?: number;
+}
+
+export class SbiDispatcher implements HypercallHandler {
+  private readonly entries = new Map<number, Entry>();
+  private readonly slotNames: string[] = ["sbi.unknown"];
+  /** counts[hartId][slot]. */
+  private readonly counts: Float64Array[] = [];
+
+  readonly base: BaseExtension;
+  readonly time: TimeExtension;
+  readonly ipi: IpiExtension;
+  readonly rfence: RfenceExtension;
+  readonly hsm: HsmExtension;
+  readonly srst: SrstExtension;
+  readonly dbcn: DbcnExtension;
+  readonly legacy: LegacyExtension;
+  readonly sta: StaExtension;
+
+  constructor(
+    readonly host: SbiHost,
+    opts: SbiOptions = {},
+  ) {
+    this.base = new BaseExtension((eid) => this.entries.has(eid));
+    this.time = new TimeExtension(host);
+    this.ipi = new IpiExtension(host);
+    this.rfence = new RfenceExtension(host);
+    this.hsm = new HsmExtension(host, opts.bootHart ?? 0);
+    this.srst = new SrstExtension(host);
+    this.dbcn = new DbcnExtension(host);
+    this.legacy = new LegacyExtension(host);
+    this.sta = new StaExtension(host);
+    for (const ext of [
+      this.base,
+      this.time,
+      this.ipi,
+      this.rfence,
+      this.hsm,
+      this.srst,
+      this.dbcn,
+      this.legacy,
+      this.sta,
+    ]) {
+      this.register(ext);
+    }
+  }
+
+  /** Add (or replace) an extension under each of its EIDs. */
+  register(ext: SbiExtension): void {
+    for (const eid of ext.eids) {
+      const names = ext.functions(eid);
+      const slot = this.slotNames.length;
+      for (const n of names) this.slotNames.push(`sbi.${ext.name}.${n}`);
+      this.slotNames.push(`sbi.${ext.name}.unsupported`);
+      this.entries.set(eid, { ext, names, slot });
+    }
+  }
+
+  has(eid: number): boolean {
+    return this.entries.has(eid);
+  }
+
+  ecall(h: Hart): number {
+    const eid = h.x[2 * 17]! >>> 0;
+    const fid = h.x[2 * 16]! >>> 0;
+    const eidHi = h.x[2 * 17 + 1]!;
+    const fidHi = h.x[2 * 16 + 1]!;
+    // The calling hart is evidently running (e.g. woke from a retentive suspend).
+    this.hsm.observeRunning(h.hartId);
+    const counts = this.countsFor(h.hartId);
+    const e = eidHi === 0 ? this.entries.get(eid) : undefined;
+    if (e === undefined) {
+      counts[0]!++;
+      ret(h, SbiError.NOT_SUPPORTED);
+      return RunStatus.Budget;
+    }
+    const f = e.ext.ignoresFid ? 0 : fid;
+    if (fidHi !== 0 || f >= e.names.length) {
+      counts[e.slot + e.names.length]!++;
+      ret(h, SbiError.NOT_SUPPORTED);
+      return RunStatus.Budget;
+    }
+    counts[e.slot + f]!++;
+    return e.ext.call(h, eid, f);
+  }
+
+  private countsFor(hartId: number): Float64Array {
+    let c = this.counts[hartId];
+    if (c === undefined || c.length < this.slotNames.length) {
+      const n = new Float64Array(this.slotNames.length);
+      if (c !== undefined) n.set(c);
+      this.counts[hartId] = c = n;
+    }
+    return c;
+  }
+
+  /**
+   * Exits per reason for hypercalls: every function of every extension (zeros included),
+   * for one hart or summed over all harts.
+   */
+  counters(hartId?: number): { name: string; count: number }[] {
+    const out = this.slotNames.map((name) => ({ name, count: 0 }));
+    const rows = hartId === undefined ? this.counts : [this.counts[hartId]];
+    for (const row of rows) {
+      if (row === undefined) continue;
+      for (let i = 0; i < row.length; i++) out[i]!.count += row[i]!;
+    }
+    return out;
+  }
+
+  /** The count for one counter name (summed over harts unless hartId is given); 0 if unknown. */
+  count(name: string, hartId?: number): number {
+    return this.counters(hartId).find((c) => c.name === name)?.count ?? 0;
+  }
+}
