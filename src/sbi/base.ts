@@ -20,7 +20,15 @@ export class BaseExtension implements SbiExtension {
   constructor(private readonly probe: (eid: number) => boolean) {}
 
   functions(): readonly string[] {
-    return ["get_spec_version", "get_impl_id", "get_impl_version", "probe_extension", "get_mvendorid", "get_marchid", "get_mimpid"];
+    return [
+      "get_spec_version",
+      "get_impl_id",
+      "get_impl_version",
+      "probe_extension",
+      "get_mvendorid",
+      "get_marchid",
+      "get_mimpid",
+    ];
   }
 
   call(h: Hart, _eid: number, fid: number): number {

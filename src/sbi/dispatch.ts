@@ -4,6 +4,17 @@
  * lands here. Each extension lives in its own file; this file holds the IDs, the error
  * codes, the EID → extension registry and the per-(EID, FID) exit counters.
  *
+ * Wiring (the pv machine):
+ *   const sbi = new SbiDispatcher(host, { bootHart: 0 });   // host implements SbiHost (host.ts)
+ *   for (const h of harts) h.hypercalls = sbi;
+ *   - timer: raise STIP (h.setInterruptPending(5, true)) when mtime >= the deadline from host.setTimer;
+ *   - sendIpi: set SSIP on each target; remoteFence: flushTlb()/flushDecoded() on each target before it runs;
+ *   - HSM: hartStart sets up the hart (S-mode, pc, a0/a1, satp 0) and schedules it; a Wfi status after
+ *     hart_stop means "parked" (do not wake on interrupts); call sbi.hsm.resumed(id) when a suspended hart wakes;
+ *   - SRST / legacy shutdown: host.reset(type, reason), and the ecall returns RunStatus.Stopped;
+ *   - STA: sbi.sta.report(hartId, stealNs, preempted) before a hart runs again;
+ *   - exits: sbi.counters(hartId?) → [{ name: "sbi.time.set_timer", count }, ...].
+ *
  * IDs are facts from the SBI v2.0 specification and Linux arch/riscv/include/asm/sbi.h.
  */
 import { RunStatus, type Hart, type HypercallHandler } from "../cpu/hart.js";
@@ -21,6 +32,9 @@ import { LegacyExtension } from "./legacy.js";
 import { StaExtension } from "./sta.js";
 
 export { SbiError, Eid, Fid } from "./ids.js";
+export { FenceKind, type FenceKindValue, type SbiHost } from "./host.js";
+export { HartState, SuspendType } from "./hsm.js";
+export { ResetType, ResetReason } from "./srst.js";
 
 /** One SBI extension: a file of its own, registered under one or more EIDs. */
 export interface SbiExtension {
@@ -40,7 +54,7 @@ export interface SbiExtension {
 interface Entry {
   ext: SbiExtension;
   names: readonly string[];
-  /** Counter slot of FID 0; slot + names.length counts unsupported FIDs. */
+  /** Counter slot of FID 0; slot + names.length counts unsupported FIDs (not for FID-less legacy calls). */
   slot: number;
 }
 
@@ -99,7 +113,8 @@ export class SbiDispatcher implements HypercallHandler {
       const names = ext.functions(eid);
       const slot = this.slotNames.length;
       for (const n of names) this.slotNames.push(`sbi.${ext.name}.${n}`);
-      this.slotNames.push(`sbi.${ext.name}.unsupported`);
+      // Legacy calls ignore the FID, so they have no unsupported-function slot.
+      if (ext.ignoresFid !== true) this.slotNames.push(`sbi.${ext.name}.unsupported`);
       this.entries.set(eid, { ext, names, slot });
     }
   }

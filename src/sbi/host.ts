@@ -36,8 +36,11 @@ export interface SbiHost {
   remoteFence(kind: FenceKindValue, harts: number[], start: number, size: number, asid: number): void;
 
   // ---- HSM (state machine is kept by the SBI; the host makes it happen) ----
-  /** Start a stopped hart in S-mode at startAddr with a0 = hartId, a1 = opaque, satp = 0. Returns an SBI error. */
-  hartStart(hartId: number, startAddr: number, opaque: number): number;
+  /**
+   * Start a stopped hart in S-mode at startAddr (checked: in RAM, 2-byte aligned) with a0 = hartId,
+   * a1 = opaque (exact unsigned 64-bit), satp = 0, sstatus.SIE = 0. Returns an SBI error (0 = started).
+   */
+  hartStart(hartId: number, startAddr: number, opaque: bigint): number;
   /** The calling hart stopped itself: park it until a later hartStart. */
   hartStop(hartId: number): void;
   /**
@@ -45,7 +48,7 @@ export interface SbiHost {
    * after the ecall on an interrupt. Non-retentive: on wake the host restarts it at resumeAddr
    * (a0 = hartId, a1 = opaque, satp = 0, S-mode). Either way call `SbiDispatcher.hsm.resumed(hartId)`.
    */
-  hartSuspend(hartId: number, suspendType: number, resumeAddr: number, opaque: number): void;
+  hartSuspend(hartId: number, suspendType: number, resumeAddr: number, opaque: bigint): void;
 
   // ---- SRST, legacy shutdown ----
   /** type: 0 shutdown, 1 cold reboot, 2 warm reboot; reason: 0 none, 1 system failure. */

@@ -7,7 +7,7 @@ import { RunStatus, type Hart } from "../cpu/hart.js";
 import type { SbiExtension } from "./dispatch.js";
 import type { SbiHost } from "./host.js";
 import { Eid, Fid, SbiError } from "./ids.js";
-import { argHi, argLo, argU32, argU64, ret } from "./regs.js";
+import { argHi, argLo, argU32, argU64, argU64Big, ret } from "./regs.js";
 
 export const HartState = {
   STARTED: 0,
@@ -81,7 +81,7 @@ export class HsmExtension implements SbiExtension {
         const addr = argU64(h, 1);
         if (!this.executable(addr)) return done(h, SbiError.INVALID_ADDRESS);
         this.states[id] = HartState.START_PENDING;
-        const err = this.host.hartStart(id, addr, argU64(h, 2));
+        const err = this.host.hartStart(id, addr, argU64Big(h, 2));
         this.states[id] = err === SbiError.SUCCESS ? HartState.STARTED : HartState.STOPPED;
         return done(h, err === SbiError.SUCCESS ? SbiError.SUCCESS : err < 0 ? err : SbiError.ERR_FAILED);
       }
@@ -115,7 +115,7 @@ export class HsmExtension implements SbiExtension {
         // Retentive: the call returns SUCCESS after an interrupt wakes the hart (WFI semantics).
         ret(h, SbiError.SUCCESS);
         h.wfi = true;
-        this.host.hartSuspend(id, type, resumeAddr, argU64(h, 2));
+        this.host.hartSuspend(id, type, resumeAddr, argU64Big(h, 2));
         return RunStatus.Wfi;
       }
     }

@@ -1,4 +1,7 @@
-/** SBI RFENCE extension (EID "RFNC", spec v2.0 ch. 8). HFENCE functions (FID 3..6) are NOT_SUPPORTED: no H extension. */
+/**
+ * SBI RFENCE extension (EID "RFNC", spec v2.0 ch. 8). The HFENCE functions (FID 3..6) are
+ * NOT_SUPPORTED: the harts have no H extension.
+ */
 import { RunStatus, type Hart } from "../cpu/hart.js";
 import type { SbiExtension } from "./dispatch.js";
 import { FenceKind, type FenceKindValue, type SbiHost } from "./host.js";
@@ -52,7 +55,8 @@ export class RfenceExtension implements SbiExtension {
           ? FenceKind.SfenceVma
           : FenceKind.SfenceVmaAsid;
     const asid = kind === FenceKind.SfenceVmaAsid ? argU64(h, 4) : 0;
-    fence(this.host, h, targets, kind, kind === FenceKind.FenceI ? 0 : start, kind === FenceKind.FenceI ? 0 : size, asid);
+    if (kind === FenceKind.FenceI) fence(this.host, h, targets, kind, 0, 0, 0);
+    else fence(this.host, h, targets, kind, start, size, asid);
     ret(h, SbiError.SUCCESS);
     return RunStatus.Budget;
   }
