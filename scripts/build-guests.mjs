@@ -273,17 +273,24 @@ function packageVersions() {
   return lines;
 }
 
+/**
+ * The final key covers this whole script; a part's key covers only the code that makes it
+ * (the functions' source text), so editing, say, the manifest does not rebuild the kernel.
+ */
 function computeKeys() {
   const pkgs = packageVersions().join("\n");
-  const script = ["scripts/build-guests.mjs", SCRIPT];
-  const k = (files) => sha256(`${pkgs}\n${hashFiles([script, ...files])}`).slice(0, 16);
+  const k = (files, code) => sha256(`${pkgs}\n${code}\n${hashFiles(files)}`).slice(0, 16);
   const guestFiles = listFiles(GUESTS).map((f) => [`guests/${f}`, join(GUESTS, f)]);
+  const common = [ARCH, CROSS, run, buildEnv, parseFragment, readConfig, checkFragment, tempFor, publish].map(String).join("\n");
   return {
     packages: pkgs.split("\n"),
     missing: pkgs.includes("=missing"),
-    kernel: k([["guests/kernel.config", join(GUESTS, "kernel.config")]]),
-    busybox: k([["guests/busybox.config", join(GUESTS, "busybox.config")]]),
-    all: k(guestFiles),
+    kernel: k([["guests/kernel.config", join(GUESTS, "kernel.config")]], `${common}\n${LINUX_TARBALL}\n${buildKernel}`),
+    busybox: k(
+      [["guests/busybox.config", join(GUESTS, "busybox.config")]],
+      `${common}\n${[buildBusybox, fetchBusyboxSource, debSrcSources, applyFragment].map(String).join("\n")}`,
+    ),
+    all: k([["scripts/build-guests.mjs", SCRIPT], ...guestFiles], ""),
   };
 }
 
@@ -522,7 +529,12 @@ async function buildKernel(dest) {
   copyFileSync(join(obj, ".config"), join(tmp, "kernel.config"));
   copyFileSync(join(obj, "usr/gen_init_cpio"), join(tmp, "gen_init_cpio"));
   const release = readFileSync(join(obj, "include/config/kernel.release"), "utf8").trim();
-  const version = /UTS_VERSION "([^"]*)"/.exec(readFileSync(join(obj, "include/generated/compile.h"), "utf8"))?.[1] ?? "";
+  const uts = ["include/generated/utsversion.h", "include/generated/compile.h"]
+    .map((f) => join(obj, f))
+    .filter((f) => existsSync(f))
+    .map((f) => readFileSync(f, "utf8"))
+    .join("\n");
+  const version = /UTS_VERSION "([^"]*)"/.exec(uts)?.[1] ?? "";
   writeFileSync(join(tmp, "kernel.json"), JSON.stringify({ release, version, buildSeconds: Math.round((Date.now() - started) / 1000) }, null, 2) + "\n");
   if (!opt.keepBuild) rmSync(join(tmp, "build"), { recursive: true, force: true });
   publish(tmp, dest);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GuestRam } from "../../mem/ram.js";
 import type { IrqLine } from "../device.js";
+import { PLIC, PlicDevice } from "../plic/device.js";
 import { MockDriver } from "./mock-driver.js";
 import { VIRTIO_MMIO, VirtioMmioTransport } from "./mmio.js";
 import { copyFromSegments, copyToSegments, VIRTQ, type VirtQueue } from "./queue.js";
@@ -94,6 +95,23 @@ describe("4.2.2 MMIO device register layout", () => {
     assert.equal(dev.read(0x102, 4), 0);
   });
 
+  test("shared memory regions: none, so SHMLen reads -1", () => {
+    const { drv } = setup();
+    drv.w(M.SHM_SEL, 0);
+    assert.equal(drv.r(M.SHM_LEN_LOW), 0xffffffff);
+    assert.equal(drv.r(M.SHM_LEN_HIGH), 0xffffffff);
+  });
+
+  test("4.2.3.3 a host config change bumps ConfigGeneration and raises a config interrupt", () => {
+    const { drv, dev, irq } = setup();
+    drv.bringUp();
+    const gen = drv.r(M.CONFIG_GENERATION);
+    dev.configChanged();
+    assert.equal(drv.r(M.CONFIG_GENERATION), gen + 1);
+    assert.equal(irq.level, true);
+    assert.equal(drv.ackInterrupt(), M.INT_CONFIG);
+  });
+
   test("4.2.2.2 non-32-bit register accesses read 0 and are ignored", () => {
     const { dev, drv } = setup();
     assert.equal(dev.read(M.MAGIC_VALUE, 1), 0);
@@ -154,6 +172,17 @@ describe("4.2.3.2 virtqueue configuration", () => {
     assert.equal(drv.r(M.QUEUE_DEVICE_HIGH), 0);
     drv.w(M.QUEUE_READY, 0);
     assert.equal(drv.r(M.QUEUE_READY), 0);
+  });
+
+  test("QueueReady 0 on a live queue reads back 0 (Linux vm_del_vq) and stops the queue", () => {
+    const { drv } = setup();
+    const [q0] = drv.bringUp();
+    drv.w(M.QUEUE_SEL, 0);
+    drv.w(M.QUEUE_READY, 0);
+    assert.equal(drv.r(M.QUEUE_READY), 0);
+    q0!.add([{ len: 1, data: bytes(1) }, { len: 1, write: true }]);
+    drv.notify(0);
+    assert.equal(q0!.usedIdx(), 0);
   });
 
   for (const [name, reg, value] of [
@@ -437,5 +466,26 @@ describe("transport save/load", () => {
     q0!.add([{ len: 1, data: bytes(2) }, { len: 1, write: true }]);
     dev.write(M.QUEUE_NOTIFY, 4, 0);
     assert.equal(q0!.usedIdx(), 2);
+  });
+});
+
+describe("wired to the PLIC", () => {
+  test("a used-buffer interrupt reaches the hart as SEIP; ack + complete lowers it", () => {
+    const hart = { mip: 0, setInterruptPending(b: number, l: boolean) { this.mip = l ? this.mip | (1 << b) : this.mip & ~(1 << b); } };
+    const plic = new PlicDevice([hart]);
+    const mem = new GuestRam(RAM_BASE, 1 << 20);
+    const dev = new VirtioMmioTransport(new EchoDevice(), mem, plic.irqLine(1));
+    const drv = new MockDriver(mem, dev);
+    plic.write(PLIC.PRIORITY_BASE + 4, 4, 1);
+    plic.write(PLIC.ENABLE_BASE + PLIC.ENABLE_STRIDE * 1, 4, 1 << 1);
+    const [q0] = drv.bringUp();
+    q0!.add([{ len: 1, data: bytes(1) }, { len: 1, write: true }]);
+    drv.notify(0);
+    assert.equal(hart.mip & (1 << PLIC.MIP_SEIP_BIT), 1 << PLIC.MIP_SEIP_BIT);
+    const claim = PLIC.CONTEXT_BASE + PLIC.CONTEXT_STRIDE + PLIC.CTX_CLAIM;
+    assert.equal(plic.read(claim, 4), 1);
+    drv.ackInterrupt();
+    plic.write(claim, 4, 1);
+    assert.equal(hart.mip, 0);
   });
 });

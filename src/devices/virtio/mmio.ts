@@ -41,6 +41,12 @@ export const VIRTIO_MMIO = {
   QUEUE_DRIVER_HIGH: 0x094,
   QUEUE_DEVICE_LOW: 0x0a0,
   QUEUE_DEVICE_HIGH: 0x0a4,
+  /** Shared memory regions (§4.2.2): we have none, so their length and base read as -1. */
+  SHM_SEL: 0x0ac,
+  SHM_LEN_LOW: 0x0b0,
+  SHM_LEN_HIGH: 0x0b4,
+  SHM_BASE_LOW: 0x0b8,
+  SHM_BASE_HIGH: 0x0bc,
   CONFIG_GENERATION: 0x0fc,
   CONFIG: 0x100,
   SIZE: 0x200,
@@ -152,6 +158,11 @@ export class VirtioMmioTransport implements MmioDevice {
         return this.status;
       case M.CONFIG_GENERATION:
         return this.configGeneration | 0;
+      case M.SHM_LEN_LOW:
+      case M.SHM_LEN_HIGH:
+      case M.SHM_BASE_LOW:
+      case M.SHM_BASE_HIGH:
+        return -1;
       default: {
         // Some drivers read back what they wrote (the "write-only" registers read as such).
         const q = this.queueRegs[this.queueSel];
@@ -287,13 +298,14 @@ export class VirtioMmioTransport implements MmioDevice {
   private writeQueueReg(offset: number, v: number): void {
     const q = this.queueRegs[this.queueSel];
     if (!q) return; // QueueSel names no queue: ignored
+    if (offset === VIRTIO_MMIO.QUEUE_READY && (v & 1) === 0) {
+      // Linux's vm_del_vq writes 0 and WARNs unless it reads back 0; the queue stops.
+      q.ready = false;
+      return;
+    }
     // §4.2.2.3: the layout is fixed while the queue is ready, and once the device is live.
     if (this.status & VIRTIO_STATUS.DRIVER_OK) return;
     if (offset === VIRTIO_MMIO.QUEUE_READY) {
-      if ((v & 1) === 0) {
-        q.ready = false;
-        return;
-      }
       const why = checkLayout(this.mem, this.layout(q), this.device.queueSizes[this.queueSel]!);
       if (why !== null) {
         this.needsReset(`queue ${this.queueSel}: ${why}`);
@@ -364,7 +376,7 @@ export class VirtioMmioTransport implements MmioDevice {
   private notify(queue: number): void {
     const S = VIRTIO_STATUS;
     if (!this.activated || !(this.status & S.DRIVER_OK) || (this.status & S.DEVICE_NEEDS_RESET)) return;
-    if (!this.queues[queue]) return; // not a live queue: nothing to do
+    if (!this.queues[queue] || !this.queueRegs[queue]!.ready) return; // not a live queue
     this.guarded(() => this.device.onQueueNotify(queue));
   }
 
