@@ -356,10 +356,40 @@ function releaseLock() {
   } catch {}
 }
 
+/**
+ * Remove a directory without waiting: a kernel tree is ~80,000 files and deleting it takes
+ * half a minute on a slow disk. It is renamed into the cache's trash at once and deleted
+ * by a detached `rm -rf`; a trash left behind is deleted by the next build.
+ */
+let trashCount = 0;
+function discard(path) {
+  if (!existsSync(path)) return;
+  const trash = join(CACHE, ".trash");
+  mkdirSync(trash, { recursive: true });
+  const to = join(trash, `${process.pid}-${Date.now()}-${trashCount++}`);
+  try {
+    renameSync(path, to);
+  } catch {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  }
+  emptyTrash();
+}
+
+function emptyTrash() {
+  const trash = join(CACHE, ".trash");
+  if (!existsSync(trash)) return;
+  for (const e of readdirSync(trash)) {
+    const child = spawn("rm", ["-rf", join(trash, e)], { detached: true, stdio: "ignore" });
+    child.on("error", () => {});
+    child.unref();
+  }
+}
+
 /** A fresh temporary directory inside the cache, for something to be renamed to `dest`. */
 function tempFor(dest) {
   const tmp = join(dirname(dest), `.tmp-${basename(dest)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+  discard(tmp);
   mkdirSync(tmp, { recursive: true });
   return tmp;
 }
@@ -367,7 +397,7 @@ function tempFor(dest) {
 /** Move a finished temporary directory into place (replacing an older incomplete one). */
 function publish(tmp, dest) {
   writeFileSync(join(tmp, "DONE"), `${new Date().toISOString()}\n`);
-  rmSync(dest, { recursive: true, force: true });
+  discard(dest);
   renameSync(tmp, dest);
 }
 
@@ -375,7 +405,7 @@ function publish(tmp, dest) {
 function cleanStaleTemps(dir) {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir)) {
-    if (e.startsWith(".tmp-")) rmSync(join(dir, e), { recursive: true, force: true });
+    if (e.startsWith(".tmp-")) discard(join(dir, e));
   }
 }
 
@@ -536,7 +566,7 @@ async function buildKernel(dest) {
     .join("\n");
   const version = /UTS_VERSION "([^"]*)"/.exec(uts)?.[1] ?? "";
   writeFileSync(join(tmp, "kernel.json"), JSON.stringify({ release, version, buildSeconds: Math.round((Date.now() - started) / 1000) }, null, 2) + "\n");
-  if (!opt.keepBuild) rmSync(join(tmp, "build"), { recursive: true, force: true });
+  if (!opt.keepBuild) discard(join(tmp, "build"));
   publish(tmp, dest);
 }
 
@@ -643,7 +673,7 @@ async function buildBusybox(dest) {
   const version = ["VERSION", "PATCHLEVEL", "SUBLEVEL"].map((k) => new RegExp(`^${k} = (\\S+)`, "m").exec(makefile)?.[1]).join(".");
   const buildSeconds = Math.round((Date.now() - started) / 1000);
   writeFileSync(join(tmp, "busybox.json"), JSON.stringify({ version, debianSource: debianVersion, buildSeconds }, null, 2) + "\n");
-  if (!opt.keepBuild) rmSync(work, { recursive: true, force: true });
+  if (!opt.keepBuild) discard(work);
   say(`busybox: done (${statSync(join(tmp, "busybox")).size} bytes, ${readFileSync(join(tmp, "busybox.links"), "utf8").trim().split("\n").length} applets)`);
   publish(tmp, dest);
 }
@@ -795,6 +825,7 @@ async function main() {
   await acquireLock();
   cleanStaleTemps(CACHE);
   cleanStaleTemps(join(CACHE, "parts"));
+  emptyTrash();
   if (!opt.force && isDone(dest)) {
     say(`another builder made ${dest} meanwhile`);
     process.stdout.write(`${dest}\n`);

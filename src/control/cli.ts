@@ -12,6 +12,11 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { BareBoard, BARE_MAP } from "../machine/bare.js";
 import { ElfError } from "../machine/elf.js";
+import { ImageError } from "../machine/linux-image.js";
+import { PvMachine, PV_DEFAULTS } from "../machine/pv.js";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 
 export const EXIT = {
   OK: 0,
@@ -153,6 +158,98 @@ function runElf(file: string, opts: ElfOptions): number {
   }
 }
 
+/** The newest guest-image cache dir that holds an Image and an initramfs, or null. */
+export function defaultGuestDir(): string | null {
+  const root = join(process.env.PARAVM_CACHE ?? join(homedir(), ".cache", "paravm"));
+  let best: { dir: string; t: number } | null = null;
+  try {
+    for (const name of readdirSync(root)) {
+      const dir = join(root, name);
+      if (!existsSync(join(dir, "Image")) || !existsSync(join(dir, "initramfs.cpio.gz"))) continue;
+      const t = statSync(join(dir, "Image")).mtimeMs;
+      if (best === null || t > best.t) best = { dir, t };
+    }
+  } catch {
+    return null;
+  }
+  return best?.dir ?? null;
+}
+
+interface RunOptions {
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  mem: number;
+  exec?: string;
+  stats?: boolean;
+  maxInsns?: number;
+}
+
+const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)/;
+
+/** `paravm run`: boot Linux on the pv machine; returns the exit status. */
+function runPv(opts: RunOptions): number {
+  const dir = opts.kernel !== undefined && opts.initrd !== undefined ? null : defaultGuestDir();
+  const kernelFile = opts.kernel ?? (dir ? join(dir, "Image") : null);
+  if (kernelFile === null) throw new UsageError("no --kernel given and no built guest images found (run: node scripts/build-guests.mjs)");
+  const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
+  const kernel = readProgram(kernelFile);
+  const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
+  let bootargs = opts.append ?? PV_DEFAULTS.BOOTARGS;
+  if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
+  const stdout = process.stdout;
+  stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+  });
+  let tail = "";
+  let exitStatus: number | null = null;
+  const machine = new PvMachine({
+    kernel,
+    initrd,
+    bootargs,
+    memBytes: opts.mem,
+    maxInsns: opts.maxInsns,
+    output: (bytes) => {
+      stdout.write(bytes);
+      if (opts.exec !== undefined && exitStatus === null) {
+        tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
+        const m = EXIT_LINE.exec(tail);
+        if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
+      }
+    },
+  });
+  const result = machine.run();
+  if (opts.stats === true) {
+    process.stderr.write(
+      `${JSON.stringify({
+        stop: result.stop,
+        instructions: result.instret,
+        instructionsByPrivilege: result.instretByPriv,
+        wallMs: Math.round(result.wallMs),
+        wfiSleepMs: Math.round(result.sleptMs),
+        wfiSleeps: result.sleeps,
+        exits: Object.fromEntries(result.exits.filter((e) => e.count > 0).map((e) => [e.name, e.count])),
+      })}\n`,
+    );
+  }
+  if (result.stop === "maxInsns") {
+    process.stderr.write(`paravm: stopped after ${opts.maxInsns} instructions (--max-insns) at pc 0x${result.pc.toString(16)}\n`);
+    return EXIT.MAX_INSNS;
+  }
+  if (result.stop === "wfiDeadlock") {
+    process.stderr.write(`paravm: hart 0 waits in WFI at 0x${result.pc.toString(16)} with no timer armed\n`);
+    return EXIT.GUEST_FAILED;
+  }
+  if (opts.exec !== undefined) {
+    if (exitStatus === null) {
+      process.stderr.write("paravm: the guest powered off without printing PARAVM-EXIT-STATUS\n");
+      return EXIT.GUEST_FAILED;
+    }
+    return exitStatus > 255 ? EXIT.GUEST_FAILED : exitStatus;
+  }
+  return result.resetReason === 1 ? EXIT.GUEST_FAILED : EXIT.OK;
+}
+
 function buildProgram(setStatus: (code: number) => void): Command {
   const program = new Command("paravm");
   program
@@ -182,6 +279,20 @@ function buildProgram(setStatus: (code: number) => void): Command {
       setStatus(runElf(file, opts));
     });
 
+  program
+    .command("run")
+    .description("boot Linux on the pv machine (SBI as hypercalls, virtio console and rng)")
+    .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
+    .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
+    .option("--append <args>", `kernel command line (default "${PV_DEFAULTS.BOOTARGS}")`)
+    .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
+    .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")
+    .option("--stats", "print a JSON summary to stderr at the end")
+    .option("--max-insns <n>", "stop after N instructions (exit status 124)", parseCount)
+    .action((opts: RunOptions) => {
+      setStatus(runPv(opts));
+    });
+
   return program;
 }
 
@@ -199,7 +310,7 @@ export function main(argv: readonly string[] = process.argv): number {
       // --help and --version end with exit code 0; every parse error is a usage error.
       return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
-    if (e instanceof UsageError || e instanceof ElfError) {
+    if (e instanceof UsageError || e instanceof ElfError || e instanceof ImageError) {
       process.stderr.write(`paravm: error: ${e.message}\n`);
       return EXIT.USAGE;
     }

@@ -35,7 +35,7 @@ import { Op } from "./decode.js";
 import { fpuExecute } from "./fpu.js";
 import { TLB_MASK, TLB_SIZE, amo, decodeMiss, loadSlow, lrsc, refillFetch, storeSlow } from "./mmu.js";
 import { execSystem } from "./system.js";
-import { jitDropAll, jitFor, type JitPage } from "./jit.js";
+import { jitDropAll, jitFor, runBlocks, type JitPage } from "./jit.js";
 import { PmpRegions } from "./pmp.js";
 import { checkInterrupts, pendingAndEnabled, takeTrap } from "./trap.js";
 
@@ -337,7 +337,7 @@ export class Hart {
         const bf = jp.fns[slot]!;
         if (bf !== null) {
           if (budget - n >= jp.lens[slot]!) {
-            const r = bf(this, pcLo, pcHi, budget - n);
+            const r = runBlocks(this, jp, pcLo, pcHi, budget - n);
             pcLo = this.pcLo;
             pcHi = this.pcHi;
             if (r >= 0) {

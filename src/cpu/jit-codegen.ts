@@ -2,10 +2,16 @@
  * Source generation for the block compiler (jit.ts): a run of decoded instructions
  * becomes the body of one JavaScript function.
  *
+ * A block is a contiguous run of instructions entered at its first one. Branches and
+ * jumps whose target is an instruction of the same block are internal: the body is then
+ * a `switch` over the jump targets inside a loop, so loops and if/else stay inside one
+ * call with the registers in locals. Other control transfers leave the block.
+ *
  * The generated function is `function (h, pc, ph, room)`: pc/ph is the 64-bit pc of the
- * block's first instruction and room the number of instructions it may execute (loop
- * blocks iterate while another full pass fits; other blocks are only entered when room
- * >= their length). It sets h.pcLo/h.pcHi to the next pc and returns either the number
+ * block's first instruction and room the number of instructions it may execute. It is
+ * only entered when room >= its length, which bounds any pass without backward jumps; a
+ * backward internal jump continues only while another full pass fits in room. It sets
+ * h.pcLo/h.pcHi to the next pc and returns either the number
  * of instructions it executed (>= 0) or, when a load or store misses the TLB fast path
  * (miss, misaligned, MMIO, a code page), `~k`: k instructions ran, pc is at the access,
  * and the caller must interpret that one instruction now. So the generated code never
@@ -15,10 +21,11 @@
  * Register and immediate numbers are literals. Guest registers the block uses live in
  * locals a<r> (low half) and b<r> (high half), always int32, loaded at entry; the ones
  * the block writes are stored back in one epilogue that every exit reaches (`break o`),
- * except jalr's, which has a dynamic target. The semantics mirror hart.ts run() case by case.
+ * except jalr's, which has a dynamic target. The semantics mirror hart.ts run() case by
+ * case. The source is kept terse (no spaces, TLB checks in the helpers LA/SA, which V8
+ * inlines) because V8's parse time grows with its size and dominates compile time.
  */
 import { Op } from "./decode.js";
-import { TLB_MASK } from "./mmu.js";
 
 /** Names the generated code sees (bound once per hart by jit.ts, in this order). */
 export const CLOSURE_NAMES = [
@@ -28,12 +35,9 @@ export const CLOSURE_NAMES = [
   "i8",
   "u16",
   "i16",
-  "ltLo",
-  "ltHi",
-  "ltOff",
-  "stLo",
-  "stHi",
-  "stOff",
+  /** LA(lo, hi, imm, alignMask) / SA(...): RAM byte offset of rs1 + imm on a load / store TLB hit, else -1. */
+  "LA",
+  "SA",
   "mulhu32",
   "t2",
   "mulh64",
@@ -85,30 +89,79 @@ const M_HELPER: Record<number, string> = {
   [Op.Remuw]: "remuw",
 };
 
+/** Load ops: [width, fast-path code with D = rd]. `q` is the RAM byte offset. */
+const LOADS: Record<number, [number, string]> = {
+  [Op.Lb]: [1, "aD=i8[q];bD=aD>>31;"],
+  [Op.Lbu]: [1, "aD=u8[q];bD=0;"],
+  [Op.Lh]: [2, "aD=i16[q>>1];bD=aD>>31;"],
+  [Op.Lhu]: [2, "aD=u16[q>>1];bD=0;"],
+  [Op.Lw]: [4, "aD=i32[q>>2];bD=aD>>31;"],
+  [Op.Lwu]: [4, "aD=i32[q>>2];bD=0;"],
+  [Op.Ld]: [8, "q>>=2;aD=i32[q];bD=i32[q+1];"],
+};
+
+/** Store ops: [width, fast-path code with S = rs2]. */
+const STORES: Record<number, [number, string]> = {
+  [Op.Sb]: [1, "u8[q]=aS;"],
+  [Op.Sh]: [2, "u16[q>>1]=aS;"],
+  [Op.Sw]: [4, "i32[q>>2]=aS;"],
+  [Op.Sd]: [8, "q>>=2;i32[q]=aS;i32[q+1]=bS;"],
+};
+
+/** Branch conditions over A/B (rs1 halves) and C/E (rs2 halves). */
+const BRANCH: Record<number, string> = {
+  [Op.Beq]: "A===C&&B===E",
+  [Op.Bne]: "A!==C||B!==E",
+  [Op.Blt]: "B<E||B===E&&(A>>>0)<(C>>>0)",
+  [Op.Bge]: "!(B<E||B===E&&(A>>>0)<(C>>>0))",
+  [Op.Bltu]: "(B>>>0)<(E>>>0)||B===E&&(A>>>0)<(C>>>0)",
+  [Op.Bgeu]: "!((B>>>0)<(E>>>0)||B===E&&(A>>>0)<(C>>>0))",
+};
+
 /**
- * Generate the function body for `insns`. `startOff` is the block's offset in its page
- * (so the compiler knows statically which pc additions can carry into the high half).
- * With `loop`, the last instruction branches back to the block start and the body runs
- * in a JS loop while `room` allows another full pass.
+ * Generate the function body for `insns` (contiguous, `off` ascending from 0). `startOff`
+ * is the block's offset in its page (so the compiler knows statically which pc additions
+ * can carry into the high half).
  */
-export function generateBlock(insns: readonly BlockInsn[], startOff: number, loop: boolean): string {
-  return new Gen(insns, startOff, loop).run();
+export function generateBlock(insns: readonly BlockInsn[], startOff: number): string {
+  return new Gen(insns, startOff).run();
+}
+
+/** Byte offsets (from the block start) of the block's internal jump targets, sorted. */
+export function internalTargets(insns: readonly BlockInsn[]): number[] {
+  const starts = new Set(insns.map((i) => i.off));
+  const t = new Set<number>();
+  for (const i of insns) {
+    const op = i.w & 0xff;
+    if ((isBranch(op) || op === Op.Jal) && starts.has(i.off + i.imm)) t.add(i.off + i.imm);
+  }
+  return [...t].sort((p, q) => p - q);
 }
 
 class Gen {
-  private readonly out: string[] = [];
-  private readonly used = new Set<number>();
-  private readonly written = new Set<number>();
+  private out = "";
+  /** Bit r set: register r is used / written by the block. */
+  private used = 0;
+  private written = 0;
   /** Instructions completed before the current one, as an expression. */
   private done = "";
   private readonly m: number;
+  /** Internal jump targets: byte offset → [case number, instruction index]. */
+  private readonly cases = new Map<number, [number, number]>();
+  /** True when the body is a switch in a loop (the block has internal jumps). */
+  private readonly looped: boolean;
 
   constructor(
     private readonly insns: readonly BlockInsn[],
     private readonly startOff: number,
-    private readonly loop: boolean,
   ) {
     this.m = insns.length;
+    const targets = internalTargets(insns);
+    this.looped = targets.length > 0;
+    if (this.looped) {
+      this.cases.set(0, [0, 0]);
+      for (const t of targets) if (t !== 0) this.cases.set(t, [this.cases.size, insns.findIndex((i) => i.off === t)]);
+    }
   }
 
   run(): string {
@@ -116,76 +169,69 @@ class Gen {
       const w = ins.w;
       const op = w & 0xff;
       const rd = ((w >>> 8) & 127) >>> 1;
-      for (const r of srcRegs(op, ((w >>> 15) & 63) >>> 1, ((w >>> 21) & 63) >>> 1)) if (r !== 0) this.used.add(r);
-      if (writesRd(op) && rd !== 32) {
-        this.used.add(rd);
-        this.written.add(rd);
-      }
+      const r1 = ((w >>> 15) & 63) >>> 1;
+      const r2 = ((w >>> 21) & 63) >>> 1;
+      const src = srcCount(op);
+      if (src >= 1) this.used |= 1 << r1;
+      if (src >= 2) this.used |= 1 << r2;
+      if (writesRd(op) && rd !== 32) this.written |= 1 << rd;
     }
-    const o = this.out;
-    o.push("return function blk(h, pc, ph, room) {");
+    this.used = (this.used | this.written) & ~1;
     // Every register the block touches lives in a local; written ones go back at the exit.
-    const decl = [...this.used].sort((p, q) => p - q).map((r) => `a${r} = x[${2 * r}], b${r} = x[${2 * r + 1}]`);
-    decl.push("r = 0", "d = 0");
-    if (this.loop) decl.push("c = 0");
-    o.push(`let ${decl.join(", ")};`);
-    o.push("o: {");
-    if (this.loop) o.push("for (;;) {");
+    let decl = "r=0,d=0,q=0";
+    for (let r = 1; r < 32; r++) if ((this.used >>> r) & 1) decl += `,a${r}=x[${2 * r}],b${r}=x[${2 * r + 1}]`;
+    // With internal jumps, c + k = instructions executed before instruction k (c changes at each jump).
+    if (this.looped) decl += ",c=0,s=0";
+    this.out = `return function(h,pc,ph,room){let ${decl};`;
+    this.out += this.looped ? "o:for(;;){switch(s){case 0:" : "o:{";
     for (let k = 0; k < this.m; k++) {
-      this.done = this.loop ? (k === 0 ? "c" : `c + ${k}`) : `${k}`;
-      this.insn(k, this.insns[k]!);
+      const ins = this.insns[k]!;
+      const cs = this.cases.get(ins.off);
+      if (cs !== undefined && cs[0] !== 0) this.out += `case ${cs[0]}:`;
+      this.done = this.looped ? (k === 0 ? "c" : `c+${k}`) : `${k}`;
+      this.insn(k, ins);
     }
-    if (this.loop) o.push("}");
-    o.push("}");
-    o.push(this.writeback());
-    o.push("const t = (pc + d) | 0; h.pcLo = t; h.pcHi = (ph + (d >> 31) + ((t >>> 0) < (pc >>> 0) ? 1 : 0)) | 0;");
-    o.push("return r;", "};");
-    return o.join("\n");
-  }
-
-  // ---- operands ----
-  private A(r: number): string {
-    return r === 0 ? "0" : `a${r}`;
-  }
-  private B(r: number): string {
-    return r === 0 ? "0" : `b${r}`;
+    if (this.looped) this.out += "}break";
+    this.out += `}${this.writeback()}const t=(pc+d)|0;h.pcLo=t;h.pcHi=(ph+(d>>31)+((t>>>0)<(pc>>>0)?1:0))|0;return r}`;
+    return this.out;
   }
 
   private writeback(): string {
-    return [...this.written]
-      .sort((p, q) => p - q)
-      .map((r) => `x[${2 * r}] = a${r}; x[${2 * r + 1}] = b${r};`)
-      .join(" ");
+    let s = "";
+    for (let r = 1; r < 32; r++) if ((this.written >>> r) & 1) s += `x[${2 * r}]=a${r};x[${2 * r + 1}]=b${r};`;
+    return s;
   }
 
   /** Leave the block: return `ret`, next pc = block start + d. */
   private exit(ret: string, d: number): string {
-    return `r = ${ret}; d = ${d}; break o;`;
+    return `r=${ret};d=${d};break o;`;
   }
 
   /** Expressions for (lo, hi) of block start + d; carry code only when the page can change. */
   private pcPlus(d: number): [string, string] {
     const page = this.startOff + d;
-    if (page >= 0 && page < 4096) return [`(pc + ${d}) | 0`, "ph"];
+    if (page >= 0 && page < 4096) return [`(pc+${d})|0`, "ph"];
     const dlo = d | 0;
     const dhi = Math.floor(d / TWO32) | 0;
-    return [`(pc + ${dlo}) | 0`, `(ph + ${dhi} + ((((pc + ${dlo}) | 0) >>> 0) < (pc >>> 0) ? 1 : 0)) | 0`];
+    return [`(pc+${dlo})|0`, `(ph+${dhi}+((((pc+${dlo})|0)>>>0)<(pc>>>0)?1:0))|0`];
   }
 
-  /** Assign a (lo, hi) pair of expressions to register rd; `hi` may use `t`, the new low half. */
-  private set(rd: number, lo: string, hi: string): void {
+  /**
+   * rd = (lo, hi). `hi` may use `T` for the new low half. Sources are read before rd is
+   * written (a temporary when rd is also a source).
+   */
+  private set(rd: number, lo: string, hi: string, srcs: number[]): void {
     if (rd === 32) return;
-    this.out.push(`{ const t = ${lo}; b${rd} = ${hi}; a${rd} = t; }`);
+    if (srcs.includes(rd)) this.out += `{const t=${lo};b${rd}=${hi.replaceAll("T", "t")};a${rd}=t}`;
+    else this.out += `a${rd}=${lo};b${rd}=${hi.replaceAll("T", `a${rd}`)};`;
   }
 
   /** rd = sign-extended int32 expression v. */
   private setW(rd: number, v: string): void {
-    if (rd === 32) return;
-    this.out.push(`a${rd} = ${v}; b${rd} = a${rd} >> 31;`);
+    if (rd !== 32) this.out += `a${rd}=${v};b${rd}=a${rd}>>31;`;
   }
 
   private insn(k: number, ins: BlockInsn): void {
-    const o = this.out;
     const w = ins.w;
     const imm = ins.imm;
     const op = w & 0xff;
@@ -194,122 +240,124 @@ class Gen {
     const r2 = ((w >>> 21) & 63) >>> 1;
     const len = insnLen(w);
     const ih = imm >> 31;
-    const A1 = this.A(r1);
-    const B1 = this.B(r1);
-    const A2 = this.A(r2);
-    const B2 = this.B(r2);
+    const A = r1 === 0 ? "0" : `a${r1}`;
+    const B = r1 === 0 ? "0" : `b${r1}`;
+    const C = r2 === 0 ? "0" : `a${r2}`;
+    const E = r2 === 0 ? "0" : `b${r2}`;
+    const s1 = [r1];
+    const s2 = [r1, r2];
     const last = k === this.m - 1;
     const off = ins.off;
     switch (op) {
       case Op.Li:
       case Op.Lui:
-        this.set(rd, `${imm}`, `${ih}`);
+        this.set(rd, `${imm}`, `${ih}`, []);
         break;
       case Op.Mv:
-        if (rd !== r1) this.set(rd, A1, B1);
+        if (rd !== r1) this.set(rd, A, B, s1);
         break;
       case Op.Addi:
-        this.set(rd, `(${A1} + ${imm}) | 0`, `(${B1} + ${ih} + ((t >>> 0) < (${A1} >>> 0) ? 1 : 0)) | 0`);
+        this.set(rd, `(${A}+${imm})|0`, `(${B}${ih < 0 ? "-1" : ""}+((T>>>0)<(${A}>>>0)?1:0))|0`, s1);
         break;
       case Op.Addiw:
-        this.setW(rd, `(${A1} + ${imm}) | 0`);
+        this.setW(rd, `(${A}+${imm})|0`);
         break;
       case Op.Slti:
-        this.set(rd, `${B1} < ${ih} || (${B1} === ${ih} && (${A1} >>> 0) < ${imm >>> 0}) ? 1 : 0`, "0");
+        this.set(rd, `${B}<${ih}||${B}===${ih}&&(${A}>>>0)<${imm >>> 0}?1:0`, "0", s1);
         break;
       case Op.Sltiu:
-        this.set(rd, `(${B1} >>> 0) < ${ih >>> 0} || (${B1} === ${ih} && (${A1} >>> 0) < ${imm >>> 0}) ? 1 : 0`, "0");
+        this.set(rd, `(${B}>>>0)<${ih >>> 0}||${B}===${ih}&&(${A}>>>0)<${imm >>> 0}?1:0`, "0", s1);
         break;
       case Op.Xori:
-        this.set(rd, `${A1} ^ ${imm}`, `${B1} ^ ${ih}`);
+        this.set(rd, `${A}^${imm}`, ih < 0 ? `~${B}` : B, s1);
         break;
       case Op.Ori:
-        this.set(rd, `${A1} | ${imm}`, `${B1} | ${ih}`);
+        this.set(rd, `${A}|${imm}`, ih < 0 ? "-1" : B, s1);
         break;
       case Op.Andi:
-        this.set(rd, `${A1} & ${imm}`, `${B1} & ${ih}`);
+        this.set(rd, `${A}&${imm}`, ih < 0 ? B : "0", s1);
         break;
       case Op.Slli:
-        if (imm >= 32) this.set(rd, "0", `${A1} << ${imm - 32}`);
-        else if (imm !== 0) this.set(rd, `${A1} << ${imm}`, `(${B1} << ${imm}) | (${A1} >>> ${32 - imm})`);
-        else this.set(rd, A1, B1);
+        if (imm >= 32) this.set(rd, "0", `${A}<<${imm - 32}`, s1);
+        else if (imm !== 0) this.set(rd, `${A}<<${imm}`, `${B}<<${imm}|${A}>>>${32 - imm}`, s1);
+        else this.set(rd, A, B, s1);
         break;
       case Op.Srli:
-        if (imm >= 32) this.set(rd, `(${B1} >>> ${imm - 32}) | 0`, "0");
-        else if (imm !== 0) this.set(rd, `(${A1} >>> ${imm}) | (${B1} << ${32 - imm})`, `(${B1} >>> ${imm}) | 0`);
-        else this.set(rd, A1, B1);
+        if (imm >= 32) this.set(rd, `(${B}>>>${imm - 32})|0`, "0", s1);
+        else if (imm !== 0) this.set(rd, `${A}>>>${imm}|${B}<<${32 - imm}`, `(${B}>>>${imm})|0`, s1);
+        else this.set(rd, A, B, s1);
         break;
       case Op.Srai:
-        if (imm >= 32) this.set(rd, `${B1} >> ${imm - 32}`, `${B1} >> 31`);
-        else if (imm !== 0) this.set(rd, `(${A1} >>> ${imm}) | (${B1} << ${32 - imm})`, `${B1} >> ${imm}`);
-        else this.set(rd, A1, B1);
+        if (imm >= 32) this.set(rd, `${B}>>${imm - 32}`, `${B}>>31`, s1);
+        else if (imm !== 0) this.set(rd, `${A}>>>${imm}|${B}<<${32 - imm}`, `${B}>>${imm}`, s1);
+        else this.set(rd, A, B, s1);
         break;
       case Op.Slliw:
-        this.setW(rd, `${A1} << ${imm}`);
+        this.setW(rd, `${A}<<${imm}`);
         break;
       case Op.Srliw:
-        this.setW(rd, `(${A1} >>> ${imm}) | 0`);
+        this.setW(rd, `(${A}>>>${imm})|0`);
         break;
       case Op.Sraiw:
-        this.setW(rd, `${A1} >> ${imm}`);
+        this.setW(rd, `${A}>>${imm}`);
         break;
       case Op.Auipc: {
         const [lo, hi] = this.pcPlus(off + imm);
-        this.set(rd, lo, hi);
+        this.set(rd, lo, hi, []);
         break;
       }
       case Op.Add:
-        this.set(rd, `(${A1} + ${A2}) | 0`, `(${B1} + ${B2} + ((t >>> 0) < (${A1} >>> 0) ? 1 : 0)) | 0`);
+        this.set(rd, `(${A}+${C})|0`, `(${B}+${E}+((T>>>0)<(${A}>>>0)?1:0))|0`, s2);
         break;
       case Op.Sub:
-        this.set(rd, `(${A1} - ${A2}) | 0`, `(${B1} - ${B2} - ((${A1} >>> 0) < (${A2} >>> 0) ? 1 : 0)) | 0`);
+        this.set(rd, `(${A}-${C})|0`, `(${B}-${E}-((${A}>>>0)<(${C}>>>0)?1:0))|0`, s2);
         break;
       case Op.Sll:
       case Op.Srl:
       case Op.Sra: {
         if (rd === 32) break;
-        o.push(`{ const s = ${A2} & 63, l = ${A1}, u = ${B1}; let p = 0, q = 0;`);
-        if (op === Op.Sll) o.push("if (s >= 32) { q = l << (s - 32); p = 0; } else if (s !== 0) { q = (u << s) | (l >>> (32 - s)); p = l << s; } else { q = u; p = l; }");
-        else if (op === Op.Srl) o.push("if (s >= 32) { p = (u >>> (s - 32)) | 0; q = 0; } else if (s !== 0) { p = (l >>> s) | (u << (32 - s)); q = (u >>> s) | 0; } else { q = u; p = l; }");
-        else o.push("if (s >= 32) { p = u >> (s - 32); q = u >> 31; } else if (s !== 0) { p = (l >>> s) | (u << (32 - s)); q = u >> s; } else { q = u; p = l; }");
-        o.push(`a${rd} = p; b${rd} = q; }`);
+        this.out += `{const s=${C}&63,l=${A},u=${B};let p=0,q=0;`;
+        if (op === Op.Sll) this.out += "if(s>=32){q=l<<(s-32)}else if(s!==0){q=u<<s|l>>>(32-s);p=l<<s}else{q=u;p=l}";
+        else if (op === Op.Srl) this.out += "if(s>=32){p=(u>>>(s-32))|0}else if(s!==0){p=l>>>s|u<<(32-s);q=(u>>>s)|0}else{q=u;p=l}";
+        else this.out += "if(s>=32){p=u>>(s-32);q=u>>31}else if(s!==0){p=l>>>s|u<<(32-s);q=u>>s}else{q=u;p=l}";
+        this.out += `a${rd}=p;b${rd}=q}`;
         break;
       }
       case Op.Slt:
-        this.set(rd, `${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)) ? 1 : 0`, "0");
+        this.set(rd, `${B}<${E}||${B}===${E}&&(${A}>>>0)<(${C}>>>0)?1:0`, "0", s2);
         break;
       case Op.Sltu:
-        this.set(rd, `(${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)) ? 1 : 0`, "0");
+        this.set(rd, `(${B}>>>0)<(${E}>>>0)||${B}===${E}&&(${A}>>>0)<(${C}>>>0)?1:0`, "0", s2);
         break;
       case Op.Xor:
-        this.set(rd, `${A1} ^ ${A2}`, `${B1} ^ ${B2}`);
+        this.set(rd, `${A}^${C}`, `${B}^${E}`, s2);
         break;
       case Op.Or:
-        this.set(rd, `${A1} | ${A2}`, `${B1} | ${B2}`);
+        this.set(rd, `${A}|${C}`, `${B}|${E}`, s2);
         break;
       case Op.And:
-        this.set(rd, `${A1} & ${A2}`, `${B1} & ${B2}`);
+        this.set(rd, `${A}&${C}`, `${B}&${E}`, s2);
         break;
       case Op.Addw:
-        this.setW(rd, `(${A1} + ${A2}) | 0`);
+        this.setW(rd, `(${A}+${C})|0`);
         break;
       case Op.Subw:
-        this.setW(rd, `(${A1} - ${A2}) | 0`);
+        this.setW(rd, `(${A}-${C})|0`);
         break;
       case Op.Sllw:
-        this.setW(rd, `${A1} << (${A2} & 31)`);
+        this.setW(rd, `${A}<<(${C}&31)`);
         break;
       case Op.Srlw:
-        this.setW(rd, `(${A1} >>> (${A2} & 31)) | 0`);
+        this.setW(rd, `(${A}>>>(${C}&31))|0`);
         break;
       case Op.Sraw:
-        this.setW(rd, `${A1} >> (${A2} & 31)`);
+        this.setW(rd, `${A}>>(${C}&31)`);
         break;
       case Op.Mul:
-        this.set(rd, `Math.imul(${A1}, ${A2})`, `(mulhu32(${A1}, ${A2}) + Math.imul(${A1}, ${B2}) + Math.imul(${B1}, ${A2})) | 0`);
+        this.set(rd, `Math.imul(${A},${C})`, `(mulhu32(${A},${C})+Math.imul(${A},${E})+Math.imul(${B},${C}))|0`, s2);
         break;
       case Op.Mulw:
-        this.setW(rd, `Math.imul(${A1}, ${A2})`);
+        this.setW(rd, `Math.imul(${A},${C})`);
         break;
       case Op.Mulh:
       case Op.Mulhsu:
@@ -318,13 +366,13 @@ class Gen {
       case Op.Divu:
       case Op.Rem:
       case Op.Remu:
-        if (rd !== 32) o.push(`${M_HELPER[op]}(t2, 0, ${A1}, ${B1}, ${A2}, ${B2}); a${rd} = t2[0]; b${rd} = t2[1];`);
+        if (rd !== 32) this.out += `${M_HELPER[op]}(t2,0,${A},${B},${C},${E});a${rd}=t2[0];b${rd}=t2[1];`;
         break;
       case Op.Divw:
       case Op.Divuw:
       case Op.Remw:
       case Op.Remuw:
-        if (rd !== 32) o.push(`${M_HELPER[op]}(t2, 0, ${A1}, ${A2}); a${rd} = t2[0]; b${rd} = t2[1];`);
+        if (rd !== 32) this.out += `${M_HELPER[op]}(t2,0,${A},${C});a${rd}=t2[0];b${rd}=t2[1];`;
         break;
       case Op.Fence:
         break;
@@ -334,155 +382,91 @@ class Gen {
       case Op.Lhu:
       case Op.Lw:
       case Op.Lwu:
-      case Op.Ld:
-        this.load(op, rd, r1, imm, off);
+      case Op.Ld: {
+        // On a TLB miss (or misalignment) the block stops before the access; the interpreter runs it.
+        const [width, fast] = LOADS[op]!;
+        const call = `LA(${A},${B},${imm},${width - 1})`;
+        if (rd === 32) this.out += `if(${call}<0){${this.exit(`~(${this.done})`, off)}}`;
+        else this.out += `if((q=${call})<0){${this.exit(`~(${this.done})`, off)}}${fast.replaceAll("D", `${rd}`)}`;
         break;
+      }
       case Op.Sb:
       case Op.Sh:
       case Op.Sw:
-      case Op.Sd:
-        this.store(op, r1, r2, imm, off);
+      case Op.Sd: {
+        const [width, fast] = STORES[op]!;
+        this.out += `if((q=SA(${A},${B},${imm},${width - 1}))<0){${this.exit(`~(${this.done})`, off)}}`;
+        this.out += fast.replaceAll("aS", C).replaceAll("bS", E);
         break;
+      }
       case Op.Jal: {
         const [llo, lhi] = this.pcPlus(off + len);
-        this.set(rd, llo, lhi);
-        this.branch("", off + imm, off + len, last);
+        this.set(rd, llo, lhi, []);
+        this.branch(k, "", off + imm, off + len, last);
         break;
       }
       case Op.Jalr: {
         // Always last: the target is dynamic, so this exit writes back and sets pc itself.
-        o.push(`{ const p = ${A1}; const v = (p + ${imm}) | 0; const vh = (${B1} + ${ih} + ((v >>> 0) < (p >>> 0) ? 1 : 0)) | 0;`);
+        this.out += `{const p=${A},v=(p+${imm})|0,vh=(${B}+${ih}+((v>>>0)<(p>>>0)?1:0))|0;`;
         const [llo, lhi] = this.pcPlus(off + len);
-        this.set(rd, llo, lhi);
-        o.push(`${this.writeback()} h.pcLo = v & -2; h.pcHi = vh; return ${this.done} + 1; }`);
+        this.set(rd, llo, lhi, []);
+        this.out += `${this.writeback()}h.pcLo=v&-2;h.pcHi=vh;return ${this.done}+1}`;
         break;
       }
       case Op.Beq:
-        this.branch(`${A1} === ${A2} && ${B1} === ${B2}`, off + imm, off + len, last);
-        break;
       case Op.Bne:
-        this.branch(`${A1} !== ${A2} || ${B1} !== ${B2}`, off + imm, off + len, last);
-        break;
       case Op.Blt:
-        this.branch(`${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))`, off + imm, off + len, last);
-        break;
       case Op.Bge:
-        this.branch(`!(${B1} < ${B2} || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)))`, off + imm, off + len, last);
-        break;
       case Op.Bltu:
-        this.branch(`(${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0))`, off + imm, off + len, last);
+      case Op.Bgeu: {
+        const cond = BRANCH[op]!.replace(/[ABCE]/g, (v) => (v === "A" ? A : v === "B" ? B : v === "C" ? C : E));
+        this.branch(k, cond, off + imm, off + len, last);
         break;
-      case Op.Bgeu:
-        this.branch(`!((${B1} >>> 0) < (${B2} >>> 0) || (${B1} === ${B2} && (${A1} >>> 0) < (${A2} >>> 0)))`, off + imm, off + len, last);
-        break;
+      }
       default:
         throw new Error(`jit: op ${op} is not compilable`);
     }
     if (last && !isBranch(op) && op !== Op.Jal && op !== Op.Jalr) {
       // The block ran into something it does not compile, its length limit or the page end.
-      o.push(`r = ${this.done} + 1; d = ${off + len};`);
+      this.out += `r=${this.done}+1;d=${off + len};`;
     }
   }
 
   /**
-   * A control transfer (cond "" = always). Conditional branches in the middle of a block
-   * are side exits; the last transfer ends the block, or loops when it targets the start.
+   * A control transfer (cond "" = always) at instruction k: an internal jump when the
+   * target is an instruction of this block, else an exit.
    */
-  private branch(cond: string, target: number, fall: number, last: boolean): void {
-    const o = this.out;
-    const count = `${this.done} + 1`;
-    if (!last) {
-      o.push(`if (${cond}) { ${this.exit(count, target)} }`);
-      return;
+  private branch(k: number, cond: string, target: number, fall: number, last: boolean): void {
+    const count = `${this.done}+1`;
+    const internal = this.cases.get(target);
+    let go: string;
+    if (internal !== undefined) {
+      // c + k + 1 instructions have run; the target is instruction j: keep c + j equal to that.
+      const [cs, j] = internal;
+      const delta = k + 1 - j;
+      go = delta === 0 ? "" : `c+=${delta};`;
+      // A backward jump may repeat: continue only while a whole further pass fits in room.
+      if (j <= k) go += `if(c+${this.m}>room){${this.exit(`c+${j}`, target)}}`;
+      go += `s=${cs};continue o;`;
+    } else {
+      go = this.exit(count, target);
     }
-    if (this.loop && target === 0) {
-      const again = `c += ${this.m}; if (c + ${this.m} <= room) continue; ${this.exit("c", 0)}`;
-      if (cond === "") o.push(again);
-      else o.push(`if (${cond}) { ${again} }`, this.exit(count, fall));
-      return;
-    }
-    if (cond === "") o.push(this.exit(count, target));
-    else o.push(`if (${cond}) { ${this.exit(count, target)} }`, this.exit(count, fall));
-  }
-
-  /** Effective address (lo, hi) of rs1 + imm into consts `lo`, `hi`. */
-  private addr(r1: number, imm: number): string {
-    if (r1 === 0) return `const lo = ${imm}, hi = ${imm >> 31};`;
-    if (imm === 0) return `const lo = a${r1}, hi = b${r1};`;
-    return `const lo = (a${r1} + ${imm}) | 0, hi = (b${r1} + ${imm >> 31} + ((lo >>> 0) < (a${r1} >>> 0) ? 1 : 0)) | 0;`;
-  }
-
-  /** On a TLB miss (or misaligned access) the block stops before the access and the interpreter runs it. */
-  private miss(off: number): string {
-    return this.exit(`~(${this.done})`, off);
-  }
-
-  private load(op: number, rd: number, r1: number, imm: number, off: number): void {
-    const width = op === Op.Lb || op === Op.Lbu ? 1 : op === Op.Lh || op === Op.Lhu ? 2 : op === Op.Ld ? 8 : 4;
-    const align = width > 1 ? ` && (lo & ${width - 1}) === 0` : "";
-    let fast: string;
-    switch (op) {
-      case Op.Lb:
-        fast = `a${rd} = i8[q]; b${rd} = a${rd} >> 31;`;
-        break;
-      case Op.Lbu:
-        fast = `a${rd} = u8[q]; b${rd} = 0;`;
-        break;
-      case Op.Lh:
-        fast = `a${rd} = i16[q >> 1]; b${rd} = a${rd} >> 31;`;
-        break;
-      case Op.Lhu:
-        fast = `a${rd} = u16[q >> 1]; b${rd} = 0;`;
-        break;
-      case Op.Lw:
-        fast = `a${rd} = i32[q >> 2]; b${rd} = a${rd} >> 31;`;
-        break;
-      case Op.Lwu:
-        fast = `a${rd} = i32[q >> 2]; b${rd} = 0;`;
-        break;
-      default:
-        fast = `a${rd} = i32[q >> 2]; b${rd} = i32[(q >> 2) + 1];`;
-    }
-    const head = `{ ${this.addr(r1, imm)} const e = (lo >>> 12) & ${TLB_MASK};`;
-    const hit = `ltLo[e] === (lo >>> 12) && ltHi[e] === hi${align}`;
-    if (rd === 32) this.out.push(`${head} if (!(${hit})) { ${this.miss(off)} } }`);
-    else this.out.push(`${head} if (${hit}) { const q = ltOff[e] + (lo & 4095); ${fast} } else { ${this.miss(off)} } }`);
-  }
-
-  private store(op: number, r1: number, r2: number, imm: number, off: number): void {
-    const width = op === Op.Sb ? 1 : op === Op.Sh ? 2 : op === Op.Sw ? 4 : 8;
-    const align = width > 1 ? ` && (lo & ${width - 1}) === 0` : "";
-    const v = this.A(r2);
-    let fast: string;
-    switch (width) {
-      case 1:
-        fast = `u8[q] = ${v};`;
-        break;
-      case 2:
-        fast = `u16[q >> 1] = ${v};`;
-        break;
-      case 4:
-        fast = `i32[q >> 2] = ${v};`;
-        break;
-      default:
-        fast = `i32[q >> 2] = ${v}; i32[(q >> 2) + 1] = ${this.B(r2)};`;
-    }
-    this.out.push(
-      `{ ${this.addr(r1, imm)} const e = (lo >>> 12) & ${TLB_MASK};` +
-        ` if (stLo[e] === (lo >>> 12) && stHi[e] === hi${align}) { const q = stOff[e] + (lo & 4095); ${fast} } else { ${this.miss(off)} } }`,
-    );
+    if (cond === "") this.out += go;
+    else this.out += `if(${cond}){${go}}`;
+    // Falling off the end of the block.
+    if (last && cond !== "") this.out += this.exit(count, fall);
   }
 }
 
-/** Source registers (numbers 0..31) an op reads. */
-function srcRegs(op: number, r1: number, r2: number): number[] {
+/** How many source registers (rs1, then rs2) an op reads. */
+function srcCount(op: number): number {
   switch (op) {
     case Op.Li:
     case Op.Lui:
     case Op.Auipc:
     case Op.Jal:
     case Op.Fence:
-      return [];
+      return 0;
     case Op.Mv:
     case Op.Addi:
     case Op.Addiw:
@@ -505,9 +489,9 @@ function srcRegs(op: number, r1: number, r2: number): number[] {
     case Op.Lw:
     case Op.Lwu:
     case Op.Ld:
-      return [r1];
+      return 1;
     default:
-      return [r1, r2];
+      return 2;
   }
 }
 

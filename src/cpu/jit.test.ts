@@ -261,7 +261,8 @@ out:
 
 const RR = "add sub sll srl sra slt sltu xor or and addw subw sllw srlw sraw mul mulh mulhsu mulhu div divu rem remu mulw divw divuw remw remuw".split(" ");
 
-describe("jit: differential against the interpreter", { skip: !haveToolchain && "riscv64-unknown-elf toolchain not installed" }, () => {
+const suite = { skip: !haveToolchain && "riscv64-unknown-elf toolchain not installed", timeout: 120_000 };
+describe("jit: differential against the interpreter", suite, () => {
   test("register-register ALU and M ops, including aliasing and x0", () => {
     const lines: string[] = [];
     for (const op of RR) {
@@ -370,7 +371,7 @@ out:
     differential(body);
   });
 
-  test("jal and jalr: calls, returns, indirect jumps, rd = rs1, link into x0", () => {
+  test("jal and jalr: calls, returns, indirect jumps, odd targets, rd = rs1, link into x0", () => {
     const body = `
   li a0, 0
   li s1, 300
@@ -386,6 +387,9 @@ out:
   la t3, g1
   jalr t3, 0(t3)
   jal t4, g2
+  la t5, f3
+  addi t5, t5, 1
+  jalr t5
   sd a0, 0(s2)
   addi s2, s2, 8
   addi s1, s1, -1

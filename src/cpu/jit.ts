@@ -21,7 +21,8 @@
 import { div64, divu64, divuw, divw, mulh64, mulhsu64, mulhu64, rem64, remu64, remuw, remw } from "./alu64.js";
 import { decodeInto, Op } from "./decode.js";
 import type { Hart } from "./hart.js";
-import { CLOSURE_NAMES, compilable, generateBlock, insnLen, isBranch, type BlockInsn } from "./jit-codegen.js";
+import { TLB_MASK } from "./mmu.js";
+import { CLOSURE_NAMES, compilable, generateBlock, insnLen, internalTargets, isBranch, type BlockInsn } from "./jit-codegen.js";
 
 /**
  * A compiled block: (hart, start pc lo, start pc hi, instructions allowed) → instructions
@@ -82,6 +83,21 @@ function mulhu32(a: number, b: number): number {
   return (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
 }
 
+/**
+ * The TLB fast path of hart.ts run() as a function: the RAM byte offset of rs1 + imm
+ * (rs1 = lo/hi halves a, b) when the TLB holds its page and the access is aligned
+ * (`mask` = width - 1), else -1. Small enough for V8 to inline into every block.
+ */
+function tlbProbe(tLo: Int32Array, tHi: Int32Array, tOff: Int32Array): (a: number, b: number, imm: number, mask: number) => number {
+  return (a, b, imm, mask) => {
+    const lo = (a + imm) | 0;
+    const e = (lo >>> 12) & TLB_MASK;
+    if (tLo[e] !== lo >>> 12 || (lo & mask) !== 0) return -1;
+    const hi = (b + (imm >> 31) + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+    return tHi[e] === hi ? tOff[e]! + (lo & 4095) : -1;
+  };
+}
+
 /** Per-hart compiler state. */
 export class Jit {
   readonly hot: number;
@@ -92,10 +108,14 @@ export class Jit {
   private readonly env: unknown[];
   /** Statistics. */
   blocks = 0;
+  /** Blocks with internal jumps (loops, if/else). */
   loops = 0;
   compiledInsns = 0;
-  /** Set if `new Function` is unavailable (e.g. a content security policy): the JIT stays off. */
+  /** Host milliseconds spent generating and compiling blocks (V8's optimizing tier comes later, on its own). */
+  compileMs = 0;
+  /** Set if compiling failed (e.g. `new Function` is forbidden): the JIT stays off for this hart. */
   broken = false;
+  error: Error | null = null;
 
   constructor(
     private readonly h: Hart,
@@ -112,12 +132,8 @@ export class Jit {
       i8: ram.i8,
       u16: ram.u16,
       i16: ram.i16,
-      ltLo: h.tlbLoadLo,
-      ltHi: h.tlbLoadHi,
-      ltOff: h.tlbLoadOff,
-      stLo: h.tlbStoreLo,
-      stHi: h.tlbStoreHi,
-      stOff: h.tlbStoreOff,
+      LA: tlbProbe(h.tlbLoadLo, h.tlbLoadHi, h.tlbLoadOff),
+      SA: tlbProbe(h.tlbStoreLo, h.tlbStoreHi, h.tlbStoreOff),
       mulhu32,
       t2: new Int32Array(2),
       mulh64,
@@ -173,7 +189,8 @@ export class Jit {
     const start = slot * 2;
     const insns: BlockInsn[] = [];
     let off = start;
-    let loop = false;
+    /** Furthest forward branch target seen: code up to there may still be reached inside the block. */
+    let reach = 0;
     while (insns.length < MAX_BLOCK && off < 4096) {
       const s = (off >>> 1) * 3;
       let w = dp[s]!;
@@ -189,32 +206,56 @@ export class Jit {
       if (!compilable(op)) break;
       const imm = dp[s + 1]!;
       insns.push({ w, imm, off: off - start });
-      if (op === Op.Jalr) break;
-      if (op === Op.Jal || isBranch(op)) {
-        if (off - start + imm === 0) {
-          loop = true;
-          break;
-        }
-        if (op === Op.Jal || !this.sideExits) break;
-      }
-      off += insnLen(w);
+      const next = off + insnLen(w);
+      if (op === Op.Jal || isBranch(op)) reach = Math.max(reach, off + imm);
+      // After a jump, carry on only into code that a forward branch of this block targets.
+      if ((op === Op.Jal || op === Op.Jalr || (isBranch(op) && !this.sideExits)) && reach < next) break;
+      off = next;
     }
     if (insns.length === 0) return false;
+    const t0 = performance.now();
     let fn: BlockFn;
     try {
-      const src = generateBlock(insns, start, loop);
+      const src = generateBlock(insns, start);
       const factory = new Function(...CLOSURE_NAMES, `"use strict";\n${src}`) as (...env: unknown[]) => BlockFn;
       fn = factory(...this.env);
-    } catch {
+    } catch (e) {
+      // `new Function` refused (a content security policy), or a compiler bug: stop compiling
+      // on this hart (the interpreter carries on) and keep the reason for tests and stats.
       this.broken = true;
+      this.error = e instanceof Error ? e : new Error(String(e));
       return false;
     }
+    this.compileMs += performance.now() - t0;
     jp.fns[slot] = fn;
     jp.lens[slot] = insns.length;
     this.blocks++;
-    if (loop) this.loops++;
+    if (internalTargets(insns).length > 0) this.loops++;
     this.compiledInsns += insns.length;
     return true;
+  }
+}
+
+/**
+ * Run compiled blocks of `jp` back to back, starting with the one at pc, while the pc
+ * stays on this page, a block exists for it and `room` allows. Returns the instructions
+ * executed, or ~count when the last block stopped before a load/store that the caller
+ * must interpret next. On return h.pcLo/h.pcHi hold the next pc.
+ */
+export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room: number): number {
+  const fns = jp.fns;
+  const lens = jp.lens;
+  const page = pcLo >>> 12;
+  let done = 0;
+  for (;;) {
+    const slot = (pcLo & 0xfff) >>> 1;
+    const bf = fns[slot]!;
+    if (bf === null || room - done < lens[slot]!) return done;
+    const r = bf(h, pcLo, pcHi, room - done);
+    if (r < 0) return ~(done + ~r);
+    done += r;
+    pcLo = h.pcLo;
+    if (pcLo >>> 12 !== page || h.pcHi !== pcHi) return done;
   }
 }
 

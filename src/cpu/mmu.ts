@@ -46,12 +46,13 @@ export function translate(h: Hart, lo: number, hi: number, access: number): numb
   }
   // Sv39: bits 63..39 must all equal bit 38.
   if ((hi << 25) >> 25 !== hi) return pageFault(h, lo, hi, access);
-  const vpn = [(lo >>> 12) & 0x1ff, (lo >>> 21) & 0x1ff, ((lo >>> 30) | ((hi & 0x7f) << 2)) & 0x1ff];
   let table = ((satpHi & 0xfff) * TWO32 + (h.csr64[Csr64.SATP]! >>> 0)) * 4096;
   const ram = h.bus.ram;
   const mem = ram.u8;
   for (let level = 2; level >= 0; level--) {
-    const pteAddr = table + vpn[level]! * 8;
+    // VPN[level]: VA bits 20:12, 29:21, 38:30 (the last straddles the halves).
+    const vpn = level === 0 ? (lo >>> 12) & 0x1ff : level === 1 ? (lo >>> 21) & 0x1ff : ((lo >>> 30) | (hi << 2)) & 0x1ff;
+    const pteAddr = table + vpn * 8;
     if (!ram.contains(pteAddr, 8) || !pmpAllows(h, pteAddr, 8, Access.Load, Priv.S)) {
       takeTrap(h, ACCESS_FAULT[access]!, false, lo, hi);
       return -1;

@@ -1,0 +1,176 @@
+/**
+ * The host side of the pv machine's SBI: console, timers, IPIs, fences, HSM, reset and
+ * guest memory, implemented over the harts and RAM (see src/sbi/host.ts).
+ */
+import { Priv } from "../cpu/constants.js";
+import { pmpRecompute } from "../cpu/pmp.js";
+import type { Hart } from "../cpu/hart.js";
+import type { GuestRam } from "../mem/ram.js";
+import type { FenceKindValue, SbiHost } from "../sbi/host.js";
+
+export const MTIME_HZ = 10_000_000;
+const STIP = 1 << 5;
+const SSIP = 1 << 1;
+
+export interface PvHostOptions {
+  /** Console output (SBI putchar / DBCN write). */
+  readonly output: (bytes: Uint8Array) => void;
+  /** Host monotonic clock in ms (default performance.now). */
+  readonly clockMs?: () => number;
+}
+
+export class PvHost implements SbiHost {
+  readonly harts: number;
+  /** Timer deadline per hart (mtime ticks), Infinity when not armed. */
+  readonly deadlines: number[];
+  /** Harts that must flush TLB / decoded code before they next run. */
+  readonly pendingFence: boolean[];
+  /** Harts parked by HSM hart_stop (not woken by interrupts). */
+  readonly parked: boolean[];
+  /** Set by SRST / legacy shutdown. */
+  resetRequest: { type: number; reason: number } | null = null;
+  private readonly input: number[] = [];
+  private readonly clockMs: () => number;
+  private readonly t0: number;
+
+  constructor(
+    private readonly hartList: readonly Hart[],
+    private readonly ram: GuestRam,
+    private readonly options: PvHostOptions,
+  ) {
+    this.harts = hartList.length;
+    this.deadlines = hartList.map(() => Infinity);
+    this.pendingFence = hartList.map(() => false);
+    this.parked = hartList.map((_, i) => i !== 0);
+    this.clockMs = options.clockMs ?? (() => performance.now());
+    this.t0 = this.clockMs();
+  }
+
+  /** Queue bytes for consoleGetchar. */
+  pushInput(bytes: Uint8Array): void {
+    for (const b of bytes) this.input.push(b);
+  }
+
+  consolePutchar(byte: number): void {
+    this.options.output(Uint8Array.of(byte & 0xff));
+  }
+
+  consoleWrite(bytes: Uint8Array): void {
+    this.options.output(bytes);
+  }
+
+  consoleGetchar(): number {
+    return this.input.length > 0 ? this.input.shift()! : -1;
+  }
+
+  setTimer(hartId: number, deadlineTicks: number): void {
+    this.deadlines[hartId] = deadlineTicks;
+    const h = this.hartList[hartId]!;
+    // Writing the timer clears the pending STIP (SBI spec); it is raised again when due.
+    h.mip &= ~STIP;
+    h.event = true;
+    this.updateTimer(hartId);
+  }
+
+  now(): number {
+    return Math.floor((this.clockMs() - this.t0) * (MTIME_HZ / 1000));
+  }
+
+  /** Raise STIP on each hart whose deadline has passed. */
+  updateTimers(): void {
+    for (let i = 0; i < this.harts; i++) this.updateTimer(i);
+  }
+
+  private updateTimer(i: number): void {
+    if (this.deadlines[i]! <= this.now()) {
+      const h = this.hartList[i]!;
+      if ((h.mip & STIP) === 0) {
+        h.mip |= STIP;
+        h.event = true;
+      }
+    }
+  }
+
+  /** Milliseconds until the earliest armed deadline (Infinity when none). */
+  msToNextDeadline(): number {
+    const d = Math.min(...this.deadlines);
+    if (d === Infinity) return Infinity;
+    return Math.max(0, (d - this.now()) / (MTIME_HZ / 1000));
+  }
+
+  sendIpi(targets: number[]): void {
+    for (const t of targets) {
+      const h = this.hartList[t]!;
+      h.mip |= SSIP;
+      h.event = true;
+    }
+  }
+
+  remoteFence(_kind: FenceKindValue, harts: number[]): void {
+    for (const t of harts) this.pendingFence[t] = true;
+  }
+
+  /** Apply fences queued for hart i before it runs. */
+  applyFences(i: number): void {
+    if (!this.pendingFence[i]) return;
+    this.pendingFence[i] = false;
+    const h = this.hartList[i]!;
+    h.flushTlb();
+    h.flushDecoded();
+  }
+
+  hartStart(hartId: number, startAddr: number, opaque: bigint): number {
+    const h = this.hartList[hartId]!;
+    bootHart(h, startAddr, opaque);
+    this.parked[hartId] = false;
+    return 0;
+  }
+
+  hartStop(hartId: number): void {
+    this.parked[hartId] = true;
+  }
+
+  hartSuspend(): void {
+    // Retentive suspend only: the SBI set h.wfi; the run loop wakes it on an interrupt.
+  }
+
+  reset(type: number, reason: number): void {
+    this.resetRequest = { type, reason };
+    for (const h of this.hartList) h.requestStop();
+  }
+
+  readGuest(pa: number, len: number): Uint8Array | null {
+    return this.ram.contains(pa, len) ? this.ram.readBytes(pa, len) : null;
+  }
+
+  writeGuest(pa: number, bytes: Uint8Array): boolean {
+    if (!this.ram.contains(pa, bytes.length)) return false;
+    this.ram.writeBytes(pa, bytes);
+    return true;
+  }
+}
+
+/**
+ * Put a hart where the SBI leaves a hart it starts: S-mode at `pc`, a0 = hartid, a1 = opaque,
+ * satp = 0, the delegations and counter access OpenSBI gives the kernel, and an allow-all PMP
+ * entry (15) so S-mode can reach memory.
+ */
+export function bootHart(h: Hart, pc: number, a1: bigint): void {
+  h.reset();
+  // Exceptions delegated as OpenSBI does (misaligned fetch, breakpoints, ecall from U, page
+  // faults, illegal instruction); S-level interrupts to S.
+  h.medeleg = 0xb1ff & ~(1 << 9) & ~(1 << 10) & ~(1 << 11);
+  h.mideleg = (1 << 1) | (1 << 5) | (1 << 9);
+  h.mcounteren = 7;
+  h.pmpaddr[30] = -1;
+  h.pmpaddr[31] = 0x3fffff;
+  h.pmpcfg[15] = 0x1f;
+  pmpRecompute(h);
+  h.x[20] = h.hartId;
+  h.x[21] = 0;
+  h.x[22] = Number(a1 & 0xffffffffn) | 0;
+  h.x[23] = Number((a1 >> 32n) & 0xffffffffn) | 0;
+  h.priv = Priv.S;
+  h.setPc(pc);
+  h.event = true;
+}
