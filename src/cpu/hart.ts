@@ -150,6 +150,17 @@ export class Hart {
   readonly decoded: (Int32Array | null)[];
   /** Pages with a decoded cache, so fence.i can drop them without scanning all RAM. */
   readonly decodedList: number[] = [];
+  /**
+   * The RAM words each decoded page was decoded from, and the fence.i epoch at which that
+   * was last known to be current. fence.i only bumps the epoch; a page is re-checked
+   * against RAM when next entered and dropped only if its bytes changed (by DMA or another
+   * hart — this hart's own stores already drop the page). Linux issues hundreds of
+   * remote fence.i during boot; re-decoding and re-compiling everything each time was
+   * most of the boot time.
+   */
+  readonly decodedSnap: (Int32Array | null)[];
+  readonly decodedEpoch: Uint32Array;
+  fenceEpoch = 1;
   /** Where an instruction that cannot be cached (crosses a page, PMP-split page) is decoded. */
   readonly scratchPage = new Int32Array(PAGE_SLOTS);
   /** The fetch page the loop is executing from. */
@@ -164,6 +175,8 @@ export class Hart {
     readonly time: TimeSource | null,
   ) {
     this.decoded = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
+    this.decodedSnap = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
+    this.decodedEpoch = new Uint32Array(bus.ram.size >>> 12);
     this.fetchPage = this.scratchPage;
     this.reset();
   }
@@ -187,7 +200,7 @@ export class Hart {
     this.resv = -1;
     this.wfi = false;
     this.flushTlb();
-    this.flushDecoded();
+    this.dropDecoded();
   }
 
   setPc(addr: number): void {
@@ -243,9 +256,21 @@ export class Hart {
     this.fetchVpnLo = -1;
   }
 
-  /** Drop every decoded page (fence.i, or a write the hart did not see, e.g. DMA). */
+  /**
+   * fence.i (or a write the hart did not see, e.g. DMA): every decoded page must be
+   * re-checked against RAM before it is used again (see decodedSnap).
+   */
   flushDecoded(): void {
-    for (const p of this.decodedList) this.decoded[p] = null;
+    this.fenceEpoch = (this.fenceEpoch + 1) >>> 0;
+    this.fetchVpnLo = -1;
+  }
+
+  /** Drop every decoded page and compiled block outright (reset). */
+  dropDecoded(): void {
+    for (const p of this.decodedList) {
+      this.decoded[p] = null;
+      this.decodedSnap[p] = null;
+    }
     this.decodedList.length = 0;
     this.fetchVpnLo = -1;
     jitDropAll(this);

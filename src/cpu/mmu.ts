@@ -252,6 +252,7 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
 /** A store hit a page with decoded instructions: drop them (and stop executing from the stale copy). */
 export function invalidateCodePage(h: Hart, page: number): void {
   h.decoded[page] = null;
+  h.decodedSnap[page] = null;
   const i = h.decodedList.indexOf(page);
   if (i >= 0) h.decodedList.splice(i, 1);
   if (h.fetchRamOff >>> 12 === page) h.fetchVpnLo = -1;
@@ -300,9 +301,20 @@ export function refillFetch(h: Hart): boolean {
   }
   const page = off >>> 12;
   let dp = h.decoded[page];
+  if (dp !== null && dp !== undefined && h.decodedEpoch[page] !== h.fenceEpoch) {
+    // A fence.i happened since this page was last checked: keep it only if RAM still
+    // holds the bytes it was decoded from.
+    if (sameWords(h.decodedSnap[page]!, h.bus.ram.i32, off >> 2)) h.decodedEpoch[page] = h.fenceEpoch;
+    else {
+      invalidateCodePage(h, page);
+      dp = null;
+    }
+  }
   if (dp === null || dp === undefined) {
     dp = new Int32Array(PAGE_SLOTS);
     h.decoded[page] = dp;
+    h.decodedSnap[page] = h.bus.ram.i32.slice(off >> 2, (off >> 2) + 1024);
+    h.decodedEpoch[page] = h.fenceEpoch;
     h.decodedList.push(page);
     // Stores to this page must now take the slow path, which invalidates the decoded copy.
     const st = h.tlbStoreOff;
@@ -311,6 +323,11 @@ export function refillFetch(h: Hart): boolean {
   h.fetchPage = dp;
   h.fetchVpnLo = lo >>> 12;
   h.fetchVpnHi = hi;
+  return true;
+}
+
+function sameWords(snap: Int32Array, ram: Int32Array, at: number): boolean {
+  for (let i = 0; i < 1024; i++) if (snap[i] !== ram[at + i]) return false;
   return true;
 }
 
