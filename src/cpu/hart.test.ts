@@ -122,3 +122,30 @@ test("instructions retired are counted per privilege mode; trapping instructions
     assert.equal(hart.instret, 4);
   });
 });
+
+test("fence.i after a write the hart did not make (DMA): the changed page is decoded afresh", () => {
+  // x5 += 1 at RAM, then WFI. Run it, rewrite the first word behind the hart's back (as a
+  // device would), fence (flushDecoded), rerun from the start: the new instruction runs.
+  const { hart, ram } = machine([addi(5, 5, 1), WFI]);
+  assert.equal(hart.run(10), RunStatus.Wfi);
+  assert.equal(reg(hart, 5), 1n);
+  ram.i32[0] = addi(5, 5, 40) | 0;
+  hart.flushDecoded();
+  hart.wfi = false;
+  hart.setPc(RAM);
+  assert.equal(hart.run(10), RunStatus.Wfi);
+  assert.equal(reg(hart, 5), 41n);
+});
+
+test("fence.i with code unchanged keeps the decoded page (no re-decode)", () => {
+  const { hart } = machine([addi(5, 5, 1), WFI]);
+  hart.run(10);
+  const page = hart.decoded[0];
+  assert.ok(page !== null);
+  hart.flushDecoded();
+  hart.wfi = false;
+  hart.setPc(RAM);
+  hart.run(10);
+  assert.equal(hart.decoded[0], page, "same decoded array after the re-check");
+  assert.equal(reg(hart, 5), 2n);
+});
