@@ -430,9 +430,9 @@ async function ensurePackages() {
   mkdirSync(CACHE, { recursive: true });
   const log = join(CACHE, "apt.log");
   say(`installing Debian packages: ${missing.join(" ")} (log: ${log})`);
-  const [c1, a1] = apt(["update", "-q"]);
+  const [c1, a1] = apt(["-o", "DPkg::Lock::Timeout=600", "update", "-q"]);
   await run(c1, a1, { env, log, what: "apt-get update" });
-  const [c2, a2] = apt(["install", "-y", "-q", "--no-install-recommends", ...missing]);
+  const [c2, a2] = apt(["-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "--no-install-recommends", ...missing]);
   await run(c2, a2, { env, log, what: "apt-get install" });
   if (!existsSync(LINUX_TARBALL)) throw new BuildError(`${LINUX_TARBALL} is missing after installing linux-source-6.1`);
 }
@@ -801,6 +801,40 @@ async function assemble(dest, kernelDir, busyboxDir, keys) {
 }
 
 // ---------------------------------------------------------------------------------------
+// pruning: keep the most recently used results (other checkouts may use other keys)
+
+const KEEP = 3;
+
+function touch(path) {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {}
+}
+
+/** Keep the KEEP most recently used complete results and the parts they use; discard the rest. */
+function prune() {
+  const results = readdirSync(CACHE)
+    .filter((e) => /^[0-9a-f]{16}$/.test(e))
+    .map((e) => join(CACHE, e));
+  const done = results.filter(isDone).sort((a, b) => statSync(join(b, "DONE")).mtimeMs - statSync(join(a, "DONE")).mtimeMs);
+  const keep = new Set(done.slice(0, KEEP));
+  const parts = new Set();
+  for (const dir of keep) {
+    try {
+      const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+      for (const p of Object.values(m.parts ?? {})) parts.add(p);
+    } catch {}
+  }
+  for (const dir of results) if (!keep.has(dir)) discard(dir);
+  const partsDir = join(CACHE, "parts");
+  for (const e of existsSync(partsDir) ? readdirSync(partsDir) : []) {
+    const p = join(partsDir, e);
+    if (!e.startsWith(".") && !parts.has(p)) discard(p);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // main
 
 async function main() {
@@ -811,18 +845,19 @@ async function main() {
     return isDone(dest) ? 0 : 2;
   }
   if (!opt.force && isDone(dest)) {
+    touch(join(dest, "DONE")); // most recently used: kept by prune()
     if (!opt.quiet) say(`guest images are up to date in ${dest}`);
     process.stdout.write(`${dest}\n`);
     return 0;
   }
 
-  say(`building guest images (cold cache; key ${keys.all}, ${JOBS} cores)`);
+  say(`building guest images (key ${keys.all}; ${JOBS} cores)`);
+  await acquireLock(); // before apt-get too: two builders must not both install
   await ensurePackages();
   keys = computeKeys(); // versions may have changed with the install
   if (keys.missing) throw new BuildError(`still missing after install: ${keys.packages.filter((p) => p.endsWith("=missing")).join(" ")}`);
   dest = join(CACHE, keys.all);
 
-  await acquireLock();
   cleanStaleTemps(CACHE);
   cleanStaleTemps(join(CACHE, "parts"));
   emptyTrash();
@@ -839,6 +874,7 @@ async function main() {
   if (opt.force || !isDone(busyboxDir)) await buildBusybox(busyboxDir);
   else say(`busybox: cached in ${busyboxDir}`);
   await assemble(dest, kernelDir, busyboxDir, keys);
+  prune();
   releaseLock();
   const size = (f) => `${(statSync(join(dest, f)).size / 1048576).toFixed(1)} MiB`;
   say(`done: Image ${size("Image")}, initramfs.cpio.gz ${size("initramfs.cpio.gz")}, disk.ext2 ${size("disk.ext2")} in ${dest}`);

@@ -13,7 +13,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { BareBoard, BARE_MAP } from "../machine/bare.js";
 import { ElfError } from "../machine/elf.js";
 import { ImageError } from "../machine/linux-image.js";
-import { PvMachine, PV_DEFAULTS } from "../machine/pv.js";
+import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -178,8 +178,10 @@ export function defaultGuestDir(): string | null {
 interface RunOptions {
   kernel?: string;
   initrd?: string;
+  disk?: string;
   append?: string;
   mem: number;
+  cpus: number;
   exec?: string;
   stats?: boolean;
   maxInsns?: number;
@@ -187,14 +189,93 @@ interface RunOptions {
 
 const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)/;
 
-/** `paravm run`: boot Linux on the pv machine; returns the exit status. */
-function runPv(opts: RunOptions): number {
+/** Parse --cpus: a whole number of harts, 1..PV_DEFAULTS.MAX_CPUS. */
+export function parseCpus(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError(`expected a whole number from 1 to ${PV_DEFAULTS.MAX_CPUS}.`);
+  const n = Number(text.trim());
+  if (n < 1 || n > PV_DEFAULTS.MAX_CPUS) throw new InvalidArgumentError(`must be from 1 to ${PV_DEFAULTS.MAX_CPUS}.`);
+  return n;
+}
+
+/** A disk image: a readable regular file, non-empty, a whole number of 512-byte sectors. */
+function checkDisk(file: string): void {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (st.isDirectory()) throw new UsageError(`cannot read '${file}': is a directory`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    readProgram(file); // the same one-line message as for the other files
+    throw e;
+  }
+  if (size === 0) throw new UsageError(`--disk '${file}': empty file`);
+  if (size % 512 !== 0) throw new UsageError(`--disk '${file}': ${size} bytes is not a whole number of 512-byte sectors`);
+}
+
+/** The `--stats` JSON document (README, "Command line", lists the fields). */
+export function statsJson(result: PvResult, setupMs: number): Record<string, unknown> {
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  return {
+    stop: result.stop,
+    cpus: result.cpus,
+    setupMs: r3(setupMs),
+    bootMs: result.bootMs === null ? null : r3(result.bootMs),
+    wallMs: r3(result.wallMs),
+    instructions: result.instret,
+    instructionsByPrivilege: result.instretByPriv,
+    mips: result.wallMs > 0 ? r3(result.instret / result.wallMs / 1000) : 0,
+    exits: result.exits,
+    wfiSleepMs: r3(result.sleptMs),
+    wfiSleeps: result.sleeps,
+    harts: result.harts.map((h) => ({
+      hart: h.hart,
+      instructions: h.instret,
+      instructionsByPrivilege: h.instretByPriv,
+      exits: h.exits,
+      interrupts: h.interrupts,
+    })),
+  };
+}
+
+/** Ctrl-A then x/X quits (as QEMU's -nographic); Ctrl-A Ctrl-A sends one Ctrl-A. */
+export class EscapeFilter {
+  private pendingCtrlA = false;
+  constructor(private readonly onQuit: () => void) {}
+  /** The bytes to forward to the guest. */
+  filter(bytes: Uint8Array): Uint8Array {
+    const out: number[] = [];
+    for (const b of bytes) {
+      if (this.pendingCtrlA) {
+        this.pendingCtrlA = false;
+        if (b === 0x78 || b === 0x58) {
+          this.onQuit();
+          return Uint8Array.from(out);
+        }
+        if (b === 0x01) out.push(0x01);
+        // Ctrl-A followed by anything else: both dropped, as QEMU does for unknown commands.
+        continue;
+      }
+      if (b === 0x01) this.pendingCtrlA = true;
+      else out.push(b);
+    }
+    return Uint8Array.from(out);
+  }
+}
+
+/** `paravm run`: boot Linux on the pv machine; resolves to the exit status. */
+async function runPv(opts: RunOptions): Promise<number> {
+  const t0 = performance.now();
   const dir = opts.kernel !== undefined && opts.initrd !== undefined ? null : defaultGuestDir();
   const kernelFile = opts.kernel ?? (dir ? join(dir, "Image") : null);
   if (kernelFile === null) throw new UsageError("no --kernel given and no built guest images found (run: node scripts/build-guests.mjs)");
   const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
   const kernel = readProgram(kernelFile);
   const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
+  if (opts.disk !== undefined) {
+    checkDisk(opts.disk);
+    process.stderr.write("paravm: note: the pv board has no virtio-blk device yet; --disk is checked but not attached\n");
+  }
   let bootargs = opts.append ?? PV_DEFAULTS.BOOTARGS;
   if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
   const stdout = process.stdout;
@@ -203,41 +284,84 @@ function runPv(opts: RunOptions): number {
   });
   let tail = "";
   let exitStatus: number | null = null;
-  const machine = new PvMachine({
-    kernel,
-    initrd,
-    bootargs,
-    memBytes: opts.mem,
-    maxInsns: opts.maxInsns,
-    output: (bytes) => {
-      stdout.write(bytes);
-      if (opts.exec !== undefined && exitStatus === null) {
-        tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
-        const m = EXIT_LINE.exec(tail);
-        if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
-      }
-    },
-  });
-  const result = machine.run();
-  if (opts.stats === true) {
-    process.stderr.write(
-      `${JSON.stringify({
-        stop: result.stop,
-        instructions: result.instret,
-        instructionsByPrivilege: result.instretByPriv,
-        wallMs: Math.round(result.wallMs),
-        wfiSleepMs: Math.round(result.sleptMs),
-        wfiSleeps: result.sleeps,
-        exits: Object.fromEntries(result.exits.filter((e) => e.count > 0).map((e) => [e.name, e.count])),
-      })}\n`,
-    );
+  let machine: PvMachine;
+  try {
+    machine = new PvMachine({
+      kernel,
+      initrd,
+      bootargs,
+      memBytes: opts.mem,
+      cpus: opts.cpus,
+      maxInsns: opts.maxInsns,
+      output: (bytes) => {
+        stdout.write(bytes);
+        if (opts.exec !== undefined && exitStatus === null) {
+          tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
+          const m = EXIT_LINE.exec(tail);
+          if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
+        }
+      },
+    });
+  } catch (e) {
+    if (e instanceof RangeError && /alloc|memory/i.test(e.message)) {
+      throw new UsageError(`--mem: cannot allocate ${opts.mem} bytes of guest RAM on this host`);
+    }
+    throw e;
+  }
+  const setupMs = performance.now() - t0;
+
+  // The terminal: without --exec, stdin goes to the guest console (raw mode on a TTY).
+  const stdin = process.stdin;
+  const interactive = opts.exec === undefined;
+  const tty = interactive && stdin.isTTY === true;
+  let quit = false;
+  const restore = (): void => {
+    if (tty && stdin.isTTY) stdin.setRawMode(false);
+  };
+  const onSignal = (): void => {
+    machine.stop();
+  };
+  if (interactive) {
+    const esc = new EscapeFilter(() => {
+      quit = true;
+      machine.stop();
+    });
+    if (tty) {
+      stdin.setRawMode(true);
+      process.on("exit", restore);
+    }
+    stdin.on("data", (chunk: Buffer) => {
+      const bytes = tty ? esc.filter(chunk) : new Uint8Array(chunk);
+      if (bytes.length > 0) machine.input(bytes);
+    });
+    stdin.on("error", () => {});
+    stdin.resume();
+  }
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let result: PvResult;
+  try {
+    result = await machine.runAsync({ waitForInput: interactive });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (interactive) {
+      restore();
+      stdin.pause();
+      stdin.destroy();
+    }
+  }
+  if (opts.stats === true) process.stderr.write(`${JSON.stringify(statsJson(result, setupMs))}\n`);
+  if (result.stop === "stopped") {
+    if (tty) process.stderr.write("\r\nparavm: terminated\r\n");
+    return quit ? EXIT.OK : 130;
   }
   if (result.stop === "maxInsns") {
     process.stderr.write(`paravm: stopped after ${opts.maxInsns} instructions (--max-insns) at pc 0x${result.pc.toString(16)}\n`);
     return EXIT.MAX_INSNS;
   }
   if (result.stop === "wfiDeadlock") {
-    process.stderr.write(`paravm: hart 0 waits in WFI at 0x${result.pc.toString(16)} with no timer armed\n`);
+    process.stderr.write(`paravm: every hart waits in WFI (hart 0 at 0x${result.pc.toString(16)}) with no timer armed\n`);
     return EXIT.GUEST_FAILED;
   }
   if (opts.exec !== undefined) {
@@ -250,7 +374,7 @@ function runPv(opts: RunOptions): number {
   return result.resetReason === 1 ? EXIT.GUEST_FAILED : EXIT.OK;
 }
 
-function buildProgram(setStatus: (code: number) => void): Command {
+function buildProgram(setStatus: (code: number | Promise<number>) => void): Command {
   const program = new Command("paravm");
   program
     .description("A hypervisor in TypeScript: RISC-V RV64GC guests, para-virtualized and fully virtualized.")
@@ -285,7 +409,9 @@ function buildProgram(setStatus: (code: number) => void): Command {
     .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--append <args>", `kernel command line (default "${PV_DEFAULTS.BOOTARGS}")`)
+    .option("--disk <file>", "raw disk image (checked; the pv board has no virtio-blk yet)")
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
+    .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")
     .option("--stats", "print a JSON summary to stderr at the end")
     .option("--max-insns <n>", "stop after N instructions (exit status 124)", parseCount)
@@ -296,25 +422,50 @@ function buildProgram(setStatus: (code: number) => void): Command {
   return program;
 }
 
-/** Run the CLI on `argv` (as process.argv); returns the process exit status. Never throws. */
+/** The exit status for an error thrown by a command: one line on stderr, never a stack trace for usage errors. */
+function errorStatus(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // --help and --version end with exit code 0; every parse error is a usage error.
+    return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  }
+  if (e instanceof UsageError || e instanceof ElfError || e instanceof ImageError) {
+    process.stderr.write(`paravm: error: ${e.message}\n`);
+    return EXIT.USAGE;
+  }
+  process.stderr.write(`paravm: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  return EXIT.INTERNAL;
+}
+
+/**
+ * Run the CLI on `argv` (as process.argv); returns the process exit status. Never throws.
+ * Commands that keep running (`run`) finish asynchronously: main returns 0 at once and
+ * sets `process.exitCode` when the command ends (after bin/paravm.js has stored the 0).
+ * `mainAsync` resolves to the final status instead.
+ */
 export function main(argv: readonly string[] = process.argv): number {
-  let status = EXIT.OK as number;
+  const r = start(argv);
+  if (typeof r === "number") return r;
+  void r.then((code) => {
+    process.exitCode = code;
+  });
+  return EXIT.OK;
+}
+
+/** As `main`, but resolves to the final exit status of every command. */
+export async function mainAsync(argv: readonly string[] = process.argv): Promise<number> {
+  return start(argv);
+}
+
+function start(argv: readonly string[]): number | Promise<number> {
+  let status: number | Promise<number> = EXIT.OK;
   const program = buildProgram((code) => {
     status = code;
   });
   try {
     program.parse([...argv]);
-    return status;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // --help and --version end with exit code 0; every parse error is a usage error.
-      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-    }
-    if (e instanceof UsageError || e instanceof ElfError || e instanceof ImageError) {
-      process.stderr.write(`paravm: error: ${e.message}\n`);
-      return EXIT.USAGE;
-    }
-    process.stderr.write(`paravm: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-    return EXIT.INTERNAL;
+    return errorStatus(e);
   }
+  const s = status as number | Promise<number>;
+  return typeof s === "number" ? s : s.catch(errorStatus);
 }

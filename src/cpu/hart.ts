@@ -339,6 +339,11 @@ export class Hart {
     const jit = jitFor(this);
     const jitHot = jit === null ? 0 : jit.hot;
     let jp: JitPage | null = null;
+    let jheat: Uint16Array | null = null;
+    // The block lookup runs only where the interpreter did not just step here in sequence
+    // (seqPc is the pc after the last sequentially interpreted instruction; odd = none).
+    let seqPc = 1;
+    let jmiss = 0;
 
     loop: while (n < budget) {
       if (pcLo >>> 12 !== fLo || pcHi !== fHi) {
@@ -355,28 +360,35 @@ export class Hart {
         fHi = this.fetchVpnHi;
         dp = this.fetchPage;
         jp = jit === null ? null : jit.page();
+        jheat = jp === null ? null : jp.heat;
         n--;
       }
-      if (jp !== null) {
+      if (jheat !== null && pcLo !== seqPc) {
+        // Heat counts interpreted executions up to jitHot, then stays there.
         const slot = (pcLo & 0xfff) >>> 1;
-        const bf = jp.fns[slot]!;
-        if (bf !== null) {
-          if (budget - n >= jp.lens[slot]!) {
-            const r = runBlocks(this, jp, pcLo, pcHi, budget - n);
+        const heat = jheat[slot]!;
+        if (heat >= jitHot) {
+          // 0: no block ran (the instruction here cannot start one, or too little budget
+          // left): interpret it, and look for a block again after it.
+          const r = runBlocks(this, jp!, pcLo, pcHi, budget - n);
+          if (r === 0) jmiss = 1;
+          else {
             pcLo = this.pcLo;
             pcHi = this.pcHi;
-            if (r >= 0) {
+            seqPc = 1;
+            if (r > 0) {
               n += r;
               continue;
             }
             // ~r instructions ran, then a load/store left the TLB fast path: the
-            // interpreter executes it right here (same page, so dp is still current).
+            // interpreter executes it right here (same page, so dp is still current),
+            // and the instruction after it looks for a block again (jmiss).
             n += ~r;
+            jmiss = 1;
           }
         } else {
-          const heat = jp.heat[slot]! + 1;
-          jp.heat[slot] = heat;
-          if (heat === jitHot) jit!.compile(jp, slot);
+          jheat[slot] = heat + 1;
+          if (heat + 1 === jitHot) jit!.compile(jp!, slot);
         }
       }
       n++;
@@ -870,6 +882,8 @@ export class Hart {
         }
       }
       pcLo = (pcLo + len) | 0;
+      seqPc = pcLo | jmiss;
+      jmiss = 0;
       if (slow) {
         slow = false;
         if (this.event) {

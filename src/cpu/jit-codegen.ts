@@ -3,9 +3,12 @@
  * becomes the body of one JavaScript function.
  *
  * A block is a contiguous run of instructions entered at its first one. Branches and
- * jumps whose target is an instruction of the same block are internal: the body is then
- * a `switch` over the jump targets inside a loop, so loops and if/else stay inside one
- * call with the registers in locals. Other control transfers leave the block.
+ * jumps whose target is an instruction of the same block are internal, as structured JS:
+ * a backward target j opens a loop `Lj: for(;;){` that runs to the end of the block
+ * (`continue Lj`), a forward target t closes a labelled block `Ft:{ … }` just before it
+ * (`break Ft`). So loops and if/else run inside one call with the registers in locals.
+ * A forward jump that would enter a loop other than at its head is left as an exit, as
+ * are all other control transfers.
  *
  * The generated function is `function (h, pc, ph, room)`: pc/ph is the 64-bit pc of the
  * block's first instruction and room the number of instructions it may execute. It is
@@ -127,15 +130,27 @@ export function generateBlock(insns: readonly BlockInsn[], startOff: number): st
   return new Gen(insns, startOff).run();
 }
 
-/** Byte offsets (from the block start) of the block's internal jump targets, sorted. */
-export function internalTargets(insns: readonly BlockInsn[]): number[] {
-  const starts = new Set(insns.map((i) => i.off));
-  const t = new Set<number>();
-  for (const i of insns) {
-    const op = i.w & 0xff;
-    if ((isBranch(op) || op === Op.Jal) && starts.has(i.off + i.imm)) t.add(i.off + i.imm);
+/**
+ * Internal jumps of a block: instruction index of the jump → index of its target. Backward
+ * targets become loop heads; a forward jump is kept only if no loop head lies strictly
+ * between it and its target (it would enter that loop in the middle).
+ */
+export function internalJumps(insns: readonly BlockInsn[]): Map<number, number> {
+  const index = new Map<number, number>();
+  insns.forEach((ins, k) => index.set(ins.off, k));
+  const jumps = new Map<number, number>();
+  const heads = new Set<number>();
+  insns.forEach((ins, k) => {
+    const op = ins.w & 0xff;
+    const j = isBranch(op) || op === Op.Jal ? index.get(ins.off + ins.imm) : undefined;
+    if (j === undefined) return;
+    jumps.set(k, j);
+    if (j <= k) heads.add(j);
+  });
+  for (const [k, j] of jumps) {
+    if (j > k) for (const hd of heads) if (hd > k && hd < j) jumps.delete(k);
   }
-  return [...t].sort((p, q) => p - q);
+  return jumps;
 }
 
 class Gen {
@@ -146,22 +161,40 @@ class Gen {
   /** Instructions completed before the current one, as an expression. */
   private done = "";
   private readonly m: number;
-  /** Internal jump targets: byte offset → [case number, instruction index]. */
-  private readonly cases = new Map<number, [number, number]>();
-  /** True when the body is a switch in a loop (the block has internal jumps). */
-  private readonly looped: boolean;
+  /** Internal jumps: instruction index → target index. */
+  private readonly jumps: Map<number, number>;
+  /** Loop heads (backward targets), and forward targets with the index where their label opens. */
+  private readonly heads = new Set<number>();
+  private readonly fwdOpen = new Map<number, number>();
+  /** True when the block has internal jumps, so the executed count is c + index. */
+  private readonly dyn: boolean;
 
   constructor(
     private readonly insns: readonly BlockInsn[],
     private readonly startOff: number,
   ) {
     this.m = insns.length;
-    const targets = internalTargets(insns);
-    this.looped = targets.length > 0;
-    if (this.looped) {
-      this.cases.set(0, [0, 0]);
-      for (const t of targets) if (t !== 0) this.cases.set(t, [this.cases.size, insns.findIndex((i) => i.off === t)]);
+    this.jumps = internalJumps(insns);
+    this.dyn = this.jumps.size > 0;
+    for (const [k, j] of this.jumps) if (j <= k) this.heads.add(j);
+    for (const [k, j] of this.jumps) {
+      if (j <= k) continue;
+      // The label must enclose every jump to j and nest with the loops: open it at the
+      // innermost loop head at or before the first such jump (or at the block start).
+      let open = 0;
+      for (const hd of this.heads) if (hd <= k && hd > open) open = hd;
+      const prev = this.fwdOpen.get(j);
+      this.fwdOpen.set(j, prev === undefined ? open : Math.min(prev, open));
     }
+  }
+
+  /** Structure at instruction k: close forward labels ending here, open a loop, open labels. */
+  private structure(k: number): void {
+    if (!this.dyn) return;
+    for (const [j] of this.fwdOpen) if (j === k) this.out += "}";
+    if (this.heads.has(k)) this.out += `L${k}:for(;;){`;
+    const opening = [...this.fwdOpen].filter(([, open]) => open === k).sort((p, q) => q[0] - p[0]);
+    for (const [j] of opening) this.out += `F${j}:{`;
   }
 
   run(): string {
@@ -181,17 +214,15 @@ class Gen {
     let decl = "r=0,d=0,q=0";
     for (let r = 1; r < 32; r++) if ((this.used >>> r) & 1) decl += `,a${r}=x[${2 * r}],b${r}=x[${2 * r + 1}]`;
     // With internal jumps, c + k = instructions executed before instruction k (c changes at each jump).
-    if (this.looped) decl += ",c=0,s=0";
-    this.out = `return function(h,pc,ph,room){let ${decl};`;
-    this.out += this.looped ? "o:for(;;){switch(s){case 0:" : "o:{";
+    if (this.dyn) decl += ",c=0";
+    this.out = `return function(h,pc,ph,room){let ${decl};o:{`;
     for (let k = 0; k < this.m; k++) {
-      const ins = this.insns[k]!;
-      const cs = this.cases.get(ins.off);
-      if (cs !== undefined && cs[0] !== 0) this.out += `case ${cs[0]}:`;
-      this.done = this.looped ? (k === 0 ? "c" : `c+${k}`) : `${k}`;
-      this.insn(k, ins);
+      this.structure(k);
+      this.done = this.dyn ? (k === 0 ? "c" : `c+${k}`) : `${k}`;
+      this.insn(k, this.insns[k]!);
     }
-    if (this.looped) this.out += "}break";
+    // Close the loops (every path through the last instruction has left with break or continue).
+    if (this.dyn) this.out += "break o;" + "}".repeat(this.heads.size);
     this.out += `}${this.writeback()}const t=(pc+d)|0;h.pcLo=t;h.pcHi=(ph+(d>>31)+((t>>>0)<(pc>>>0)?1:0))|0;return r}`;
     return this.out;
   }
@@ -438,16 +469,15 @@ class Gen {
    */
   private branch(k: number, cond: string, target: number, fall: number, last: boolean): void {
     const count = `${this.done}+1`;
-    const internal = this.cases.get(target);
+    const j = this.jumps.get(k);
     let go: string;
-    if (internal !== undefined) {
+    if (j !== undefined) {
       // c + k + 1 instructions have run; the target is instruction j: keep c + j equal to that.
-      const [cs, j] = internal;
       const delta = k + 1 - j;
       go = delta === 0 ? "" : `c+=${delta};`;
       // A backward jump may repeat: continue only while a whole further pass fits in room.
-      if (j <= k) go += `if(c+${this.m}>room){${this.exit(`c+${j}`, target)}}`;
-      go += `s=${cs};continue o;`;
+      if (j <= k) go += `if(c+${this.m}>room){${this.exit(`c+${j}`, target)}}continue L${j};`;
+      else go += `break F${j};`;
     } else {
       go = this.exit(count, target);
     }

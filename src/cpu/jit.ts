@@ -22,7 +22,7 @@ import { div64, divu64, divuw, divw, mulh64, mulhsu64, mulhu64, rem64, remu64, r
 import { decodeInto, Op } from "./decode.js";
 import type { Hart } from "./hart.js";
 import { TLB_MASK } from "./mmu.js";
-import { CLOSURE_NAMES, compilable, generateBlock, insnLen, internalTargets, isBranch, type BlockInsn } from "./jit-codegen.js";
+import { CLOSURE_NAMES, compilable, generateBlock, insnLen, internalJumps, isBranch, type BlockInsn } from "./jit-codegen.js";
 
 /**
  * A compiled block: (hart, start pc lo, start pc hi, instructions allowed) → instructions
@@ -30,6 +30,8 @@ import { CLOSURE_NAMES, compilable, generateBlock, insnLen, internalTargets, isB
  */
 export type BlockFn = (h: Hart, pcLo: number, pcHi: number, room: number) => number;
 
+/** Interpreted executions of a pc before its block is compiled. */
+const DEFAULT_HOT = 32;
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
 const SLOTS = 2048;
@@ -40,8 +42,12 @@ export class JitPage {
   readonly fns: (BlockFn | null)[] = new Array<BlockFn | null>(SLOTS).fill(null);
   /** Instructions in one pass of the block at each slot (run() enters only with that much budget left). */
   readonly lens = new Uint8Array(SLOTS);
-  /** Interpreted executions of each slot (wraps, so an uncompilable slot is retried every 256). */
-  readonly heat = new Uint8Array(SLOTS);
+  /**
+   * Interpreted executions of each slot, counted by run() up to the threshold, where it
+   * stays: run() then enters the block there, or, if the instruction there cannot start
+   * one, interprets it and looks for a block at the next instruction.
+   */
+  readonly heat = new Uint16Array(SLOTS);
   constructor(
     readonly dp: Int32Array,
     readonly page: number,
@@ -49,7 +55,7 @@ export class JitPage {
 }
 
 export interface JitOptions {
-  /** Interpreted executions of a pc before its block is compiled (1..255). */
+  /** Interpreted executions of a pc before its block is compiled (1..65535). */
   hot?: number;
   /** Let conditional branches be side exits instead of ending the block. */
   sideExits?: boolean;
@@ -62,10 +68,10 @@ interface Env {
 
 function readEnv(): Env {
   const env = typeof process !== "undefined" && process.env ? process.env : {};
-  const hot = Number(env["PARAVM_JIT_HOT"] ?? "32");
+  const hot = Number(env["PARAVM_JIT_HOT"] ?? DEFAULT_HOT);
   return {
     enabled: env["PARAVM_JIT"] !== "0",
-    hot: Number.isInteger(hot) && hot >= 1 && hot <= 255 ? hot : 32,
+    hot: Number.isInteger(hot) && hot >= 1 && hot <= 65535 ? hot : DEFAULT_HOT,
   };
 }
 
@@ -230,7 +236,7 @@ export class Jit {
     jp.fns[slot] = fn;
     jp.lens[slot] = insns.length;
     this.blocks++;
-    if (internalTargets(insns).length > 0) this.loops++;
+    if (internalJumps(insns).size > 0) this.loops++;
     this.compiledInsns += insns.length;
     return true;
   }
@@ -239,8 +245,9 @@ export class Jit {
 /**
  * Run compiled blocks of `jp` back to back, starting with the one at pc, while the pc
  * stays on this page, a block exists for it and `room` allows. Returns the instructions
- * executed, or ~count when the last block stopped before a load/store that the caller
- * must interpret next. On return h.pcLo/h.pcHi hold the next pc.
+ * executed (0: no block ran, h.pcLo/h.pcHi untouched), or ~count when the last block
+ * stopped before a load/store that the caller must interpret next. Otherwise h.pcLo/h.pcHi
+ * hold the next pc.
  */
 export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room: number): number {
   const fns = jp.fns;

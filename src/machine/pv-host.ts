@@ -9,6 +9,8 @@ import type { GuestRam } from "../mem/ram.js";
 import type { FenceKindValue, SbiHost } from "../sbi/host.js";
 
 export const MTIME_HZ = 10_000_000;
+/** Console input bytes kept for SBI getchar before the oldest are dropped. */
+const INPUT_MAX = 1 << 20;
 const STIP = 1 << 5;
 const SSIP = 1 << 1;
 
@@ -27,9 +29,15 @@ export class PvHost implements SbiHost {
   readonly pendingFence: boolean[];
   /** Harts parked by HSM hart_stop (not woken by interrupts). */
   readonly parked: boolean[];
+  /** Non-retentive HSM suspends: where each hart restarts when it wakes (null: none pending). */
+  readonly resumeAt: ({ addr: number; opaque: bigint } | null)[];
+  /** Interrupts raised on each hart's mip by the host: timer (STIP rising) and IPI (SSIP). */
+  readonly timerIrqs: number[];
+  readonly ipis: number[];
   /** Set by SRST / legacy shutdown. */
   resetRequest: { type: number; reason: number } | null = null;
-  private readonly input: number[] = [];
+  private input: number[] = [];
+  private inputHead = 0;
   private readonly clockMs: () => number;
   private readonly t0: number;
 
@@ -42,13 +50,22 @@ export class PvHost implements SbiHost {
     this.deadlines = hartList.map(() => Infinity);
     this.pendingFence = hartList.map(() => false);
     this.parked = hartList.map((_, i) => i !== 0);
+    this.resumeAt = hartList.map(() => null);
+    this.timerIrqs = hartList.map(() => 0);
+    this.ipis = hartList.map(() => 0);
     this.clockMs = options.clockMs ?? (() => performance.now());
     this.t0 = this.clockMs();
   }
 
-  /** Queue bytes for consoleGetchar. */
+  /** Queue bytes for consoleGetchar (at most INPUT_MAX waiting; older bytes are dropped first). */
   pushInput(bytes: Uint8Array): void {
     for (const b of bytes) this.input.push(b);
+    if (this.input.length - this.inputHead > INPUT_MAX) this.inputHead = this.input.length - INPUT_MAX;
+  }
+
+  /** Bytes waiting for consoleGetchar. */
+  inputPending(): number {
+    return this.input.length - this.inputHead;
   }
 
   consolePutchar(byte: number): void {
@@ -60,7 +77,13 @@ export class PvHost implements SbiHost {
   }
 
   consoleGetchar(): number {
-    return this.input.length > 0 ? this.input.shift()! : -1;
+    if (this.inputHead >= this.input.length) return -1;
+    const b = this.input[this.inputHead++]!;
+    if (this.inputHead >= 4096 && this.inputHead * 2 >= this.input.length) {
+      this.input = this.input.slice(this.inputHead);
+      this.inputHead = 0;
+    }
+    return b;
   }
 
   setTimer(hartId: number, deadlineTicks: number): void {
@@ -87,15 +110,24 @@ export class PvHost implements SbiHost {
       if ((h.mip & STIP) === 0) {
         h.mip |= STIP;
         h.event = true;
+        this.timerIrqs[i]!++;
       }
     }
   }
 
-  /** Milliseconds until the earliest armed deadline (Infinity when none). */
+  /**
+   * Milliseconds until the earliest deadline still ahead on a hart that is not parked
+   * (Infinity when none). Deadlines already passed have raised STIP and wake nothing more.
+   */
   msToNextDeadline(): number {
-    const d = Math.min(...this.deadlines);
+    const now = this.now();
+    let d = Infinity;
+    for (let i = 0; i < this.harts; i++) {
+      const t = this.deadlines[i]!;
+      if (t > now && t < d && !this.parked[i]) d = t;
+    }
     if (d === Infinity) return Infinity;
-    return Math.max(0, (d - this.now()) / (MTIME_HZ / 1000));
+    return Math.max(0, (d - now) / (MTIME_HZ / 1000));
   }
 
   sendIpi(targets: number[]): void {
@@ -103,6 +135,7 @@ export class PvHost implements SbiHost {
       const h = this.hartList[t]!;
       h.mip |= SSIP;
       h.event = true;
+      this.ipis[t]!++;
     }
   }
 
@@ -121,17 +154,24 @@ export class PvHost implements SbiHost {
 
   hartStart(hartId: number, startAddr: number, opaque: bigint): number {
     const h = this.hartList[hartId]!;
+    if (h === undefined) return -3; // SBI_ERR_INVALID_PARAM (the SBI checked the id already)
     bootHart(h, startAddr, opaque);
     this.parked[hartId] = false;
+    this.resumeAt[hartId] = null;
+    this.deadlines[hartId] = Infinity;
     return 0;
   }
 
   hartStop(hartId: number): void {
     this.parked[hartId] = true;
+    this.resumeAt[hartId] = null;
+    this.deadlines[hartId] = Infinity;
   }
 
-  hartSuspend(): void {
-    // Retentive suspend only: the SBI set h.wfi; the run loop wakes it on an interrupt.
+  hartSuspend(hartId: number, suspendType: number, resumeAddr: number, opaque: bigint): void {
+    // The SBI set h.wfi; the run loop wakes the hart on an interrupt. Non-retentive: it
+    // restarts at resumeAddr then (see PvMachine).
+    this.resumeAt[hartId] = (suspendType & 0x80000000) !== 0 ? { addr: resumeAddr, opaque } : null;
   }
 
   reset(type: number, reason: number): void {

@@ -113,3 +113,134 @@ describe("pv boot (real Linux; skipped without built guest images)", () => {
     },
   );
 });
+
+/** A tiny RV64 assembler: just what the SMP test programs need. */
+const R = { zero: 0, t0: 5, t1: 6, a0: 10, a1: 11, a2: 12, a6: 16, a7: 17 } as const;
+const asm = {
+  i: (op: number, f3: number, rd: number, rs1: number, imm: number) => (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0,
+  addi: (rd: number, rs1: number, imm: number) => asm.i(0x13, 0, rd, rs1, imm),
+  lui: (rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | 0x37) >>> 0,
+  auipc: (rd: number, imm20: number) => (((imm20 & 0xfffff) << 12) | (rd << 7) | 0x17) >>> 0,
+  lw: (rd: number, rs1: number, imm: number) => asm.i(0x03, 2, rd, rs1, imm),
+  sw: (rs2: number, rs1: number, imm: number) =>
+    ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (2 << 12) | ((imm & 0x1f) << 7) | 0x23) >>> 0,
+  beq: (rs1: number, rs2: number, off: number) =>
+    ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0,
+  jal: (rd: number, off: number) =>
+    ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (rd << 7) | 0x6f) >>> 0,
+  csrrsi: (rd: number, csr: number, uimm: number) => asm.i(0x73, 6, rd, uimm, csr),
+  ecall: () => 0x73,
+  wfi: () => 0x10500073,
+  /** li for a value that fits in 32 bits signed: lui + addi. */
+  li: (rd: number, v: number): number[] => {
+    const hi = ((v + 0x800) >> 12) & 0xfffff;
+    const lo = (v - (hi << 12)) << 20 >> 20;
+    return [asm.lui(rd, hi), asm.addi(rd, rd, lo)];
+  },
+};
+
+/**
+ * An Image whose code is `prog(at)` at 0x40 (after the header; code0 jumps there); `at(label)`
+ * is the byte offset of a label the program defines with `mark`.
+ */
+function program(build: (emit: (...w: number[]) => void, here: () => number) => void, size = 0x1000): Uint8Array {
+  const img = image({ size });
+  const v = new DataView(img.buffer);
+  let pc = 0x40;
+  v.setUint32(0, asm.jal(0, 0x40), true);
+  build(
+    (...ws) => {
+      for (const w of ws) {
+        v.setUint32(pc, w, true);
+        pc += 4;
+      }
+    },
+    () => pc,
+  );
+  return img;
+}
+
+describe("pv machine SMP (hand-assembled guests)", () => {
+  const HSM = 0x48534d;
+  const IPI = 0x735049;
+  const SRST = 0x53525354;
+  const FLAG1 = 0x800;
+  const FLAG2 = 0x804;
+  const HART1 = 0x400;
+  /**
+   * Hart 0 starts hart 1 through HSM (opaque 0x1234) and waits for it to store the opaque
+   * at FLAG1; hart 1 enables SSIE and waits in WFI; hart 0 sends it an IPI; hart 1 stores 7
+   * at FLAG2; hart 0 sees it and shuts the machine down.
+   */
+  const kernel = program((emit, here) => {
+    emit(...asm.li(R.a7, HSM), asm.addi(R.a6, 0, 0), asm.addi(R.a0, 0, 1));
+    let p = here();
+    emit(asm.auipc(R.a1, 0), asm.addi(R.a1, R.a1, HART1 - p), ...asm.li(R.a2, 0x1234), asm.ecall());
+    const wait1 = here();
+    emit(asm.auipc(R.t1, 0), asm.lw(R.t0, R.t1, FLAG1 - wait1), asm.beq(R.t0, 0, -8));
+    emit(...asm.li(R.a7, IPI), asm.addi(R.a6, 0, 0), asm.addi(R.a0, 0, 2), asm.addi(R.a1, 0, 0), asm.ecall());
+    const wait2 = here();
+    emit(asm.auipc(R.t1, 0), asm.lw(R.t0, R.t1, FLAG2 - wait2), asm.beq(R.t0, 0, -8));
+    emit(...asm.li(R.a7, SRST), asm.addi(R.a6, 0, 0), asm.addi(R.a0, 0, 0), asm.addi(R.a1, 0, 0), asm.ecall());
+    emit(asm.jal(0, 0));
+    while (here() < HART1) emit(asm.addi(0, 0, 0));
+    p = here();
+    emit(asm.auipc(R.t1, 0), asm.sw(R.a1, R.t1, FLAG1 - p), asm.csrrsi(0, 0x104, 2));
+    emit(asm.wfi(), asm.beq(0, 0, -4 + 0)); // placeholder, replaced below
+  });
+  // Hart 1, after WFI: store 7 at FLAG2, then spin in WFI.
+  {
+    const v = new DataView(kernel.buffer);
+    const at = HART1 + 12;
+    const words = [asm.wfi(), asm.auipc(R.t1, 0), asm.addi(R.t0, 0, 7), asm.sw(R.t0, R.t1, FLAG2 - (at + 4)), asm.wfi(), asm.jal(0, -4)];
+    words.forEach((w, k) => v.setUint32(at + 4 * k, w, true));
+  }
+
+  test("secondary harts start STOPPED; HSM hart_start, IPIs and shutdown work across harts", () => {
+    const m = new PvMachine({ kernel, memBytes: 16 * MiB, cpus: 2, output: () => {}, maxInsns: 5_000_000 });
+    assert.equal(m.harts.length, 2);
+    assert.equal(m.sbi.hsm.state(1), 1, "hart 1 STOPPED at power-on");
+    const r = m.run();
+    assert.equal(r.stop, "shutdown");
+    assert.equal(m.ram.readBytes(m.layout.kernelAddr + FLAG1, 4)[0], 0x34);
+    assert.equal(m.ram.readBytes(m.layout.kernelAddr + FLAG1, 4)[1], 0x12);
+    assert.equal(m.ram.readBytes(m.layout.kernelAddr + FLAG2, 4)[0], 7);
+    assert.equal(r.harts.length, 2);
+    assert.equal(r.harts[0]!.exits["sbi.hsm.hart_start"], 1);
+    assert.equal(r.harts[0]!.exits["sbi.ipi.send_ipi"], 1);
+    assert.equal(r.harts[1]!.interrupts.ipi, 1);
+    assert.ok(r.harts[1]!.exits.wfi! >= 1);
+    assert.ok(r.harts[1]!.instret > 0);
+    assert.equal(r.instret, r.harts[0]!.instret + r.harts[1]!.instret);
+    assert.equal(r.exits["sbi.srst.system_reset"], 1);
+  });
+
+  test("runAsync reaches the same end and yields to the event loop", async () => {
+    const m = new PvMachine({ kernel, memBytes: 16 * MiB, cpus: 2, output: () => {}, maxInsns: 5_000_000 });
+    const r = await m.runAsync();
+    assert.equal(r.stop, "shutdown");
+    assert.equal(m.ram.readBytes(m.layout.kernelAddr + FLAG2, 4)[0], 7);
+  });
+
+  test("the device tree has one cpu node per hart", () => {
+    for (const cpus of [1, 3, 8]) {
+      const m = new PvMachine({ kernel: image(), memBytes: 16 * MiB, cpus, output: () => {} });
+      const text = new TextDecoder("latin1").decode(m.fdt);
+      const nodes = text.match(/cpu@[0-9a-f]+\0/g) ?? [];
+      assert.equal(nodes.length, cpus);
+      assert.equal(m.harts.length, cpus);
+    }
+  });
+
+  test("cpus outside 1..8 are refused in one line", () => {
+    for (const cpus of [0, 9, 1.5, -1]) {
+      assert.throws(() => new PvMachine({ kernel: image(), memBytes: 16 * MiB, cpus, output: () => {} }), /--cpus .*1 to 8/);
+    }
+  });
+
+  test("stop() ends a run; with nothing to wake it, a machine reports a WFI deadlock", () => {
+    const k = program((emit) => emit(asm.wfi(), asm.jal(0, -4)));
+    const m = new PvMachine({ kernel: k, memBytes: 16 * MiB, output: () => {} });
+    assert.equal(m.run().stop, "wfiDeadlock");
+  });
+});
