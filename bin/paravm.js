@@ -10,4 +10,4 @@ try {
   }
   throw e;
 }
-process.exitCode = cli.main(process.argv);
+process.exitCode = await cli.mainAsync(process.argv);

@@ -8,15 +8,16 @@
  * usage errors (bad option, missing file, an ELF that cannot run); 1 when the guest
  * cannot go on (HTIF request the host cannot serve, WFI with nothing to wake it).
  */
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { BareBoard, BARE_MAP } from "../machine/bare.js";
 import { ElfError } from "../machine/elf.js";
 import { ImageError } from "../machine/linux-image.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 
 export const EXIT = {
   OK: 0,
@@ -160,6 +161,14 @@ function runElf(file: string, opts: ElfOptions): number {
 
 /** The newest guest-image cache dir that holds an Image and an initramfs, or null. */
 export function defaultGuestDir(): string | null {
+  // The builder knows the cache directory for the current guest inputs (a hash of them).
+  const builder = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "scripts", "build-guests.mjs");
+  if (existsSync(builder)) {
+    const r = spawnSync(process.execPath, [builder, "--print-dir"], { encoding: "utf8" });
+    const dir = r.status === 0 ? r.stdout.trim().split("\n").pop() : undefined;
+    if (dir !== undefined && existsSync(join(dir, "Image")) && existsSync(join(dir, "initramfs.cpio.gz"))) return dir;
+  }
+  // Otherwise (an installed copy without the builder, or inputs changed and not rebuilt): the newest build.
   const root = join(process.env.PARAVM_CACHE ?? join(homedir(), ".cache", "paravm"));
   let best: { dir: string; t: number } | null = null;
   try {
