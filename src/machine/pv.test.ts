@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultGuestDir } from "../control/cli.js";
 import { parseFdt } from "./fdt.js";
@@ -101,15 +102,37 @@ describe("pv machine", () => {
 
 describe("pv boot (real Linux; skipped without built guest images)", () => {
   const dir = defaultGuestDir();
+  // The same command on paravm and on QEMU (-M virt with OpenSBI, the oracle): the guest
+  // must see the same kernel, hart count and tmpfs behaviour, and report the same status.
+  const script = "uname -sm; grep -c ^processor /proc/cpuinfo; echo paravm-tmpfs-ok > /tmp/t; cat /tmp/t; exit 7";
+  const guestLines = (out: string): string[] => {
+    const lines = out.split(/\r?\n/);
+    const i = lines.findIndex((l) => /^Linux riscv64/.test(l));
+    const j = lines.findIndex((l) => /PARAVM-EXIT-STATUS=/.test(l));
+    return i >= 0 && j >= i ? lines.slice(i, j + 1) : [];
+  };
   test(
-    "paravm run --exec boots to the command and exits with its status",
-    { skip: dir === null ? "no guest images in ~/.cache/paravm" : false, timeout: 180_000 },
+    "paravm run --exec boots Linux to the command and exits with its status; QEMU agrees",
+    { skip: dir === null ? "no guest images in ~/.cache/paravm" : false, timeout: 240_000 },
     () => {
       const bin = fileURLToPath(new URL("../../../bin/paravm.js", import.meta.url));
-      const r = spawnSync(process.execPath, [bin, "run", "--exec", "uname -sm; exit 7"], { encoding: "utf8", timeout: 170_000 });
+      const r = spawnSync(process.execPath, [bin, "run", "--exec", script], { encoding: "utf8", timeout: 200_000 });
       assert.equal(r.status, 7, `stderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-500)}`);
-      assert.match(r.stdout, /Linux riscv64/);
-      assert.match(r.stdout, /PARAVM-EXIT-STATUS=7/);
+      const got = guestLines(r.stdout);
+      assert.deepEqual(got, ["Linux riscv64", "1", "paravm-tmpfs-ok", "PARAVM-EXIT-STATUS=7"], r.stdout.slice(-800));
+
+      const q = spawnSync(
+        "qemu-system-riscv64",
+        [
+          ...["-M", "virt", "-m", "256M", "-smp", "1", "-nographic", "-no-reboot"],
+          ...["-bios", "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"],
+          ...["-kernel", join(dir!, "Image"), "-initrd", join(dir!, "initramfs.cpio.gz")],
+          ...["-append", `console=ttyS0 paravm.exec=${Buffer.from(script).toString("base64")}`],
+        ],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+      assert.equal(q.error, undefined, `QEMU: ${String(q.error)}`);
+      assert.deepEqual(got, guestLines(q.stdout), `QEMU printed:\n${q.stdout.slice(-800)}`);
     },
   );
 });
