@@ -18,6 +18,7 @@ import { BareBoard, BARE_MAP } from "../machine/bare.js";
 import { ElfError } from "../machine/elf.js";
 import { ImageError } from "../machine/linux-image.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
+import { DiskError, FileBackend, parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
 
 export const EXIT = {
   OK: 0,
@@ -237,6 +238,7 @@ export function statsJson(result: PvResult, setupMs: number): Record<string, unk
     exits: result.exits,
     wfiSleepMs: r3(result.sleptMs),
     wfiSleeps: result.sleeps,
+    ...(result.blk ? { disk: result.blk } : {}),
     harts: result.harts.map((h) => ({
       hart: h.hart,
       instructions: h.instret,
@@ -281,10 +283,26 @@ async function runPv(opts: RunOptions): Promise<number> {
   const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
   const kernel = readProgram(kernelFile);
   const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
+  let disk: FileBackend | null = null;
   if (opts.disk !== undefined) {
-    checkDisk(opts.disk);
-    process.stderr.write("paravm: note: the pv board has no virtio-blk device yet; --disk is checked but not attached\n");
+    const spec = parseDiskSpec(opts.disk);
+    checkDisk(spec.path);
+    disk = new FileBackend(spec.path, { readonly: spec.readonly, cache: spec.cache });
   }
+  try {
+    return await runPvWithDisk(opts, kernel, initrd, disk, t0);
+  } finally {
+    disk?.close();
+  }
+}
+
+async function runPvWithDisk(
+  opts: RunOptions,
+  kernel: Uint8Array,
+  initrd: Uint8Array | undefined,
+  disk: FileBackend | null,
+  t0: number,
+): Promise<number> {
   let bootargs = opts.append ?? PV_DEFAULTS.BOOTARGS;
   if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
   const stdout = process.stdout;
@@ -302,6 +320,7 @@ async function runPv(opts: RunOptions): Promise<number> {
       memBytes: opts.mem,
       cpus: opts.cpus,
       maxInsns: opts.maxInsns,
+      ...(disk ? { disk: { backend: disk, serial: "paravm-0" } } : {}),
       output: (bytes) => {
         stdout.write(bytes);
         if (opts.exec !== undefined && exitStatus === null) {
@@ -418,7 +437,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--append <args>", `kernel command line (default "${PV_DEFAULTS.BOOTARGS}")`)
-    .option("--disk <file>", "raw disk image (checked; the pv board has no virtio-blk yet)")
+    .option("--disk <file[,readonly][,cache=writeback|none]>", "raw disk image as virtio-blk /dev/vda (size a multiple of 512)")
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
     .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")
@@ -437,7 +456,7 @@ function errorStatus(e: unknown): number {
     // --help and --version end with exit code 0; every parse error is a usage error.
     return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
   }
-  if (e instanceof UsageError || e instanceof ElfError || e instanceof ImageError) {
+  if (e instanceof UsageError || e instanceof ElfError || e instanceof ImageError || e instanceof DiskError) {
     process.stderr.write(`paravm: error: ${e.message}\n`);
     return EXIT.USAGE;
   }

@@ -35,7 +35,7 @@ import { Op } from "./decode.js";
 import { fpuExecute } from "./fpu.js";
 import { TLB_MASK, TLB_SIZE, amo, decodeMiss, loadSlow, lrsc, refillFetch, storeSlow } from "./mmu.js";
 import { execSystem } from "./system.js";
-import { jitDropAll, jitFor, runBlocks, type JitPage } from "./jit.js";
+import { JIT_DONE, jitDropAll, jitFor, runBlocks, type JitPage } from "./jit.js";
 import { PmpRegions } from "./pmp.js";
 import { checkInterrupts, pendingAndEnabled, takeTrap } from "./trap.js";
 
@@ -337,7 +337,7 @@ export class Hart {
     let status: number = RunStatus.Budget;
     // Block compiler (jit.ts): blocks of the current fetch page, and the heat threshold.
     const jit = jitFor(this);
-    const jitHot = jit === null ? 0 : jit.hot;
+    const jitHot = jit === null ? 0 : jit.hotNow();
     let jp: JitPage | null = null;
     let jheat: Uint16Array | null = null;
     // The block lookup runs only where the interpreter did not just step here in sequence
@@ -364,10 +364,10 @@ export class Hart {
         n--;
       }
       if (jheat !== null && pcLo !== seqPc) {
-        // Heat counts interpreted executions up to jitHot, then stays there.
+        // Heat counts interpreted executions up to jitHot; compiling sets JIT_DONE.
         const slot = (pcLo & 0xfff) >>> 1;
         const heat = jheat[slot]!;
-        if (heat >= jitHot) {
+        if (heat === JIT_DONE) {
           // 0: no block ran (the instruction here cannot start one, or too little budget
           // left): interpret it, and look for a block again after it.
           const r = runBlocks(this, jp!, pcLo, pcHi, budget - n);
@@ -386,9 +386,10 @@ export class Hart {
             n += ~r;
             jmiss = 1;
           }
-        } else {
+        } else if (heat + 1 < jitHot) {
           jheat[slot] = heat + 1;
-          if (heat + 1 === jitHot) jit!.compile(jp!, slot);
+        } else {
+          jit!.compile(jp!, slot);
         }
       }
       n++;

@@ -158,8 +158,6 @@ class Gen {
   /** Bit r set: register r is used / written by the block. */
   private used = 0;
   private written = 0;
-  /** Instructions completed before the current one, as an expression. */
-  private done = "";
   private readonly m: number;
   /** Internal jumps: instruction index → target index. */
   private readonly jumps: Map<number, number>;
@@ -212,18 +210,26 @@ class Gen {
     this.used = (this.used | this.written) & ~1;
     // Every register the block touches lives in a local; written ones go back at the exit.
     let decl = "r=0,d=0,q=0";
+    const jalr = this.insns.some((i) => (i.w & 0xff) === Op.Jalr);
+    if (jalr) decl += ",vl=0,vh=0";
     for (let r = 1; r < 32; r++) if ((this.used >>> r) & 1) decl += `,a${r}=x[${2 * r}],b${r}=x[${2 * r + 1}]`;
     // With internal jumps, c + k = instructions executed before instruction k (c changes at each jump).
     if (this.dyn) decl += ",c=0";
     this.out = `return function(h,pc,ph,room){let ${decl};o:{`;
     for (let k = 0; k < this.m; k++) {
       this.structure(k);
-      this.done = this.dyn ? (k === 0 ? "c" : `c+${k}`) : `${k}`;
       this.insn(k, this.insns[k]!);
     }
     // Close the loops (every path through the last instruction has left with break or continue).
     if (this.dyn) this.out += "break o;" + "}".repeat(this.heads.size);
-    this.out += `}${this.writeback()}const t=(pc+d)|0;h.pcLo=t;h.pcHi=(ph+(d>>31)+((t>>>0)<(pc>>>0)?1:0))|0;return r}`;
+    // The one epilogue. Exit sites only assign literals (code V8 has never run deoptimizes
+    // when first reached if it needs type feedback, and most exits are rarely taken), so
+    // the count correction for internal jumps (c) and the pc arithmetic happen here.
+    this.out += `}${this.writeback()}`;
+    if (this.dyn) this.out += "r+=((r>>31)|1)*c;";
+    this.out += "const t=(pc+d)|0,u=(ph+(d>>31)+((t>>>0)<(pc>>>0)?1:0))|0;";
+    // d = 1 (odd, never a real distance): jalr's dynamic target in vl/vh.
+    this.out += jalr ? "h.pcLo=d===1?vl:t;h.pcHi=d===1?vh:u;return r}" : "h.pcLo=t;h.pcHi=u;return r}";
     return this.out;
   }
 
@@ -233,8 +239,11 @@ class Gen {
     return s;
   }
 
-  /** Leave the block: return `ret`, next pc = block start + d. */
-  private exit(ret: string, d: number): string {
+  /**
+   * Leave the block: return `ret` (plus or, when negative, minus the internal-jump
+   * correction c), next pc = block start + d.
+   */
+  private exit(ret: number, d: number): string {
     return `r=${ret};d=${d};break o;`;
   }
 
@@ -417,8 +426,8 @@ class Gen {
         // On a TLB miss (or misalignment) the block stops before the access; the interpreter runs it.
         const [width, fast] = LOADS[op]!;
         const call = `LA(${A},${B},${imm},${width - 1})`;
-        if (rd === 32) this.out += `if(${call}<0){${this.exit(`~(${this.done})`, off)}}`;
-        else this.out += `if((q=${call})<0){${this.exit(`~(${this.done})`, off)}}${fast.replaceAll("D", `${rd}`)}`;
+        if (rd === 32) this.out += `if(${call}<0){${this.exit(~k, off)}}`;
+        else this.out += `if((q=${call})<0){${this.exit(~k, off)}}${fast.replaceAll("D", `${rd}`)}`;
         break;
       }
       case Op.Sb:
@@ -426,7 +435,7 @@ class Gen {
       case Op.Sw:
       case Op.Sd: {
         const [width, fast] = STORES[op]!;
-        this.out += `if((q=SA(${A},${B},${imm},${width - 1}))<0){${this.exit(`~(${this.done})`, off)}}`;
+        this.out += `if((q=SA(${A},${B},${imm},${width - 1}))<0){${this.exit(~k, off)}}`;
         this.out += fast.replaceAll("aS", C).replaceAll("bS", E);
         break;
       }
@@ -437,11 +446,11 @@ class Gen {
         break;
       }
       case Op.Jalr: {
-        // Always last: the target is dynamic, so this exit writes back and sets pc itself.
-        this.out += `{const p=${A},v=(p+${imm})|0,vh=(${B}+${ih}+((v>>>0)<(p>>>0)?1:0))|0;`;
+        // The target is dynamic: it goes to the epilogue in vl/vh, flagged by d = 1.
+        this.out += `{const p=${A},v=(p+${imm})|0;vh=(${B}+${ih}+((v>>>0)<(p>>>0)?1:0))|0;vl=v&-2;`;
         const [llo, lhi] = this.pcPlus(off + len);
         this.set(rd, llo, lhi, []);
-        this.out += `${this.writeback()}h.pcLo=v&-2;h.pcHi=vh;return ${this.done}+1}`;
+        this.out += `${this.exit(k + 1, 1)}}`;
         break;
       }
       case Op.Beq:
@@ -459,7 +468,7 @@ class Gen {
     }
     if (last && !isBranch(op) && op !== Op.Jal && op !== Op.Jalr) {
       // The block ran into something it does not compile, its length limit or the page end.
-      this.out += `r=${this.done}+1;d=${off + len};`;
+      this.out += `r=${k + 1};d=${off + len};`;
     }
   }
 
@@ -468,7 +477,7 @@ class Gen {
    * target is an instruction of this block, else an exit.
    */
   private branch(k: number, cond: string, target: number, fall: number, last: boolean): void {
-    const count = `${this.done}+1`;
+    const count = k + 1;
     const j = this.jumps.get(k);
     let go: string;
     if (j !== undefined) {
@@ -476,7 +485,7 @@ class Gen {
       const delta = k + 1 - j;
       go = delta === 0 ? "" : `c+=${delta};`;
       // A backward jump may repeat: continue only while a whole further pass fits in room.
-      if (j <= k) go += `if(c+${this.m}>room){${this.exit(`c+${j}`, target)}}continue L${j};`;
+      if (j <= k) go += `if(c+${this.m}>room){${this.exit(j, target)}}continue L${j};`;
       else go += `break F${j};`;
     } else {
       go = this.exit(count, target);

@@ -15,7 +15,7 @@ import type { DeviceState, MmioDevice } from "../devices/device.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { Hart, RunStatus } from "./hart.js";
-import { Jit, jitFor, setJit } from "./jit.js";
+import { Jit, MAX_HOT, jitFor, setJit } from "./jit.js";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1024 * 1024;
@@ -574,5 +574,25 @@ describe("jit: switches", () => {
     }
     const h2 = new Hart(new Bus(new GuestRam(RAM_BASE, 64 * 1024)), 0, { mtime: () => 0 });
     if (saved !== "0") assert.ok(jitFor(h2) instanceof Jit);
+  });
+});
+
+describe("jit: adaptive threshold", () => {
+  test("rises while blocks outrun the allowance and falls back to the base", () => {
+    const h = new Hart(new Bus(new GuestRam(RAM_BASE, 64 * 1024)), 0, { mtime: () => 0 });
+    const jit = new Jit(h, { adaptive: true });
+    const base = jit.hotNow();
+    jit.blocks = 10_000;
+    assert.equal(jit.hotNow(), base * 2);
+    assert.equal(jit.hotNow(), base * 4);
+    for (let i = 0; i < 40; i++) jit.hotNow();
+    assert.equal(jit.hot, MAX_HOT);
+    h.instret = 1e12;
+    for (let i = 0; i < 40; i++) jit.hotNow();
+    assert.equal(jit.hot, base);
+    const fixed = new Jit(h, { hot: 5 });
+    fixed.blocks = 10_000;
+    h.instret = 0;
+    assert.equal(fixed.hotNow(), 5);
   });
 });

@@ -202,6 +202,9 @@ export function bootHart(h: Hart, pc: number, a1: bigint): void {
   h.medeleg = 0xb1ff & ~(1 << 9) & ~(1 << 10) & ~(1 << 11);
   h.mideleg = (1 << 1) | (1 << 5) | (1 << 9);
   h.mcounteren = 7;
+  // OpenSBI also opens cycle/time/instret to U-mode; Linux 6.1 never writes scounteren, and
+  // its vDSO reads `time` from U-mode (clock_gettime: busybox dd died with SIGILL without this).
+  h.scounteren = 7;
   h.pmpaddr[30] = -1;
   h.pmpaddr[31] = 0x3fffff;
   h.pmpcfg[15] = 0x1f;

@@ -104,7 +104,10 @@ describe("pv boot (real Linux; skipped without built guest images)", () => {
   const dir = defaultGuestDir();
   // The same command on paravm and on QEMU (-M virt with OpenSBI, the oracle): the guest
   // must see the same kernel, hart count and tmpfs behaviour, and report the same status.
-  const script = "uname -sm; grep -c ^processor /proc/cpuinfo; echo paravm-tmpfs-ok > /tmp/t; cat /tmp/t; exit 7";
+  // dd reads the clock through the vDSO (rdtime in U-mode: needs scounteren.TM).
+  const script =
+    "uname -sm; grep -c ^processor /proc/cpuinfo; echo paravm-tmpfs-ok > /tmp/t; cat /tmp/t; " +
+    "dd if=/dev/zero of=/dev/null bs=4k count=16 2>/dev/null && echo dd-ok; exit 7";
   const guestLines = (out: string): string[] => {
     const lines = out.split(/\r?\n/);
     const i = lines.findIndex((l) => /^Linux riscv64/.test(l));
@@ -119,7 +122,7 @@ describe("pv boot (real Linux; skipped without built guest images)", () => {
       const r = spawnSync(process.execPath, [bin, "run", "--exec", script], { encoding: "utf8", timeout: 200_000 });
       assert.equal(r.status, 7, `stderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-500)}`);
       const got = guestLines(r.stdout);
-      assert.deepEqual(got, ["Linux riscv64", "1", "paravm-tmpfs-ok", "PARAVM-EXIT-STATUS=7"], r.stdout.slice(-800));
+      assert.deepEqual(got, ["Linux riscv64", "1", "paravm-tmpfs-ok", "dd-ok", "PARAVM-EXIT-STATUS=7"], r.stdout.slice(-800));
 
       const q = spawnSync(
         "qemu-system-riscv64",

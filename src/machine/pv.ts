@@ -1,6 +1,7 @@
 /**
  * The pv machine: Linux boots with no firmware; the hypervisor answers its SBI calls
- * (hypercalls), and its devices are a PLIC and virtio-mmio (slot 0 console, slot 1 rng).
+ * (hypercalls), and its devices are a PLIC and virtio-mmio (slot 0 console, slot 1 rng,
+ * slot 2 virtio-blk when a disk is given).
  *
  * SMP: `cpus` harts share one thread. The run loop gives each runnable hart a slice of
  * instructions in turn (round robin); a hart in WFI with nothing to wake it, or stopped by
@@ -13,6 +14,7 @@ import { PlicDevice } from "../devices/plic/device.js";
 import { VirtioMmioTransport } from "../devices/virtio/mmio.js";
 import { VirtioConsole, type CharBackend } from "../devices/virtio/console/device.js";
 import { VirtioRng } from "../devices/virtio/rng/device.js";
+import { VirtioBlk, type BlkStats, type BlockBackend } from "../devices/virtio/blk/device.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { SbiDispatcher } from "../sbi/dispatch.js";
@@ -44,6 +46,8 @@ export interface PvOptions {
   /** Console output (SBI console and virtio-console). */
   readonly output: (bytes: Uint8Array) => void;
   readonly clockMs?: () => number;
+  /** A disk (virtio-blk, /dev/vda): the caller opens and closes the backend. */
+  readonly disk?: { readonly backend: BlockBackend; readonly serial?: string };
 }
 
 export type PvStop = "shutdown" | "reboot" | "maxInsns" | "wfiDeadlock" | "stopped";
@@ -75,6 +79,8 @@ export interface PvResult {
   /** Host time spent asleep because every hart waited (ms), and how many sleeps. */
   readonly sleptMs: number;
   readonly sleeps: number;
+  /** The disk's counters (a copy), when the machine has one. */
+  readonly blk?: BlkStats;
 }
 
 /** Per-hart bookkeeping of the run loop. */
@@ -98,6 +104,8 @@ export class PvMachine {
   readonly layout: BootLayout;
   readonly fdt: Uint8Array;
   readonly cpus: number;
+  /** The virtio-blk device, when a disk was given. */
+  readonly blk: VirtioBlk | null = null;
   private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
   private consoleInput: ((b: Uint8Array) => void) | null = null;
   private readonly acct: HartAcct[];
@@ -159,6 +167,7 @@ export class PvMachine {
     const plicRec = board.addPlic();
     const conRec = board.addVirtio("virtio-console0");
     const rngRec = board.addVirtio("virtio-rng0");
+    const blkRec = options.disk ? board.addVirtio("virtio-blk0") : null;
     this.acct = harts.map(() => ({ wfi: 0, external: 0, mmio: new Float64Array(0) }));
     // The PLIC drives each hart's mip; count rising edges of SEIP as external interrupts.
     const targets = harts.map((h, i) => {
@@ -187,6 +196,10 @@ export class PvMachine {
       conRec.name,
     );
     this.bus.map(rngRec.base, new VirtioMmioTransport(new VirtioRng(), this.ram, this.plic.irqLine(rngRec.irq)), rngRec.name);
+    if (blkRec && options.disk) {
+      this.blk = new VirtioBlk(options.disk.backend, { serial: options.disk.serial });
+      this.bus.map(blkRec.base, new VirtioMmioTransport(this.blk, this.ram, this.plic.irqLine(blkRec.irq)), blkRec.name);
+    }
     for (const a of this.acct) a.mmio = new Float64Array(2 * this.bus.regions.length);
 
     this.fdt = buildDeviceTree({
@@ -423,6 +436,7 @@ export class PvMachine {
       pc: this.hart.getPc(),
       sleptMs: this.sleptMs,
       sleeps: this.sleeps,
+      ...(this.blk ? { blk: structuredClone(this.blk.stats) } : {}),
     };
   }
 }
