@@ -14,19 +14,22 @@
  * block's first instruction and room the number of instructions it may execute. It is
  * only entered when room >= its length, which bounds any pass without backward jumps; a
  * backward internal jump continues only while another full pass fits in room. It sets
- * h.pcLo/h.pcHi to the next pc and returns either the number
- * of instructions it executed (>= 0) or, when a load or store misses the TLB fast path
- * (miss, misaligned, MMIO, a code page), `~k`: k instructions ran, pc is at the access,
- * and the caller must interpret that one instruction now. So the generated code never
- * calls a slow path, never traps and never sees self-modifying code: the interpreter
- * does all of that with its own exact accounting.
+ * h.pcLo/h.pcHi to the next pc and returns either the number of instructions it executed
+ * (>= 0) or, when a load or store misses the TLB fast path (miss, misaligned, MMIO, a
+ * page holding code), `~k`: k instructions ran, pc is at the access, and the caller must
+ * interpret that one instruction now. So the generated code never calls a slow path,
+ * never traps and never sees self-modifying code: the interpreter does all of that with
+ * its own exact accounting.
  *
  * Register and immediate numbers are literals. Guest registers the block uses live in
  * locals a<r> (low half) and b<r> (high half), always int32, loaded at entry; the ones
- * the block writes are stored back in one epilogue that every exit reaches (`break o`),
- * except jalr's, which has a dynamic target. The semantics mirror hart.ts run() case by
- * case. The source is kept terse (no spaces, TLB checks in the helpers LA/SA, which V8
- * inlines) because V8's parse time grows with its size and dominates compile time.
+ * the block writes are stored back in the one epilogue that every exit reaches (`break
+ * o`). Exit sites only assign literals: V8 deoptimizes optimized code when it reaches an
+ * operation that never ran before (no type feedback), and most exits are rare, so the
+ * arithmetic of an exit (count correction, next pc) is done in the epilogue, which runs
+ * every time. The semantics mirror hart.ts run() case by case. The source is kept terse
+ * (no spaces, TLB checks in the helpers LA/SA, which V8 inlines) because V8's parse time
+ * grows with its size and dominates compile time.
  */
 import { Op } from "./decode.js";
 
