@@ -149,3 +149,50 @@ test("fence.i with code unchanged keeps the decoded page (no re-decode)", () => 
   assert.equal(hart.decoded[0], page, "same decoded array after the re-check");
   assert.equal(reg(hart, 5), 2n);
 });
+
+test("sequential execution across a 4 GiB boundary carries into the high half of pc", () => {
+  // Sv39 maps VA 0x0_ffff_f000 and 0x1_0000_0000 to two RAM pages: addi at the end of the
+  // first page falls through to the second (pc lo wraps to 0, hi must become 1).
+  const { hart, ram } = machine([]);
+  const root = 0x1000; // RAM offsets of the page tables and code
+  const l1 = 0x2000;
+  const l0a = 0x3000;
+  const l0b = 0x4000;
+  const codeA = 0x5000;
+  const codeB = 0x6000;
+  const pte = (off: number, flags: number): [number, number] => {
+    const ppn = (RAM + off) / 4096;
+    return [((ppn << 10) | flags) | 0, Math.floor(ppn / 4194304)];
+  };
+  const put = (off: number, [lo, hi]: [number, number]): void => {
+    ram.i32[off >> 2] = lo;
+    ram.i32[(off >> 2) + 1] = hi;
+  };
+  const V = 1, R = 2, X = 8, A = 64;
+  // VA 0x0_ffff_f000: vpn2 = 3, vpn1 = 511, vpn0 = 511. VA 0x1_0000_0000: vpn2 = 4, vpn1 = 0, vpn0 = 0.
+  put(root + 3 * 8, pte(l1, V));
+  const l1b = 0x7000;
+  put(root + 4 * 8, pte(l1b, V));
+  put(l1 + 511 * 8, pte(l0a, V));
+  put(l1b + 0, pte(l0b, V));
+  put(l0a + 511 * 8, pte(codeA, V | R | X | A));
+  put(l0b + 0, pte(codeB, V | R | X | A));
+  ram.i32[(codeA + 0xffc) >> 2] = addi(5, 5, 1);
+  ram.i32[codeB >> 2] = addi(5, 5, 10);
+  ram.i32[(codeB + 4) >> 2] = WFI;
+  hart.priv = Priv.S;
+  hart.pmpaddr[30] = -1;
+  hart.pmpaddr[31] = 0x3fffff;
+  hart.pmpcfg[15] = 0x1f;
+  return import("./pmp.js").then(({ pmpRecompute }) => {
+    pmpRecompute(hart);
+    hart.csr64[Csr64.SATP] = (RAM + root) / 4096;
+    hart.csr64[Csr64.SATP + 1] = 8 << 28;
+    hart.pcLo = 0xfffffffc | 0;
+    hart.pcHi = 0;
+    hart.run(2);
+    assert.equal(reg(hart, 5), 11n, "both instructions ran");
+    assert.equal(hart.pcHi, 1);
+    assert.equal(hart.pcLo, 4);
+  });
+});

@@ -883,6 +883,8 @@ export class Hart {
         }
       }
       pcLo = (pcLo + len) | 0;
+      // Carry into the high half when sequential execution crosses a 4 GiB boundary.
+      if (pcLo >>> 0 < len) pcHi = (pcHi + 1) | 0;
       seqPc = pcLo | jmiss;
       jmiss = 0;
       if (slow) {

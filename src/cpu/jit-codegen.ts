@@ -70,7 +70,8 @@ const TWO32 = 4294967296;
 
 /** Ops the compiler handles; anything else ends the block before it. */
 export function compilable(op: number): boolean {
-  return (op >= Op.Lui && op <= Op.Sraw) || op === Op.Fence || (op >= Op.Mul && op <= Op.Remuw) || op === Op.Li || op === Op.Mv;
+  const rv64i = op >= Op.Lui && op <= Op.Sraw;
+  return rv64i || op === Op.Fence || (op >= Op.Mul && op <= Op.Remuw) || op === Op.Li || op === Op.Mv;
 }
 
 export function isBranch(op: number): boolean {
@@ -360,9 +361,13 @@ class Gen {
       case Op.Sra: {
         if (rd === 32) break;
         this.out += `{const s=${C}&63,l=${A},u=${B};let p=0,q=0;`;
-        if (op === Op.Sll) this.out += "if(s>=32){q=l<<(s-32)}else if(s!==0){q=u<<s|l>>>(32-s);p=l<<s}else{q=u;p=l}";
-        else if (op === Op.Srl) this.out += "if(s>=32){p=(u>>>(s-32))|0}else if(s!==0){p=l>>>s|u<<(32-s);q=(u>>>s)|0}else{q=u;p=l}";
-        else this.out += "if(s>=32){p=u>>(s-32);q=u>>31}else if(s!==0){p=l>>>s|u<<(32-s);q=u>>s}else{q=u;p=l}";
+        if (op === Op.Sll) {
+          this.out += "if(s>=32){q=l<<(s-32)}else if(s!==0){q=u<<s|l>>>(32-s);p=l<<s}else{q=u;p=l}";
+        } else if (op === Op.Srl) {
+          this.out += "if(s>=32){p=(u>>>(s-32))|0}else if(s!==0){p=l>>>s|u<<(32-s);q=(u>>>s)|0}else{q=u;p=l}";
+        } else {
+          this.out += "if(s>=32){p=u>>(s-32);q=u>>31}else if(s!==0){p=l>>>s|u<<(32-s);q=u>>s}else{q=u;p=l}";
+        }
         this.out += `a${rd}=p;b${rd}=q}`;
         break;
       }

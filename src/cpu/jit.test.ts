@@ -142,7 +142,10 @@ interface Outcome {
   loops: number;
 }
 
-function runProgram(image: Uint8Array, cfg: Config, stopAt = -1): Outcome {
+/** Called after every run() slice with the RAM and the instructions retired so far (host-side "DMA"). */
+type SliceHook = (ram: GuestRam, instret: number) => void;
+
+function runProgram(image: Uint8Array, cfg: Config, stopAt = -1, hook?: SliceHook): Outcome {
   const ram = new GuestRam(RAM_BASE, RAM_SIZE);
   const bus = new Bus(ram);
   const dev = new CounterDevice(stopAt);
@@ -159,6 +162,7 @@ function runProgram(image: Uint8Array, cfg: Config, stopAt = -1): Outcome {
   for (;;) {
     const st = h.run(cfg.slice);
     trail.push(`${h.getPc().toString(16)}:${h.instret}`);
+    hook?.(ram, h.instret);
     if (st !== RunStatus.Budget) statuses.push(st);
     if (st === RunStatus.Wfi) break;
     total += cfg.slice;
@@ -180,19 +184,27 @@ function runProgram(image: Uint8Array, cfg: Config, stopAt = -1): Outcome {
   };
 }
 
-/** Run `body` in every configuration; all must agree with the interpreter. Returns the outcomes. */
-function differential(body: string, stopAt = -1, alwaysCompiles = true): Outcome[] {
+/**
+ * Run `body` in every configuration; each must agree exactly with the interpreter run with
+ * the same slice size (final state, and pc/instret after every run() call). Without a
+ * hook, the interpreter's final state does not depend on the slice size either. Returns
+ * the outcomes, CONFIGS order.
+ */
+function differential(body: string, stopAt = -1, alwaysCompiles = true, hook?: () => SliceHook): Outcome[] {
   const image = assemble(body);
-  const outs = CONFIGS.map((c) => runProgram(image, c, stopAt));
-  const ref = outs[0]!;
-  const interpTrail = new Map<number, string>();
+  const outs = CONFIGS.map((c) => runProgram(image, c, stopAt, hook?.()));
+  const interp = new Map<number, Outcome>([[CONFIGS[0]!.slice, outs[0]!]]);
   for (let i = 1; i < outs.length; i++) {
     const o = outs[i]!;
     const name = CONFIGS[i]!.name;
-    // Slice by slice, the JIT must stop exactly where the interpreter does (no budget overrun).
     const slice = CONFIGS[i]!.slice;
-    if (!interpTrail.has(slice)) interpTrail.set(slice, runProgram(image, { name: "interpreter", jit: null, slice }, stopAt).trail);
-    if (o.trail !== interpTrail.get(slice)) assert.fail(`${name}: pc/instret after some run() differ from the interpreter's`);
+    if (!interp.has(slice)) {
+      interp.set(slice, runProgram(image, { name: "interpreter", jit: null, slice }, stopAt, hook?.()));
+    }
+    const ref = interp.get(slice)!;
+    if (hook === undefined) assert.deepEqual(ref.x, outs[0]!.x, `interpreter, slice ${slice}: registers`);
+    // Slice by slice, the JIT must stop exactly where the interpreter does (no budget overrun).
+    if (o.trail !== ref.trail) assert.fail(`${name}: pc/instret after some run() differ from the interpreter's`);
     assert.deepEqual(o.x, ref.x, `${name}: registers`);
     assert.equal(o.pc, ref.pc, `${name}: pc`);
     assert.equal(o.instret, ref.instret, `${name}: instret`);
@@ -259,7 +271,10 @@ out:
 `;
 }
 
-const RR = "add sub sll srl sra slt sltu xor or and addw subw sllw srlw sraw mul mulh mulhsu mulhu div divu rem remu mulw divw divuw remw remuw".split(" ");
+const RR = (
+  "add sub sll srl sra slt sltu xor or and addw subw sllw srlw sraw " +
+  "mul mulh mulhsu mulhu div divu rem remu mulw divw divuw remw remuw"
+).split(" ");
 
 const suite = { skip: !haveToolchain && "riscv64-unknown-elf toolchain not installed", timeout: 120_000 };
 describe("jit: differential against the interpreter", suite, () => {
@@ -270,7 +285,8 @@ describe("jit: differential against the interpreter", suite, () => {
       lines.push("mv t1, a0", `${op} t1, t1, a1`, "sd t1, 8(s2)");
       lines.push("mv t2, a1", `${op} t2, a0, t2`, "sd t2, 16(s2)");
       lines.push(`${op} t3, a1, a1`, "sd t3, 24(s2)");
-      lines.push(`${op} t4, zero, a1`, `${op} t5, a0, zero`, `${op} zero, a0, a1`, "sd t4, 32(s2)", "sd t5, 40(s2)", "sd zero, 48(s2)");
+      lines.push(`${op} t4, zero, a1`, `${op} t5, a0, zero`, `${op} zero, a0, a1`);
+      lines.push("sd t4, 32(s2)", "sd t5, 40(s2)", "sd zero, 48(s2)");
       lines.push("addi s2, s2, 56");
     }
     differential(pairLoop(lines.join("\n")));
@@ -285,14 +301,16 @@ describe("jit: differential against the interpreter", suite, () => {
     }
     for (const sh of [0, 1, 5, 31, 32, 33, 63]) {
       for (const op of ["slli", "srli", "srai"]) lines.push(`${op} t0, a0, ${sh}`, "sd t0, 0(s2)", "addi s2, s2, 8");
-      if (sh < 32) for (const op of ["slliw", "srliw", "sraiw"]) lines.push(`${op} t0, a1, ${sh}`, "sd t0, 0(s2)", "addi s2, s2, 8");
+      if (sh >= 32) continue;
+      for (const op of ["slliw", "srliw", "sraiw"]) lines.push(`${op} t0, a1, ${sh}`, "sd t0, 0(s2)", "addi s2, s2, 8");
     }
     for (const u of ["0", "1", "0x7ffff", "0x80000", "0xfffff"]) {
       lines.push(`lui t0, ${u}`, "sd t0, 0(s2)", `auipc t1, ${u}`, "sub t1, t1, s0", "sd t1, 8(s2)", "addi s2, s2, 16");
     }
     // Compressed forms the assembler picks for small registers.
-    lines.push("mv a4, a0", "c.addi a4, -7", "c.slli a4, 3", "c.srli a4, 2", "c.srai a4, 1", "c.andi a4, 13", "sd a4, 0(s2)");
-    lines.push("mv a5, a1", "c.addiw a5, 5", "c.addw a5, a4", "c.subw a5, a4", "c.sub a5, a4", "c.xor a5, a4", "sd a5, 8(s2)", "addi s2, s2, 16");
+    lines.push("mv a4, a0", "c.addi a4, -7", "c.slli a4, 3", "c.srli a4, 2", "c.srai a4, 1", "c.andi a4, 13");
+    lines.push("sd a4, 0(s2)", "mv a5, a1", "c.addiw a5, 5", "c.addw a5, a4", "c.subw a5, a4", "c.sub a5, a4");
+    lines.push("c.xor a5, a4", "sd a5, 8(s2)", "addi s2, s2, 16");
     differential(pairLoop(lines.join("\n")));
   });
 
@@ -473,6 +491,42 @@ tmpl:
 `;
     const outs = differential(body);
     assert.equal(outs[0]!.x[20], 600, "a0 = 100 * 1 + 100 * 5");
+  });
+
+  test("code changed behind the hart's back (DMA) is seen, compiled afresh, after fence.i", () => {
+    const body = `
+  .option push
+  .option norvc
+  li a0, 0
+  li s1, 400
+15:
+  call q
+  fence.i
+  addi s1, s1, -1
+  bnez s1, 15b
+  j done
+  .balign 64
+q:
+  addi a0, a0, 1
+  ret
+  .option pop
+`;
+    // After 1,000 instructions (q compiled by then), the host rewrites q's addi to add 9.
+    const image = assemble(body);
+    const addi1 = (i: number): boolean => image[i] === 0x13 && image[i + 1] === 0x05 && image[i + 2] === 0x15;
+    const q = image.findIndex((_, i) => i % 64 === 0 && i > 0 && addi1(i));
+    assert.ok(q > 0, "found q");
+    const patch = (): SliceHook => {
+      let done = false;
+      return (ram, instret) => {
+        if (!done && instret >= 1000) {
+          ram.u8[q + 2] = 0x95; // addi a0, a0, 1 -> addi a0, a0, 9
+          done = true;
+        }
+      };
+    };
+    const outs = differential(body, -1, true, patch);
+    assert.ok(outs[3]!.x[20]! > 400, "with 7-instruction slices, the patched code ran");
   });
 
   test("a store into the executing block's own page and instruction stream", () => {

@@ -27,7 +27,15 @@ import { div64, divu64, divuw, divw, mulh64, mulhsu64, mulhu64, rem64, remu64, r
 import { decodeInto, Op } from "./decode.js";
 import type { Hart } from "./hart.js";
 import { TLB_MASK } from "./mmu.js";
-import { CLOSURE_NAMES, compilable, generateBlock, insnLen, internalJumps, isBranch, type BlockInsn } from "./jit-codegen.js";
+import {
+  CLOSURE_NAMES,
+  compilable,
+  generateBlock,
+  insnLen,
+  internalJumps,
+  isBranch,
+  type BlockInsn,
+} from "./jit-codegen.js";
 
 /**
  * A compiled block: (hart, start pc lo, start pc hi, instructions allowed) → instructions
@@ -122,7 +130,11 @@ function mulhu32(a: number, b: number): number {
  * (rs1 = lo/hi halves a, b) when the TLB holds its page and the access is aligned
  * (`mask` = width - 1), else -1. Small enough for V8 to inline into every block.
  */
-function tlbProbe(tLo: Int32Array, tHi: Int32Array, tOff: Int32Array): (a: number, b: number, imm: number, mask: number) => number {
+function tlbProbe(
+  tLo: Int32Array,
+  tHi: Int32Array,
+  tOff: Int32Array,
+): (a: number, b: number, imm: number, mask: number) => number {
   return (a, b, imm, mask) => {
     const lo = (a + imm) | 0;
     const e = (lo >>> 12) & TLB_MASK;

@@ -24,6 +24,7 @@
 import type { GuestRam } from "../../../mem/ram.js";
 import { copyFromSegments, copyToSegments, type DescChain, type Segment, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
+import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../../hypervisor/rate-limiter.js";
 
 export const VIRTIO_BLK = {
   SECTOR: 512,
@@ -168,6 +169,8 @@ export interface BlkStats {
   /** Backend exceptions (host I/O errors), each also an IOERR. */
   hostErrors: number;
   lastHostError: string | null;
+  /** Times the rate limiter held a request back. */
+  throttled: number;
 }
 
 export const newBlkStats = (): BlkStats => ({
@@ -179,11 +182,20 @@ export const newBlkStats = (): BlkStats => ({
   malformed: 0,
   hostErrors: 0,
   lastHostError: null,
+  throttled: 0,
 });
 
 export interface VirtioBlkOptions {
   /** GET_ID answer, at most 20 bytes of ASCII (default "paravm-0"). */
   readonly serial?: string;
+  /**
+   * Optional limiter (ops = requests, bytes = data bytes moved). Over the limit the
+   * request at hand is held and retried after `nextRefillMs()` (back-pressure, as
+   * Firecracker does); nothing fails for rate.
+   */
+  readonly rateLimiter?: RateLimiter;
+  /** Schedules those retries (default: an unref'd setTimeout). */
+  readonly timer?: RetryTimer;
 }
 
 const ZEROES = new Uint8Array(1024 * 1024);
@@ -205,6 +217,13 @@ export class VirtioBlk implements VirtioDevice {
   private readonly ranges = new Uint8Array(VIRTIO_BLK.RANGE_SIZE * Math.max(VIRTIO_BLK.MAX_DISCARD_SEG, VIRTIO_BLK.MAX_WRITE_ZEROES_SEG));
   private readonly rangesView = new DataView(this.ranges.buffer);
   private readonly statusByte = new Uint8Array(1);
+  private readonly limiter: RateLimiter | null;
+  private readonly timer: RetryTimer;
+  /** A request popped but held back by the rate limiter; a retry is armed while set. */
+  private held: DescChain | null = null;
+  private retryArmed = false;
+  /** Bumped on reset, so a retry armed before it does nothing. */
+  private epoch = 0;
 
   constructor(
     readonly backend: BlockBackend,
@@ -215,6 +234,8 @@ export class VirtioBlk implements VirtioDevice {
       throw new RangeError(`disk of ${sectors} sectors`);
     }
     this.capacityBytes = sectors * VIRTIO_BLK.SECTOR;
+    this.limiter = opts.rateLimiter ?? null;
+    this.timer = opts.timer ?? defaultRetryTimer;
     const F = VIRTIO_BLK_F;
     let f = bit(F.SEG_MAX) | bit(F.BLK_SIZE) | bit(F.FLUSH);
     f |= backend.readonly ? bit(F.RO) : bit(F.DISCARD) | bit(F.WRITE_ZEROES);
@@ -250,14 +271,37 @@ export class VirtioBlk implements VirtioDevice {
     const mem = this.mem;
     if (queue !== 0 || !q || !mem) return;
     let used = false;
-    for (let chain = q.pop(); chain; chain = q.pop()) {
+    for (;;) {
+      const chain = this.held ?? q.pop();
+      this.held = null;
+      if (!chain) break;
+      if (this.limiter && !this.limiter.consume(1, dataBytes(chain))) {
+        this.held = chain;
+        this.stats.throttled++;
+        this.armRetry(this.limiter);
+        break;
+      }
       q.pushUsed(chain.head, this.serve(mem, chain));
       used = true;
     }
     if (used) this.notifyGuest();
   }
 
+  private armRetry(limiter: RateLimiter): void {
+    if (this.retryArmed) return;
+    this.retryArmed = true;
+    const epoch = this.epoch;
+    this.timer(Math.max(1, limiter.nextRefillMs()), () => {
+      if (epoch !== this.epoch) return;
+      this.retryArmed = false;
+      this.onQueueNotify(0);
+    });
+  }
+
   reset(): void {
+    this.epoch++;
+    this.held = null;
+    this.retryArmed = false;
     this.mem = null;
     this.queue = null;
     this.notifyGuest = () => {};
@@ -406,6 +450,11 @@ export class VirtioBlk implements VirtioDevice {
     const sectors = this.capacityBytes / VIRTIO_BLK.SECTOR;
     return sector <= sectors && len / VIRTIO_BLK.SECTOR <= sectors - sector;
   }
+}
+
+/** Data bytes a request moves, for the rate limiter: beyond the header, before the status. */
+function dataBytes(chain: DescChain): number {
+  return Math.max(0, chain.readableLen - VIRTIO_BLK.HEADER_SIZE) + Math.max(0, chain.writableLen - 1);
 }
 
 /** Call `fn` on each span of `segs` covering bytes [skip, skip + len). */

@@ -1,0 +1,323 @@
+/**
+ * virtio-net (virtio 1.2 §5.1, device id 1; Linux `include/uapi/linux/virtio_net.h`,
+ * `drivers/net/virtio_net.c`): one queue pair, receiveq1 (0) and transmitq1 (1).
+ *
+ * Features: VIRTIO_NET_F_MAC (the config space holds the MAC) and VIRTIO_NET_F_STATUS
+ * (link up). Nothing else: no checksum offload (the guest computes checksums), no GSO
+ * (frames are at most 1514 bytes, 1518 with an 802.1Q tag), no MRG_RXBUF (so each receive
+ * buffer must hold a whole frame and its header), no control queue, no multiqueue.
+ *
+ * Every buffer starts with struct virtio_net_hdr, 12 bytes with VERSION_1 (which the
+ * transport always negotiates; §5.1.6: num_buffers is always present then):
+ *
+ *     u8 flags; u8 gso_type; le16 hdr_len; le16 gso_size; le16 csum_start; le16 csum_offset; le16 num_buffers
+ *
+ * Transmit: a chain of readable segments, header then frame; the device skips the header
+ * (without offloads there is nothing in it to act on), checks the frame, hands it to the
+ * backend and returns the chain with used length 0. A chain with a writable segment, shorter
+ * than header + 14 bytes or longer than header + 1518 bytes is malformed: returned unsent,
+ * counted. When the frame lies in one segment the backend gets a view of guest RAM, valid
+ * only during `send` (the switch copies it once); otherwise it is gathered into a scratch
+ * buffer first.
+ *
+ * Receive: frames from the backend wait in a bounded queue (RX_PENDING_MAX frames; over
+ * that they are dropped and counted, and the backend learns it from the false return) until
+ * the driver posts buffers; each frame is written with a zeroed header (num_buffers = 1)
+ * into one buffer, used length = 12 + frame length. A buffer too small for the frame gets
+ * used length 0 and the frame is dropped and counted (Linux counts it as a length error).
+ *
+ * An optional rate limiter per direction (ops = frames, bytes = frame bytes) applies
+ * back-pressure, as Firecracker's does: the chain at hand is held and retried after
+ * `nextRefillMs()` via the injectable timer; nothing is dropped for rate.
+ *
+ * The guest is hostile: nothing here throws on guest input; broken rings are the queue's
+ * business (DEVICE_NEEDS_RESET through the transport).
+ */
+import type { GuestRam } from "../../../mem/ram.js";
+import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../../hypervisor/rate-limiter.js";
+import { copyFromSegments, copyToSegments, type DescChain, type VirtQueue } from "../queue.js";
+import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
+
+export const VIRTIO_NET = {
+  QUEUE_SIZE: 256,
+  RX_QUEUE: 0,
+  TX_QUEUE: 1,
+  /** struct virtio_net_hdr with num_buffers (VERSION_1). */
+  HDR_SIZE: 12,
+  ETH_HEADER: 14,
+  /** Largest frame without offloads: 1500-byte MTU + 14-byte header + 4-byte VLAN tag. */
+  MAX_FRAME: 1518,
+  /** Frames waiting for receive buffers, at most. */
+  RX_PENDING_MAX: 256,
+  /** mac[6], le16 status, le16 max_virtqueue_pairs. */
+  CONFIG_SIZE: 10,
+} as const;
+
+/** Feature bits (§5.1.3). */
+export const VIRTIO_NET_F = {
+  CSUM: 0,
+  GUEST_CSUM: 1,
+  MTU: 3,
+  MAC: 5,
+  MRG_RXBUF: 15,
+  STATUS: 16,
+  CTRL_VQ: 17,
+  MQ: 22,
+} as const;
+
+export const VIRTIO_NET_S_LINK_UP = 1;
+
+/**
+ * Where frames go and come from: a switch port, a TAP device, a test. `send`'s frame is
+ * valid only during the call (copy it to keep it). A frame given to the receive callback
+ * becomes the device's, which keeps it until a buffer takes it and never writes to it; the
+ * callback returns false when the device dropped it (not ready, or its queue is full).
+ */
+export interface NetBackend {
+  send(frame: Uint8Array): void;
+  onReceive(cb: (frame: Uint8Array) => boolean): void;
+}
+
+export interface NetStats {
+  txFrames: number;
+  txBytes: number;
+  /** Transmit chains rejected (writable segment, too short, too long). */
+  txMalformed: number;
+  /** Backend exceptions on send. */
+  txErrors: number;
+  /** Times transmission paused for the rate limiter. */
+  txThrottled: number;
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames dropped because RX_PENDING_MAX frames were already waiting. */
+  rxDroppedQueueFull: number;
+  /** Frames dropped because the driver has not set the device up (or reset it). */
+  rxDroppedNotReady: number;
+  /** Receive buffers too small for the frame (frame dropped, buffer returned empty). */
+  rxBufferTooSmall: number;
+  rxThrottled: number;
+}
+
+export const newNetStats = (): NetStats => ({
+  txFrames: 0,
+  txBytes: 0,
+  txMalformed: 0,
+  txErrors: 0,
+  txThrottled: 0,
+  rxFrames: 0,
+  rxBytes: 0,
+  rxDroppedQueueFull: 0,
+  rxDroppedNotReady: 0,
+  rxBufferTooSmall: 0,
+  rxThrottled: 0,
+});
+
+export interface VirtioNetOptions {
+  /** The MAC offered in the config space (6 bytes). */
+  readonly mac: Uint8Array;
+  readonly rxRateLimiter?: RateLimiter;
+  readonly txRateLimiter?: RateLimiter;
+  /** Schedules retries after a limiter refused (default: an unref'd setTimeout). */
+  readonly timer?: RetryTimer;
+  /** Receive queue bound (default RX_PENDING_MAX). */
+  readonly rxPendingMax?: number;
+}
+
+export class VirtioNet implements VirtioDevice {
+  readonly deviceId = VIRTIO_ID.NET;
+  readonly features = bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.STATUS);
+  readonly queueSizes = [VIRTIO_NET.QUEUE_SIZE, VIRTIO_NET.QUEUE_SIZE];
+  readonly config = new Uint8Array(VIRTIO_NET.CONFIG_SIZE);
+  readonly stats: NetStats = newNetStats();
+  readonly mac: Uint8Array;
+  private mem: GuestRam | null = null;
+  private rxq: VirtQueue | null = null;
+  private txq: VirtQueue | null = null;
+  private notifyGuest: () => void = () => {};
+  private readonly pending: Uint8Array[] = [];
+  private readonly rxPendingMax: number;
+  /** Chains popped but held back by a rate limiter. */
+  private heldRx: DescChain | null = null;
+  private heldTx: DescChain | null = null;
+  private rxRetryArmed = false;
+  private txRetryArmed = false;
+  /** Bumped on reset, so a retry timer armed before it does nothing. */
+  private epoch = 0;
+  private readonly scratch = new Uint8Array(VIRTIO_NET.MAX_FRAME);
+  /** The header written before each received frame: zeroes, num_buffers = 1. */
+  private readonly rxHdr = new Uint8Array(VIRTIO_NET.HDR_SIZE);
+  private readonly rxLimiter: RateLimiter | null;
+  private readonly txLimiter: RateLimiter | null;
+  private readonly timer: RetryTimer;
+
+  constructor(
+    readonly backend: NetBackend,
+    opts: VirtioNetOptions,
+  ) {
+    if (opts.mac.length !== 6) throw new RangeError(`MAC of ${opts.mac.length} bytes`);
+    this.mac = opts.mac.slice();
+    this.config.set(this.mac, 0);
+    new DataView(this.config.buffer).setUint16(6, VIRTIO_NET_S_LINK_UP, true);
+    new DataView(this.config.buffer).setUint16(8, 1, true);
+    // num_buffers = 1: each frame fits one buffer (no MRG_RXBUF).
+    new DataView(this.rxHdr.buffer).setUint16(10, 1, true);
+    this.rxLimiter = opts.rxRateLimiter ?? null;
+    this.txLimiter = opts.txRateLimiter ?? null;
+    this.timer = opts.timer ?? defaultRetryTimer;
+    this.rxPendingMax = opts.rxPendingMax ?? VIRTIO_NET.RX_PENDING_MAX;
+    backend.onReceive((frame) => this.receive(frame));
+  }
+
+  /** Frames waiting for receive buffers. */
+  get rxPending(): number {
+    return this.pending.length;
+  }
+
+  activate(mem: GuestRam, queues: readonly (VirtQueue | null)[], notifyGuest: () => void): void {
+    this.mem = mem;
+    this.rxq = queues[VIRTIO_NET.RX_QUEUE] ?? null;
+    this.txq = queues[VIRTIO_NET.TX_QUEUE] ?? null;
+    this.notifyGuest = notifyGuest;
+  }
+
+  onQueueNotify(queue: number): void {
+    if (queue === VIRTIO_NET.RX_QUEUE) this.processRx();
+    else if (queue === VIRTIO_NET.TX_QUEUE) this.processTx();
+  }
+
+  reset(): void {
+    this.epoch++;
+    this.mem = null;
+    this.rxq = null;
+    this.txq = null;
+    this.notifyGuest = () => {};
+    this.stats.rxDroppedNotReady += this.pending.length;
+    this.pending.length = 0;
+    this.heldRx = null;
+    this.heldTx = null;
+    this.rxRetryArmed = false;
+    this.txRetryArmed = false;
+  }
+
+  /** A frame from the backend; false when dropped. */
+  receive(frame: Uint8Array): boolean {
+    if (!this.mem || !this.rxq || this.rxq.error !== null) {
+      this.stats.rxDroppedNotReady++;
+      return false;
+    }
+    if (this.pending.length >= this.rxPendingMax) {
+      this.stats.rxDroppedQueueFull++;
+      return false;
+    }
+    this.pending.push(frame);
+    this.processRx();
+    return true;
+  }
+
+  /** Move waiting frames into posted receive buffers. */
+  private processRx(): void {
+    const q = this.rxq;
+    const mem = this.mem;
+    if (!q || !mem) return;
+    let used = false;
+    while (this.pending.length > 0) {
+      const chain = this.heldRx ?? q.pop();
+      this.heldRx = null;
+      if (!chain) break;
+      const frame = this.pending[0]!;
+      if (this.rxLimiter && !this.rxLimiter.consume(1, frame.length)) {
+        this.heldRx = chain;
+        this.stats.rxThrottled++;
+        this.armRetry("rx", this.rxLimiter);
+        break;
+      }
+      this.pending.shift();
+      if (chain.writableLen < VIRTIO_NET.HDR_SIZE + frame.length) {
+        this.stats.rxBufferTooSmall++;
+        q.pushUsed(chain.head, 0);
+      } else {
+        copyToSegments(mem, chain.writable, this.rxHdr);
+        copyToSegments(mem, chain.writable, frame, VIRTIO_NET.HDR_SIZE);
+        q.pushUsed(chain.head, VIRTIO_NET.HDR_SIZE + frame.length);
+        this.stats.rxFrames++;
+        this.stats.rxBytes += frame.length;
+      }
+      used = true;
+    }
+    if (used) this.notifyGuest();
+  }
+
+  /** Send every frame the driver queued (until the rate limiter says wait). */
+  private processTx(): void {
+    const q = this.txq;
+    const mem = this.mem;
+    if (!q || !mem) return;
+    let used = false;
+    for (;;) {
+      const chain = this.heldTx ?? q.pop();
+      this.heldTx = null;
+      if (!chain) break;
+      const len = chain.readableLen - VIRTIO_NET.HDR_SIZE;
+      const ok = chain.writable.length === 0 && len >= VIRTIO_NET.ETH_HEADER && len <= VIRTIO_NET.MAX_FRAME;
+      if (!ok) {
+        this.stats.txMalformed++;
+      } else {
+        if (this.txLimiter && !this.txLimiter.consume(1, len)) {
+          this.heldTx = chain;
+          this.stats.txThrottled++;
+          this.armRetry("tx", this.txLimiter);
+          break;
+        }
+        this.transmit(mem, chain, len);
+      }
+      q.pushUsed(chain.head, 0);
+      used = true;
+    }
+    if (used) this.notifyGuest();
+  }
+
+  private transmit(mem: GuestRam, chain: DescChain, len: number): void {
+    // The frame as one view of guest RAM when it lies in one segment, else gathered.
+    let frame: Uint8Array | null = null;
+    let skip = VIRTIO_NET.HDR_SIZE;
+    for (const s of chain.readable) {
+      if (skip >= s.len) {
+        skip -= s.len;
+        continue;
+      }
+      if (s.len - skip >= len) {
+        const at = s.addr - mem.base + skip;
+        frame = mem.u8.subarray(at, at + len);
+      }
+      break;
+    }
+    if (!frame) {
+      frame = this.scratch.subarray(0, len);
+      copyFromSegments(mem, chain.readable, frame, VIRTIO_NET.HDR_SIZE);
+    }
+    try {
+      this.backend.send(frame);
+      this.stats.txFrames++;
+      this.stats.txBytes += len;
+    } catch {
+      this.stats.txErrors++;
+    }
+  }
+
+  private armRetry(dir: "rx" | "tx", limiter: RateLimiter): void {
+    if (dir === "rx" ? this.rxRetryArmed : this.txRetryArmed) return;
+    if (dir === "rx") this.rxRetryArmed = true;
+    else this.txRetryArmed = true;
+    const epoch = this.epoch;
+    this.timer(Math.max(1, limiter.nextRefillMs()), () => {
+      if (epoch !== this.epoch) return;
+      if (dir === "rx") {
+        this.rxRetryArmed = false;
+        this.processRx();
+      } else {
+        this.txRetryArmed = false;
+        this.processTx();
+      }
+    });
+  }
+}
