@@ -37,7 +37,7 @@ let rHi = 0;
 // Multiplication
 
 /** High 32 bits (as int32) of the unsigned 64-bit product of two uint32s, from 16-bit limbs. */
-function mulhu32(a: number, b: number): number {
+export function mulhu32(a: number, b: number): number {
   const a0 = a & 0xffff;
   const a1 = a >>> 16;
   const b0 = b & 0xffff;

@@ -23,7 +23,7 @@
  * PARAVM_JIT=0 turns the compiler off (interpreter only, for differential testing);
  * PARAVM_JIT_HOT=N fixes the threshold (1..MAX_HOT) instead of the adaptive default.
  */
-import { div64, divu64, divuw, divw, mulh64, mulhsu64, mulhu64, rem64, remu64, remuw, remw } from "./alu64.js";
+import { div64, divu64, divuw, divw, mulh64, mulhsu64, mulhu32, mulhu64, rem64, remu64, remuw, remw } from "./alu64.js";
 import { decodeInto, Op } from "./decode.js";
 import type { Hart } from "./hart.js";
 import { TLB_MASK } from "./mmu.js";
@@ -109,20 +109,6 @@ function readEnv(): Env {
     enabled: env["PARAVM_JIT"] !== "0",
     hot: Number.isInteger(hot) && hot >= 1 && hot <= MAX_HOT ? hot : null,
   };
-}
-
-/** High 32 bits (int32) of the unsigned product of two uint32s (as in alu64.ts). */
-function mulhu32(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const p11 = a1 * b1;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  return (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
 }
 
 /**
