@@ -1,0 +1,441 @@
+/**
+ * I/O benchmark: in-guest sequential write and read of 64 MiB with busybox `dd` on
+ * virtio-blk (/dev/vda, a raw 160 MiB scratch file, no filesystem), on paravm
+ * (`paravm run --disk`) and on `qemu-system-riscv64 -M virt -device virtio-blk-device`
+ * with the same kernel, initramfs and guest commands, in the same run.
+ *
+ *   write: dd if=/dev/zero of=/dev/vda bs=1M count=64 oflag=direct
+ *   read:  sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda of=/dev/null bs=1M count=64 iflag=direct
+ *
+ * Time is measured in the guest, so boot is excluded: MiB/s = bytes / dd's own elapsed
+ * time ("copied, S seconds", microseconds; busybox `date` has no %N), cross-checked with
+ * /proc/uptime before/after (10 ms). paravm's exits and guest instructions per MiB are
+ * (run - baseline) / MiB, where the baseline run is the identical script with count=0
+ * (same boot, same drop_caches and dd start-up, no data; one per operation); timer/console exits that scale with the dd's
+ * wall time are part of the cost. Both hosts back the disk with the host page cache
+ * (paravm cache=writeback, QEMU's default cache=writeback): O_DIRECT bypasses the guest
+ * page cache, not the host's.
+ *
+ * Network (64 MiB TCP with nc between two pv guests) needs `paravm multi`; when
+ * `paravm multi --help` fails the bench prints "net: skipped (paravm multi not available)".
+ *
+ *   npm run bench:io [-- options]      (or: node dist/bench/io.js [options])
+ *
+ * Options:
+ *   --runs N          timed runs per operation per emulator, default 3
+ *   --mib N           MiB per transfer, default 64
+ *   --disk-mib N      scratch disk size, default 160
+ *   --guest-dir DIR   directory with Image and initramfs.cpio.gz (as bench/boot.ts)
+ *   --timeout-s S     kill a run after this long, default 600
+ *   --skip-qemu / --skip-paravm / --skip-net
+ *   --no-json         do not write bench/results/io-<date>.json
+ */
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults } from "./lib/common.js";
+import {
+  diff,
+  findGuest,
+  guestFigures,
+  median,
+  parseStats,
+  startVm,
+  sum,
+  type GuestFigures,
+  type GuestImages,
+  type PvStats,
+  type VmRun,
+} from "./lib/iobench.js";
+
+const QEMU = "qemu-system-riscv64";
+const OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";
+const PARAVM_BIN = join(ROOT, "bin", "paravm.js");
+const WORK_DIR = join(ROOT, "build", "bench", "io");
+const MiB = 1 << 20;
+
+interface Options {
+  runs: number;
+  mib: number;
+  diskMib: number;
+  guestDir: string | null;
+  timeoutS: number;
+  skipQemu: boolean;
+  skipParavm: boolean;
+  skipNet: boolean;
+  json: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: "string", default: "3" },
+      mib: { type: "string", default: "64" },
+      "disk-mib": { type: "string", default: "160" },
+      "guest-dir": { type: "string" },
+      "timeout-s": { type: "string", default: "600" },
+      "skip-qemu": { type: "boolean", default: false },
+      "skip-paravm": { type: "boolean", default: false },
+      "skip-net": { type: "boolean", default: false },
+      "no-json": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    const src = readFileSync(join(ROOT, "bench", "io.ts"), "utf8");
+    const doc = /\/\*\*([\s\S]*?)\*\//.exec(src)?.[1] ?? "";
+    console.log(doc.replace(/^ ?\* ?/gm, "").trim());
+    process.exit(0);
+  }
+  const int = (name: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
+    return n;
+  };
+  const o: Options = {
+    runs: int("runs", values.runs, 1),
+    mib: int("mib", values.mib, 1),
+    diskMib: int("disk-mib", values["disk-mib"], 2),
+    guestDir: values["guest-dir"] ?? null,
+    timeoutS: int("timeout-s", values["timeout-s"], 1),
+    skipQemu: values["skip-qemu"] ?? false,
+    skipParavm: values["skip-paravm"] ?? false,
+    skipNet: values["skip-net"] ?? false,
+    json: !(values["no-json"] ?? false),
+  };
+  if (o.mib > o.diskMib) throw new Error(`--mib ${o.mib} is larger than --disk-mib ${o.diskMib}`);
+  return o;
+}
+
+// ---------------------------------------------------------------- guest scripts
+
+type BlkOp = "write" | "read" | "baseline-write" | "baseline-read";
+
+/** The guest script: time one dd, print IOBENCH t0/t1/status and dd's stderr as IOBENCH-DD lines. */
+function blkScript(op: BlkOp, mib: number): string {
+  const dd =
+    op === "read" || op === "baseline-read"
+      ? `dd if=/dev/vda of=/dev/null bs=1M count=${op === "read" ? mib : 0} iflag=direct`
+      : `dd if=/dev/zero of=/dev/vda bs=1M count=${op === "write" ? mib : 0} oflag=direct`;
+  return [
+    op === "read" || op === "baseline-read" ? "sync; echo 3 > /proc/sys/vm/drop_caches" : "sync",
+    "t0=$(cut -d' ' -f1 /proc/uptime)",
+    `${dd} 2>/tmp/dd.log; s=$?`,
+    "t1=$(cut -d' ' -f1 /proc/uptime)",
+    'echo "IOBENCH t0=$t0 t1=$t1 status=$s"',
+    "sed 's/^/IOBENCH-DD /' /tmp/dd.log",
+    "exit $s",
+  ].join("\n");
+}
+
+function qemuBlkArgs(g: GuestImages, disk: string, script: string): string[] {
+  const b64 = Buffer.from(script, "utf8").toString("base64");
+  return [
+    "-M", "virt", "-m", "256M", "-smp", "1",
+    "-bios", OPENSBI,
+    "-kernel", g.kernel.path,
+    "-initrd", g.initrd.path,
+    "-drive", `file=${disk},format=raw,if=none,id=d0`,
+    "-device", "virtio-blk-device,drive=d0",
+    "-append", `console=ttyS0 paravm.exec=${b64}`,
+    "-nographic", "-no-reboot",
+  ];
+}
+
+function paravmBlkArgs(g: GuestImages, disk: string, script: string): string[] {
+  return [PARAVM_BIN, "run", "--kernel", g.kernel.path, "--initrd", g.initrd.path, "--disk", disk, "--exec", script, "--stats"];
+}
+
+/** A fully allocated scratch file (0x5a bytes written, not sparse), so reads hit real blocks. */
+function makeScratch(path: string, mib: number): void {
+  const fd = openSync(path, "w");
+  try {
+    const buf = Buffer.alloc(MiB, 0x5a);
+    for (let i = 0; i < mib; i++) writeSync(fd, buf);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- one measured run
+
+interface Measured {
+  ok: boolean;
+  problem: string | null;
+  fig: GuestFigures;
+  mibPerS: number;
+  hostWallMs: number;
+  stats: PvStats | null;
+}
+
+function judge(r: VmRun, fig: GuestFigures, wantBytes: number, who: string, pv: boolean): string | null {
+  if (r.spawnError) return `could not start: ${r.spawnError}`;
+  if (r.timedOut) return `timed out after ${fixed(r.wallMs / 1000, 0)} s`;
+  if (fig.status === null) return `no IOBENCH line from the guest (${who} exit ${r.code}${r.signal ? `, ${r.signal}` : ""})`;
+  if (fig.status !== 0) return `the guest dd exited ${fig.status}`;
+  if (fig.ddBytes !== wantBytes) return `dd copied ${fig.ddBytes} bytes, expected ${wantBytes}`;
+  if (pv && parseStats(r.stderr) === null) return "no --stats JSON line on stderr";
+  return null;
+}
+
+async function measure(cmd: string, args: string[], pv: boolean, wantBytes: number, timeoutMs: number, who: string): Promise<Measured> {
+  const env = { ...process.env };
+  delete env["PARAVM_JIT"];
+  const r = await startVm(cmd, args, env, timeoutMs).done;
+  const fig = guestFigures(r.stdout);
+  const problem = judge(r, fig, wantBytes, who, pv);
+  const secs = fig.ddS !== null && fig.ddS > 0 ? fig.ddS : fig.uptimeS;
+  const m: Measured = {
+    ok: problem === null,
+    problem: problem === null ? null : `${problem}\n  stdout (last lines):\n${tail(r.stdout, 6)}\n  stderr (last lines):\n${tail(r.stderr.split("\n").filter((l) => !l.startsWith("{")).join("\n"), 6)}`,
+    fig,
+    mibPerS: secs !== null && secs > 0 ? wantBytes / MiB / secs : NaN,
+    hostWallMs: r.wallMs,
+    stats: pv ? parseStats(r.stderr) : null,
+  };
+  return m;
+}
+
+// ---------------------------------------------------------------- rows
+
+interface OpResult {
+  emulator: "paravm" | "QEMU";
+  op: BlkOp;
+  runs: Measured[];
+  error: string | null;
+}
+
+async function runOp(
+  emulator: "paravm" | "QEMU",
+  op: BlkOp,
+  n: number,
+  opts: Options,
+  g: GuestImages,
+  disk: string,
+): Promise<OpResult> {
+  const res: OpResult = { emulator, op, runs: [], error: null };
+  const script = blkScript(op, opts.mib);
+  const want = op.startsWith("baseline") ? 0 : opts.mib * MiB;
+  for (let i = 0; i < n; i++) {
+    const m =
+      emulator === "QEMU"
+        ? await measure(QEMU, qemuBlkArgs(g, disk, script), false, want, opts.timeoutS * 1000, emulator)
+        : await measure(process.execPath, paravmBlkArgs(g, disk, script), true, want, opts.timeoutS * 1000, emulator);
+    if (!m.ok) {
+      res.error = m.problem;
+      console.log(`  ${emulator} ${op} run ${i + 1}/${n}: FAILED — ${m.problem?.split("\n")[0]}`);
+      break;
+    }
+    res.runs.push(m);
+    console.log(
+      `  ${emulator} ${op} run ${i + 1}/${n}: ` +
+        (op.startsWith("baseline") ? "" : `${fixed(m.mibPerS, 1)} MiB/s (dd ${fixed(m.fig.ddS ?? NaN, 3)} s, uptime ${fixed(m.fig.uptimeS ?? NaN, 2)} s), `) +
+        `process ${fixed(m.hostWallMs / 1000, 2)} s` +
+        (m.stats ? `, ${group(m.stats.instructions)} insns, ${group(sum(m.stats.exits))} exits` : ""),
+    );
+  }
+  return res;
+}
+
+interface PerMiB {
+  runs: number;
+  exitsPerMiB: number;
+  instructionsPerMiB: number;
+  /** Per-reason exits per MiB (median over runs), largest first. */
+  exitReasons: [string, number][];
+  disk: Record<string, number>;
+  interrupts: Record<string, number>;
+  /** Guest dd time vs host VM time delta (sanity: the guest clock is host time). */
+  vmWallDeltaMs: number;
+}
+
+/** (run - baseline)/MiB, median over the op's runs. */
+function perMiB(op: OpResult, base: OpResult, mib: number): PerMiB | null {
+  const b = base.runs[0]?.stats;
+  const runs = op.runs.map((r) => r.stats).filter((s): s is PvStats => s !== null && s !== undefined);
+  if (!b || runs.length === 0) return null;
+  const reasons = new Map<string, number[]>();
+  const disk = new Map<string, number[]>();
+  const irq = new Map<string, number[]>();
+  const push = (m: Map<string, number[]>, o: Record<string, number>) => {
+    for (const [k, v] of Object.entries(o)) m.set(k, [...(m.get(k) ?? []), v / mib]);
+  };
+  for (const s of runs) {
+    push(reasons, diff(s.exits, b.exits));
+    push(disk, diff(s.disk, b.disk));
+    push(irq, diff(s.interrupts, b.interrupts));
+  }
+  const med = (m: Map<string, number[]>) => Object.fromEntries([...m].map(([k, v]) => [k, median(v)]));
+  const exitReasons = Object.entries(med(reasons))
+    .filter(([, v]) => Math.abs(v) >= 0.05)
+    .sort((x, y) => y[1] - x[1]);
+  return {
+    runs: runs.length,
+    exitsPerMiB: median(runs.map((s) => (sum(s.exits) - sum(b.exits)) / mib)),
+    instructionsPerMiB: median(runs.map((s) => (s.instructions - b.instructions) / mib)),
+    exitReasons,
+    disk: med(disk),
+    interrupts: med(irq),
+    vmWallDeltaMs: median(runs.map((s) => s.wallMs - b.wallMs)),
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+function paravmMultiAvailable(): boolean {
+  const r = spawnSync(process.execPath, [PARAVM_BIN, "multi", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+  return r.status === 0 && /multi/.test(r.stdout) && /--vm/.test(r.stdout);
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions();
+  const g = findGuest(opts.guestDir);
+  const host = hostInfo();
+  const qemuVersion = toolVersion(QEMU);
+  console.log(`io bench: ${opts.mib} MiB sequential dd write/read on virtio-blk, ${opts.runs} run(s) each`);
+  console.log(`guest: ${g.dir}  (${g.how})`);
+  console.log(`host: ${host.cpuModel} x${host.cpuCount}, node ${host.node}, load ${host.loadAvg.join(" ")}; qemu: ${qemuVersion ?? "not found"}`);
+
+  mkdirSync(WORK_DIR, { recursive: true });
+  const disk = join(WORK_DIR, "scratch.img");
+  makeScratch(disk, opts.diskMib);
+  console.log(`scratch disk: ${relative(ROOT, disk)} (${opts.diskMib} MiB raw, no filesystem; /init's ext2 mount of it fails, as expected)`);
+
+  let failed = false;
+  const results: OpResult[] = [];
+  const errorRow = (emulator: "paravm" | "QEMU", op: BlkOp, e: string): OpResult => ({ emulator, op, runs: [], error: e });
+  const ops: BlkOp[] = ["write", "read"];
+
+  if (!opts.skipQemu) {
+    const why = qemuVersion === null ? `${QEMU} not found` : !existsSync(OPENSBI) ? `${OPENSBI} not found` : null;
+    for (const op of ops) results.push(why ? errorRow("QEMU", op, why) : await runOp("QEMU", op, opts.runs, opts, g, disk));
+  }
+  const bases: OpResult[] = [];
+  if (!opts.skipParavm) {
+    const why = existsSync(PARAVM_BIN) ? null : `${relative(ROOT, PARAVM_BIN)} not found`;
+    for (const op of ops) {
+      const b: BlkOp = op === "read" ? "baseline-read" : "baseline-write";
+      bases.push(why ? errorRow("paravm", b, why) : await runOp("paravm", b, 1, opts, g, disk));
+      results.push(why ? errorRow("paravm", op, why) : await runOp("paravm", op, opts.runs, opts, g, disk));
+    }
+  }
+  for (const r of [...results, ...bases]) {
+    if (r.error) {
+      failed = true;
+      console.log(`${r.emulator} ${r.op}: ERROR ${r.error}`);
+    }
+  }
+
+  // ---- table
+  const find = (e: string, op: BlkOp) => results.find((r) => r.emulator === e && r.op === op);
+  const mibs = (r: OpResult | undefined) => (r ? r.runs.map((m) => m.mibPerS) : []);
+  const bestOf = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
+  const summary: Record<string, unknown> = {};
+  const rows: string[][] = [];
+  for (const op of ops) {
+    const pv = find("paravm", op);
+    const q = find("QEMU", op);
+    const pvMed = median(mibs(pv));
+    const qMed = median(mibs(q));
+    const base = bases.find((b) => b.op === `baseline-${op}`);
+    const per = pv && base ? perMiB(pv, base, opts.mib) : null;
+    rows.push([
+      `blk ${op}`,
+      fixed(pvMed, 1),
+      fixed(bestOf(mibs(pv)), 1),
+      fixed(qMed, 1),
+      fixed(bestOf(mibs(q)), 1),
+      Number.isFinite(pvMed / qMed) ? `${fixed(pvMed / qMed, 3)}x` : "-",
+      per ? fixed(per.exitsPerMiB, 1) : "-",
+      per ? group(per.instructionsPerMiB) : "-",
+    ]);
+    summary[op] = {
+      paravm: {
+        mibPerSMedian: Number.isFinite(pvMed) ? pvMed : null,
+        runs: pv?.runs.map((m) => ({ mibPerS: m.mibPerS, ddS: m.fig.ddS, uptimeS: m.fig.uptimeS, processMs: m.hostWallMs, stats: m.stats?.raw ?? null })) ?? [],
+        error: pv?.error ?? null,
+        perMiB: per,
+      },
+      qemu: {
+        mibPerSMedian: Number.isFinite(qMed) ? qMed : null,
+        runs: q?.runs.map((m) => ({ mibPerS: m.mibPerS, ddS: m.fig.ddS, uptimeS: m.fig.uptimeS, processMs: m.hostWallMs })) ?? [],
+        error: q?.error ?? null,
+      },
+      ratioParavmOverQemu: Number.isFinite(pvMed / qMed) ? pvMed / qMed : null,
+    };
+  }
+
+  // ---- net
+  let net: Record<string, unknown> = { skipped: "--skip-net" };
+  let netLine: string | null = null;
+  if (!opts.skipNet) {
+    if (!paravmMultiAvailable()) {
+      netLine = "net: skipped (paravm multi not available)";
+      net = { skipped: "paravm multi not available" };
+      rows.push(["tcp nc", "skipped", "-", "-", "-", "-", "-", "-"]);
+    } else {
+      // `paravm multi` appeared while this bench was written; its interface was not there
+      // to measure against, so the TCP part is not wired up yet.
+      netLine = "net: skipped (paravm multi is available but the TCP part of this bench is not implemented yet)";
+      net = { skipped: "not implemented" };
+      rows.push(["tcp nc", "skipped", "-", "-", "-", "-", "-", "-"]);
+    }
+  }
+
+  console.log(`\n${opts.mib} MiB sequential, guest-measured (median of ${opts.runs}; MiB/s = bytes / dd's elapsed time)`);
+  console.log(
+    table(["transfer", "paravm MiB/s", "best", "QEMU MiB/s", "best", "paravm/QEMU", "exits/MiB", "guest insns/MiB"], rows),
+  );
+  console.log(
+    "  exits/MiB and insns/MiB: paravm only, (run - the same script with count=0) / MiB, median over runs;\n" +
+      "  both emulators read/write the host page cache (cache=writeback); O_DIRECT only bypasses the guest's.",
+  );
+  if (netLine) console.log(netLine);
+
+  for (const op of ops) {
+    const per = (summary[op] as { paravm: { perMiB: PerMiB | null } }).paravm.perMiB;
+    if (!per) continue;
+    console.log(`\nparavm blk ${op}: exits per MiB by reason (|x| >= 0.05)`);
+    console.log(table(["reason", "per MiB"], per.exitReasons.slice(0, 12).map(([k, v]) => [k, fixed(v, 2)])));
+    const d = Object.entries(per.disk).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${fixed(v, k.includes("bytes") ? 0 : 2)}`);
+    const i = Object.entries(per.interrupts).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${fixed(v, 2)}`);
+    console.log(`  per MiB: ${[...d, ...i].join(", ")}`);
+    const pv = find("paravm", op);
+    const dd = median((pv?.runs ?? []).map((m) => m.fig.ddS ?? NaN));
+    console.log(
+      `  VM wallMs minus baseline: ${fixed(per.vmWallDeltaMs / 1000, 2)} s (guest dd ${fixed(dd, 2)} s); ` +
+        `guest MIPS during the dd ~ ${fixed((per.instructionsPerMiB * opts.mib) / dd / 1e6, 1)}`,
+    );
+  }
+
+  if (opts.json) {
+    const file = writeResults("io", {
+      benchmark: "io",
+      date: new Date().toISOString(),
+      host: { ...host, qemu: qemuVersion, opensbi: OPENSBI },
+      git: gitInfo(),
+      options: opts,
+      guest: { dir: g.dir, how: g.how, kernel: g.kernel, initrd: g.initrd },
+      scripts: { write: blkScript("write", opts.mib), read: blkScript("read", opts.mib) },
+      qemuArgsExample: qemuBlkArgs(g, disk, "<script>"),
+      scriptsBaseline: { write: blkScript("baseline-write", opts.mib), read: blkScript("baseline-read", opts.mib) },
+      paravmBaselines: bases.map((b) => ({ op: b.op, error: b.error, stats: b.runs[0]?.stats?.raw ?? null, processMs: b.runs[0]?.hostWallMs ?? null })),
+      blk: summary,
+      net,
+    });
+    console.log(`\nresults: ${relative(ROOT, file)}`);
+  }
+  rmSync(disk, { force: true });
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.log(`io bench: ERROR ${(e as Error).message ?? String(e)}`);
+    process.exitCode = 1;
+  },
+);
