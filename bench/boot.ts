@@ -28,7 +28,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults } from "./lib/common.js";
+import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp } from "./lib/common.js";
 import { summarizeProfile, type HotSpot } from "./lib/cpuprofile.js";
 
 const QEMU = "qemu-system-riscv64";
@@ -67,17 +67,8 @@ function parseOptions(): Options {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
-    const src = readFileSync(join(ROOT, "bench", "boot.ts"), "utf8");
-    const doc = /\/\*\*([\s\S]*?)\*\//.exec(src)?.[1] ?? "";
-    console.log(doc.replace(/^ ?\* ?/gm, "").trim());
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
+  if (values.help) printHeaderHelp("boot.ts");
+  const int = intOption;
   return {
     runs: int("runs", values.runs, 1),
     interpRuns: int("interp-runs", values["interp-runs"], 0),

@@ -36,6 +36,8 @@ import {
   toolVersion,
   writeResults,
   type ProcResult,
+  intOption,
+  printHeaderHelp,
 } from "./lib/common.js";
 import { summarizeProfile, type HotSpot } from "./lib/cpuprofile.js";
 
@@ -96,17 +98,8 @@ function parseOptions(): Options {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
-    const src = readFileSync(join(ROOT, "bench", "cpu.ts"), "utf8");
-    const doc = /\/\*\*([\s\S]*?)\*\//.exec(src)?.[1] ?? "";
-    console.log(doc.replace(/^ ?\* ?/gm, "").trim());
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
+  if (values.help) printHeaderHelp("cpu.ts");
+  const int = intOption;
   return {
     runs: int("runs", values.runs, 1),
     iterations: int("iterations", values.iterations, 0),

@@ -31,10 +31,10 @@
  *   --no-json         do not write bench/results/io-<date>.json
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults } from "./lib/common.js";
+import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp } from "./lib/common.js";
 import {
   diff,
   findGuest,
@@ -82,17 +82,8 @@ function parseOptions(): Options {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
-    const src = readFileSync(join(ROOT, "bench", "io.ts"), "utf8");
-    const doc = /\/\*\*([\s\S]*?)\*\//.exec(src)?.[1] ?? "";
-    console.log(doc.replace(/^ ?\* ?/gm, "").trim());
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
+  if (values.help) printHeaderHelp("io.ts");
+  const int = intOption;
   const o: Options = {
     runs: int("runs", values.runs, 1),
     mib: int("mib", values.mib, 1),

@@ -3,7 +3,7 @@
  * clock, host facts for the results file, writing results, formatting numbers.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -158,4 +158,19 @@ export function tail(text: string, n: number, indent = "    "): string {
     .slice(-n)
     .map((l) => indent + l)
     .join("\n");
+}
+
+/** `--help` for a bench script: print the script's header comment (its usage) and exit. */
+export function printHeaderHelp(script: string): never {
+  const src = readFileSync(join(ROOT, "bench", script), "utf8");
+  const doc = /\/\*\*([\s\S]*?)\*\//.exec(src)?.[1] ?? "";
+  console.log(doc.replace(/^ ?\* ?/gm, "").trim());
+  process.exit(0);
+}
+
+/** A whole-number option value, at least `min`; otherwise an error naming the option. */
+export function intOption(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
+  return n;
 }
