@@ -19,6 +19,13 @@ import { ElfError } from "../machine/elf.js";
 import { ImageError } from "../machine/linux-image.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
 import { DiskError, FileBackend, parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
+import { ipBootArg, Subnet } from "../devices/virtio/net/ip.js";
+import { macFromName } from "../devices/virtio/net/mac.js";
+import { SwitchBackend } from "../devices/virtio/net/switch-backend.js";
+import { parseRateLimit, type RateLimiter } from "../hypervisor/rate-limiter.js";
+import { Networks } from "../hypervisor/switch.js";
+import { parseNetSpec, parseVmSpecs, SpecError, type NetSpec } from "../hypervisor/vm-spec.js";
+import { LinePrefixer, MULTI_DEFAULTS, MultiRun, type VmConfig } from "../machine/pv-multi.js";
 
 export const EXIT = {
   OK: 0,
@@ -189,6 +196,8 @@ interface RunOptions {
   kernel?: string;
   initrd?: string;
   disk?: string;
+  diskRate?: string;
+  net?: string;
   append?: string;
   mem: number;
   cpus: number;
@@ -239,6 +248,7 @@ export function statsJson(result: PvResult, setupMs: number): Record<string, unk
     wfiSleepMs: r3(result.sleptMs),
     wfiSleeps: result.sleeps,
     ...(result.blk ? { disk: result.blk } : {}),
+    ...(result.net ? { net: result.net } : {}),
     harts: result.harts.map((h) => ({
       hart: h.hart,
       instructions: h.instret,
@@ -274,6 +284,25 @@ export class EscapeFilter {
   }
 }
 
+/** A rate-limit spec (parseRateLimit) or a one-line usage error naming `what`. */
+function rateLimiter(spec: string | undefined, what: string): RateLimiter | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    return parseRateLimit(spec) ?? undefined;
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+function specOrUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof SpecError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** `paravm run`: boot Linux on the pv machine; resolves to the exit status. */
 async function runPv(opts: RunOptions): Promise<number> {
   const t0 = performance.now();
@@ -288,6 +317,8 @@ async function runPv(opts: RunOptions): Promise<number> {
     const spec = parseDiskSpec(opts.disk);
     checkDisk(spec.path);
     disk = new FileBackend(spec.path, { readonly: spec.readonly, cache: spec.cache });
+  } else if (opts.diskRate !== undefined) {
+    throw new UsageError("--disk-rate without --disk");
   }
   try {
     return await runPvWithDisk(opts, kernel, initrd, disk, t0);
@@ -304,6 +335,19 @@ async function runPvWithDisk(
   t0: number,
 ): Promise<number> {
   let bootargs = opts.append ?? PV_DEFAULTS.BOOTARGS;
+  // --net: one VM on a network of its own (frames to nobody), with an address from the
+  // kernel command line; useful for the counters (and as the single-VM form of `multi`).
+  let net: { spec: NetSpec; backend: SwitchBackend; tx?: RateLimiter; rx?: RateLimiter } | null = null;
+  if (opts.net !== undefined) {
+    const spec = specOrUsage(() => parseNetSpec(opts.net!));
+    const tx = rateLimiter(spec.rate, "--net rate");
+    const rx = rateLimiter(spec.rate, "--net rate");
+    const backend = new SwitchBackend(new Networks().get(spec.network), "vm");
+    net = { spec, backend, ...(tx ? { tx } : {}), ...(rx ? { rx } : {}) };
+    const subnet = new Subnet(MULTI_DEFAULTS.SUBNET);
+    bootargs += ` ${ipBootArg({ address: subnet.assign("vm"), netmask: subnet.netmask, device: "eth0" })}`;
+  }
+  const diskLimiter = rateLimiter(opts.diskRate, "--disk-rate");
   if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
   const stdout = process.stdout;
   stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -320,7 +364,17 @@ async function runPvWithDisk(
       memBytes: opts.mem,
       cpus: opts.cpus,
       maxInsns: opts.maxInsns,
-      ...(disk ? { disk: { backend: disk, serial: "paravm-0" } } : {}),
+      ...(disk ? { disk: { backend: disk, serial: "paravm-0", ...(diskLimiter ? { rateLimiter: diskLimiter } : {}) } } : {}),
+      ...(net
+        ? {
+            net: {
+              backend: net.backend,
+              mac: net.spec.mac ?? macFromName(net.spec.network),
+              ...(net.tx ? { txRateLimiter: net.tx } : {}),
+              ...(net.rx ? { rxRateLimiter: net.rx } : {}),
+            },
+          }
+        : {}),
       output: (bytes) => {
         stdout.write(bytes);
         if (opts.exec !== undefined && exitStatus === null) {
@@ -379,7 +433,12 @@ async function runPvWithDisk(
       stdin.destroy();
     }
   }
-  if (opts.stats === true) process.stderr.write(`${JSON.stringify(statsJson(result, setupMs))}\n`);
+  if (opts.stats === true) {
+    const doc = statsJson(result, setupMs);
+    if (net) doc.switchPort = { network: net.spec.network, ...structuredClone(net.backend.port.stats) };
+    process.stderr.write(`${JSON.stringify(doc)}\n`);
+  }
+  net?.backend.close();
   if (result.stop === "stopped") {
     if (tty) process.stderr.write("\r\nparavm: terminated\r\n");
     return quit ? EXIT.OK : 130;
@@ -401,6 +460,129 @@ async function runPvWithDisk(
   }
   return result.resetReason === 1 ? EXIT.GUEST_FAILED : EXIT.OK;
 }
+
+interface MultiOptions {
+  kernel?: string;
+  initrd?: string;
+  vm: string[];
+  stats?: boolean;
+  maxInsns?: number;
+}
+
+/**
+ * `paravm multi`: several VMs in this process on shared networks (src/machine/pv-multi.ts).
+ * Addresses come from the kernel command line (`ip=`, CONFIG_IP_PNP), not DHCP: per
+ * network, 10.0.2.2, .3, … in --vm order. Console lines are prefixed "[name] ".
+ */
+async function runMulti(opts: MultiOptions): Promise<number> {
+  const specs = specOrUsage(() => parseVmSpecs(opts.vm));
+  const dir = opts.kernel !== undefined && opts.initrd !== undefined ? null : defaultGuestDir();
+  const kernelFile = opts.kernel ?? (dir ? join(dir, "Image") : null);
+  if (kernelFile === null) throw new UsageError("no --kernel given and no built guest images found (run: node scripts/build-guests.mjs)");
+  const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
+  const kernel = readProgram(kernelFile);
+  const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
+  const disks: FileBackend[] = [];
+  const configs: VmConfig[] = [];
+  const t0 = performance.now();
+  try {
+    for (const v of specs) {
+      const what = `--vm ${v.name}`;
+      const opt = <T>(text: string | undefined, parse: (s: string) => T, key: string): T | undefined => {
+        if (text === undefined) return undefined;
+        try {
+          return parse(text);
+        } catch (e) {
+          throw new UsageError(`${what}: ${key}=${text}: ${(e as Error).message}`);
+        }
+      };
+      let disk: VmConfig["disk"];
+      if (v.disk !== undefined) {
+        const ds = parseDiskSpec(v.disk);
+        checkDisk(ds.path);
+        const backend = new FileBackend(ds.path, { readonly: ds.readonly, cache: ds.cache });
+        disks.push(backend);
+        const rl = rateLimiter(v.diskRate, `${what} disk-rate`);
+        disk = { backend, serial: `paravm-${v.name}`.slice(0, 20), ...(rl ? { rateLimiter: rl } : {}) };
+      }
+      const tx = rateLimiter(v.netRate, `${what} net-rate`);
+      const rx = rateLimiter(v.netRate, `${what} net-rate`);
+      configs.push({
+        name: v.name,
+        memBytes: opt(v.mem, parseMemSize, "mem"),
+        cpus: opt(v.cpus, parseCpus, "cpus"),
+        maxInsns: opts.maxInsns,
+        ...(v.exec !== undefined ? { exec: v.exec } : {}),
+        ...(disk ? { disk } : {}),
+        net: {
+          network: v.net!,
+          ...(v.mac ? { mac: v.mac } : {}),
+          ...(tx ? { txRateLimiter: tx } : {}),
+          ...(rx ? { rxRateLimiter: rx } : {}),
+        },
+      });
+    }
+    const stdout = process.stdout;
+    stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+    });
+    const lines = new LinePrefixer((text) => void stdout.write(text));
+    let multi: MultiRun;
+    try {
+      multi = new MultiRun(configs, { kernel, initrd, output: (name, bytes) => lines.push(name, bytes) });
+    } catch (e) {
+      if (e instanceof RangeError && /alloc|memory/i.test(e.message)) {
+        throw new UsageError(`mem: cannot allocate guest RAM for ${configs.length} VMs on this host`);
+      }
+      throw e;
+    }
+    const setupMs = performance.now() - t0;
+    const onSignal = (): void => multi.stop();
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    let r: Awaited<ReturnType<MultiRun["run"]>>;
+    try {
+      r = await multi.run();
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      lines.flush();
+    }
+    for (const o of r.vms) {
+      if (o.status !== 0 && o.result.stop !== "stopped") {
+        const why =
+          o.result.stop === "wfiDeadlock"
+            ? "every hart waits with no timer armed"
+            : o.result.stop === "maxInsns"
+              ? "stopped by --max-insns"
+              : o.execStatus === null
+                ? "powered off without printing PARAVM-EXIT-STATUS"
+                : `exit status ${o.execStatus}`;
+        process.stderr.write(`paravm: vm ${o.name}: ${why}\n`);
+      }
+    }
+    if (opts.stats === true) {
+      const doc = {
+        vms: Object.fromEntries(
+          r.vms.map((o) => [
+            o.name,
+            { status: o.status, network: o.network, address: o.address, mac: o.mac, ...statsJson(o.result, setupMs) },
+          ]),
+        ),
+        networks: Object.fromEntries(
+          Object.entries(r.ports).map(([n, ports]) => [n, { ports, switch: { ...r.networks.get(n).stats } }]),
+        ),
+      };
+      process.stderr.write(`${JSON.stringify(doc)}\n`);
+    }
+    return r.status;
+  } finally {
+    for (const d of disks) d.close();
+  }
+}
+
+/** Collect repeated --vm options. */
+const collect = (value: string, prev: string[]): string[] => [...prev, value];
 
 function buildProgram(setStatus: (code: number | Promise<number>) => void): Command {
   const program = new Command("paravm");
@@ -443,8 +625,34 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")
     .option("--stats", "print a JSON summary to stderr at the end")
     .option("--max-insns <n>", "stop after N instructions (exit status 124)", parseCount)
+    .option("--disk-rate <spec>", "rate limit for the disk: bw=BYTES/s,ops=REQS/s[,bw_burst=…,ops_burst=…] (K/M/G)")
+    .option(
+      "--net <name[,mac=…][,rate=bw=…,ops=…]>",
+      `virtio-net eth0 on network NAME (alone: for counters); address ${MULTI_DEFAULTS.SUBNET.replace(".0/", ".2/")} by ip= on the kernel command line`,
+    )
     .action((opts: RunOptions) => {
       setStatus(runPv(opts));
+    });
+
+  program
+    .command("multi")
+    .description("run several pv VMs in this process on shared virtual networks; ends when all have exited")
+    .requiredOption(
+      "--vm <spec>",
+      "name=N,net=NET[,mac=…][,mem=…][,cpus=…][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
+      collect,
+      [],
+    )
+    .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
+    .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
+    .option("--stats", "print a JSON summary (per VM, and per switch port) to stderr at the end")
+    .option("--max-insns <n>", "stop each VM after N instructions", parseCount)
+    .addHelpText(
+      "after",
+      `\nEach VM joins network NET (one learning switch per name) and gets an address from\n${MULTI_DEFAULTS.SUBNET} in --vm order (.2, .3, …), given to the kernel as ip= (no DHCP).\nExit status: the first non-zero guest status (the other VMs are then stopped), else 0.`,
+    )
+    .action((opts: MultiOptions) => {
+      setStatus(runMulti(opts));
     });
 
   return program;

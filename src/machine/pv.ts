@@ -1,7 +1,10 @@
 /**
  * The pv machine: Linux boots with no firmware; the hypervisor answers its SBI calls
  * (hypercalls), and its devices are a PLIC and virtio-mmio (slot 0 console, slot 1 rng,
- * slot 2 virtio-blk when a disk is given).
+ * slot 2 virtio-blk when a disk is given, then virtio-net when a network backend is given).
+ *
+ * Network: a frame arriving for a VM whose harts all sleep in WFI wakes `runAsync` at
+ * once (as console input does), so a VM on a switch answers with low latency.
  *
  * SMP: `cpus` harts share one thread. The run loop gives each runnable hart a slice of
  * instructions in turn (round robin); a hart in WFI with nothing to wake it, or stopped by
@@ -15,6 +18,8 @@ import { VirtioMmioTransport } from "../devices/virtio/mmio.js";
 import { VirtioConsole, type CharBackend } from "../devices/virtio/console/device.js";
 import { VirtioRng } from "../devices/virtio/rng/device.js";
 import { VirtioBlk, type BlkStats, type BlockBackend } from "../devices/virtio/blk/device.js";
+import { VirtioNet, type NetBackend, type NetStats } from "../devices/virtio/net/device.js";
+import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../hypervisor/rate-limiter.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { SbiDispatcher } from "../sbi/dispatch.js";
@@ -47,7 +52,18 @@ export interface PvOptions {
   readonly output: (bytes: Uint8Array) => void;
   readonly clockMs?: () => number;
   /** A disk (virtio-blk, /dev/vda): the caller opens and closes the backend. */
-  readonly disk?: { readonly backend: BlockBackend; readonly serial?: string };
+  readonly disk?: { readonly backend: BlockBackend; readonly serial?: string; readonly rateLimiter?: RateLimiter };
+  /**
+   * A network interface (virtio-net, eth0): frames go to and come from `backend` (e.g. a
+   * SwitchBackend on a VirtualSwitch). Optional limiters for what the guest sends (tx) and
+   * receives (rx); over the limit the device applies back-pressure.
+   */
+  readonly net?: {
+    readonly backend: NetBackend;
+    readonly mac: Uint8Array;
+    readonly txRateLimiter?: RateLimiter;
+    readonly rxRateLimiter?: RateLimiter;
+  };
 }
 
 export type PvStop = "shutdown" | "reboot" | "maxInsns" | "wfiDeadlock" | "stopped";
@@ -81,6 +97,8 @@ export interface PvResult {
   readonly sleeps: number;
   /** The disk's counters (a copy), when the machine has one. */
   readonly blk?: BlkStats;
+  /** The network device's counters (a copy), when the machine has one. */
+  readonly net?: NetStats;
 }
 
 /** Per-hart bookkeeping of the run loop. */
@@ -106,6 +124,8 @@ export class PvMachine {
   readonly cpus: number;
   /** The virtio-blk device, when a disk was given. */
   readonly blk: VirtioBlk | null = null;
+  /** The virtio-net device, when a network backend was given. */
+  readonly net: VirtioNet | null = null;
   private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
   private consoleInput: ((b: Uint8Array) => void) | null = null;
   private readonly acct: HartAcct[];
@@ -168,6 +188,13 @@ export class PvMachine {
     const conRec = board.addVirtio("virtio-console0");
     const rngRec = board.addVirtio("virtio-rng0");
     const blkRec = options.disk ? board.addVirtio("virtio-blk0") : null;
+    const netRec = options.net ? board.addVirtio("virtio-net0") : null;
+    // Rate-limiter retries fire from a host timer: wake a sleeping run loop after them.
+    const timer: RetryTimer = (ms, fn) =>
+      defaultRetryTimer(ms, () => {
+        fn();
+        this.wake?.();
+      });
     this.acct = harts.map(() => ({ wfi: 0, external: 0, mmio: new Float64Array(0) }));
     // The PLIC drives each hart's mip; count rising edges of SEIP as external interrupts.
     const targets = harts.map((h, i) => {
@@ -197,8 +224,32 @@ export class PvMachine {
     );
     this.bus.map(rngRec.base, new VirtioMmioTransport(new VirtioRng(), this.ram, this.plic.irqLine(rngRec.irq)), rngRec.name);
     if (blkRec && options.disk) {
-      this.blk = new VirtioBlk(options.disk.backend, { serial: options.disk.serial });
+      this.blk = new VirtioBlk(options.disk.backend, {
+        serial: options.disk.serial,
+        timer,
+        ...(options.disk.rateLimiter ? { rateLimiter: options.disk.rateLimiter } : {}),
+      });
       this.bus.map(blkRec.base, new VirtioMmioTransport(this.blk, this.ram, this.plic.irqLine(blkRec.irq)), blkRec.name);
+    }
+    if (netRec && options.net) {
+      const inner = options.net.backend;
+      // Frames from the backend reach the device, then wake the run loop if it sleeps.
+      const backend: NetBackend = {
+        send: (frame) => inner.send(frame),
+        onReceive: (cb) =>
+          inner.onReceive((frame) => {
+            const ok = cb(frame);
+            this.wake?.();
+            return ok;
+          }),
+      };
+      this.net = new VirtioNet(backend, {
+        mac: options.net.mac,
+        timer,
+        ...(options.net.txRateLimiter ? { txRateLimiter: options.net.txRateLimiter } : {}),
+        ...(options.net.rxRateLimiter ? { rxRateLimiter: options.net.rxRateLimiter } : {}),
+      });
+      this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, this.plic.irqLine(netRec.irq)), netRec.name);
     }
     for (const a of this.acct) a.mmio = new Float64Array(2 * this.bus.regions.length);
 
@@ -357,9 +408,10 @@ export class PvMachine {
    * Run to a stop, returning to Node's event loop every few ms so that console input
    * (`input`) and signals are seen. When every hart waits, sleeps on a timer until the next
    * deadline or input. `waitForInput`: with no timer armed, wait for input instead of
-   * reporting a WFI deadlock.
+   * reporting a WFI deadlock (always so with a network device: a frame may come).
    */
   async runAsync(opts: { waitForInput?: boolean } = {}): Promise<PvResult> {
+    if (this.net !== null && opts.waitForInput !== true) opts = { ...opts, waitForInput: true };
     this.startMs = performance.now();
     for (;;) {
       const step = this.advance(performance.now() + PV_DEFAULTS.YIELD_MS);
@@ -437,6 +489,7 @@ export class PvMachine {
       sleptMs: this.sleptMs,
       sleeps: this.sleeps,
       ...(this.blk ? { blk: structuredClone(this.blk.stats) } : {}),
+      ...(this.net ? { net: structuredClone(this.net.stats) } : {}),
     };
   }
 }
