@@ -4,7 +4,7 @@
  * is read back in the next, and a read-only disk cannot be written.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +41,35 @@ describe("pv machine with a virtio-blk disk", () => {
     const b = boot(disk, "cat /mnt/new.txt; cat /sys/block/vda/serial; echo");
     assert.equal(b.status, 0, `stderr: ${b.stderr}\nstdout tail: ${b.stdout.slice(-800)}`);
     assert.match(b.stdout, /(^|\n)persisted\r?\nparavm-0\r?\nPARAVM-EXIT-STATUS=0/);
+  });
+
+  test("a guest killed (SIGKILL) after sync loses nothing it flushed", { skip, timeout: 620_000 }, async () => {
+    const disk = join(dir, "killed.img");
+    copyFileSync(join(guestDir!, "disk.ext2"), disk);
+    // The guest writes and syncs, says so, then keeps writing until the host kills paravm.
+    const cmd = "echo flushed-before-kill > /mnt/k.txt; sync; echo SYNCED; while true; do echo more >> /mnt/junk; done";
+    const child = spawn(process.execPath, [bin, "run", "--disk", disk, "--append", "console=hvc0 quiet", "--exec", cmd], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const synced = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 300_000);
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("SYNCED")) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      child.on("exit", () => resolve(out.includes("SYNCED")));
+    });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    assert.ok(synced, `the guest never reported its sync:\n${out.slice(-800)}`);
+    const b = boot(disk, "cat /mnt/k.txt");
+    assert.equal(b.status, 0, `stderr: ${b.stderr}\nstdout tail: ${b.stdout.slice(-800)}`);
+    assert.match(b.stdout, /(^|\n)flushed-before-kill\r?\n/);
   });
 
   test("a read-only disk is mounted, read, and refuses writes", { skip, timeout: 320_000 }, () => {
