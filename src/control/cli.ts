@@ -313,8 +313,12 @@ async function runPv(opts: RunOptions): Promise<number> {
   const kernel = readProgram(kernelFile);
   const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
   let disk: FileBackend | null = null;
-  if (opts.disk !== undefined) {
-    const spec = parseDiskSpec(opts.disk);
+  // The default guest also gets the ext2 disk the image builder made, read-only: that file
+  // is the pristine image every run shares (pass --disk with a copy for a writable one).
+  const builtDisk = dir !== null && opts.kernel === undefined ? join(dir, "disk.ext2") : null;
+  const diskArg = opts.disk ?? (builtDisk !== null && existsSync(builtDisk) ? `${builtDisk},readonly` : undefined);
+  if (diskArg !== undefined) {
+    const spec = parseDiskSpec(diskArg);
     checkDisk(spec.path);
     disk = new FileBackend(spec.path, { readonly: spec.readonly, cache: spec.cache });
   } else if (opts.diskRate !== undefined) {

@@ -72,6 +72,15 @@ describe("pv machine with a virtio-blk disk", () => {
     assert.match(b.stdout, /(^|\n)flushed-before-kill\r?\n/);
   });
 
+  test("without --disk the default guest mounts the built ext2 disk, read-only", { skip, timeout: 320_000 }, () => {
+    const r = spawnSync(process.execPath, [bin, "run", "--append", "console=hvc0 quiet", "--exec", "cat /mnt/hello.txt; grep -c '^/dev/vda /mnt ext2 ro' /proc/mounts"], {
+      encoding: "utf8",
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `stderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-800)}`);
+    assert.match(r.stdout, /hello from the paravm disk image\r?\n1\r?\n/);
+  });
+
   test("a read-only disk is mounted, read, and refuses writes", { skip, timeout: 320_000 }, () => {
     const disk = join(dir, "ro.img");
     copyFileSync(join(guestDir!, "disk.ext2"), disk);
