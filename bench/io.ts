@@ -16,7 +16,12 @@
  * (paravm cache=writeback, QEMU's default cache=writeback): O_DIRECT bypasses the guest
  * page cache, not the host's.
  *
- * Network (64 MiB TCP with nc between two pv guests) needs `paravm multi`; when
+ * Network: 64 MiB TCP with busybox nc between two pv guests (`paravm multi`, one switch,
+ * a=10.0.2.2 receives, b=10.0.2.3 sends `dd if=/dev/zero bs=64k | nc -w 2`), and the same
+ * guest commands on two `qemu-system-riscv64 -M virt` joined by `-netdev socket`
+ * (listen/connect) + virtio-net-device, addresses via the kernel's ip=. The receiver
+ * swallows the first byte, then times the rest with dd (connect retries excluded).
+ * exits/insns per MiB: both VMs summed, minus a baseline run that sends 0 bytes. When
  * `paravm multi --help` fails the bench prints "net: skipped (paravm multi not available)".
  *
  *   npm run bench:io [-- options]      (or: node dist/bench/io.js [options])
@@ -40,6 +45,7 @@ import {
   findGuest,
   guestFigures,
   median,
+  parseMultiStats,
   parseStats,
   startVm,
   sum,
@@ -192,7 +198,7 @@ async function measure(cmd: string, args: string[], pv: boolean, wantBytes: numb
 
 interface OpResult {
   emulator: "paravm" | "QEMU";
-  op: BlkOp;
+  op: BlkOp | NetOp;
   runs: Measured[];
   error: string | null;
 }
@@ -272,6 +278,137 @@ function perMiB(op: OpResult, base: OpResult, mib: number): PerMiB | null {
   };
 }
 
+
+// ---------------------------------------------------------------- net (TCP with nc)
+
+type NetOp = "tcp" | "baseline-tcp";
+const NET_PORT = 5000;
+const ACK_PORT = 5001;
+const ADDR_A = "10.0.2.2"; // receiver (first --vm, or the QEMU listener)
+const ADDR_B = "10.0.2.3"; // sender
+
+/**
+ * Receiver (a): listens, swallows the first byte with `dd bs=1 count=1`, then times the
+ * rest with dd (so the sender's connect retries and boot skew are excluded), then sends
+ * the ack the sender waits for (busybox nc quirks: see src/machine/pv-net.test.ts).
+ * Sender (b): dd of /dev/zero (64 KiB blocks) piped into `nc -w 2`, retried until the
+ * listener is up, then waits for the ack. The baseline sends 0 blocks.
+ */
+function tcpScripts(op: NetOp, mib: number): { a: string; b: string } {
+  const retry = (cmd: string): string => `for i in $(seq 60); do ${cmd} && break; sleep 1; done`;
+  const a = [
+    `nc -l -p ${NET_PORT} </dev/null | { dd bs=1 count=1 of=/dev/null 2>/dev/null; ` +
+      "t0=$(cut -d' ' -f1 /proc/uptime); dd of=/dev/null bs=64k 2>/tmp/dd.log; s=$?; " +
+      "t1=$(cut -d' ' -f1 /proc/uptime); " +
+      'echo "IOBENCH t0=$t0 t1=$t1 status=$s"; ' +
+      "sed 's/^/IOBENCH-DD /' /tmp/dd.log; }",
+    retry(`echo ack | nc -w 1 ${ADDR_B} ${ACK_PORT}`),
+    "sleep 1",
+  ].join("; ");
+  const blocks = op === "tcp" ? mib * 16 : 0;
+  const b = [
+    retry(`dd if=/dev/zero bs=64k count=${blocks} 2>/dev/null | nc -w 2 ${ADDR_A} ${NET_PORT}`),
+    `nc -l -p ${ACK_PORT} </dev/null >/dev/null`,
+  ].join("; ");
+  return { a, b };
+}
+
+/** Bytes the receiver's timed dd should see: all but the first (0 for the baseline). */
+const tcpWantBytes = (op: NetOp, mib: number): number => (op === "tcp" ? mib * MiB - 1 : 0);
+
+function paravmMultiArgs(g: GuestImages, s: { a: string; b: string }): string[] {
+  return [
+    PARAVM_BIN, "multi", "--kernel", g.kernel.path, "--initrd", g.initrd.path,
+    "--vm", `name=a,net=lan0,exec=${s.a}`,
+    "--vm", `name=b,net=lan0,exec=${s.b}`,
+    "--stats",
+  ];
+}
+
+function qemuNetArgs(g: GuestImages, role: "a" | "b", port: number, script: string): string[] {
+  const b64 = Buffer.from(script, "utf8").toString("base64");
+  const addr = role === "a" ? ADDR_A : ADDR_B;
+  return [
+    "-M", "virt", "-m", "256M", "-smp", "1",
+    "-bios", OPENSBI,
+    "-kernel", g.kernel.path,
+    "-initrd", g.initrd.path,
+    "-netdev", role === "a" ? `socket,id=n0,listen=127.0.0.1:${port}` : `socket,id=n0,connect=127.0.0.1:${port}`,
+    "-device", `virtio-net-device,netdev=n0,mac=52:54:00:12:34:${role === "a" ? "02" : "03"}`,
+    // Same address mechanism as paravm multi: the kernel's ip= (CONFIG_IP_PNP).
+    "-append", `console=ttyS0 ip=${addr}:::255.255.255.0:${role}:eth0:off paravm.nodisk paravm.exec=${b64}`,
+    "-nographic", "-no-reboot",
+  ];
+}
+
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function measureNet(emulator: "paravm" | "QEMU", op: NetOp, opts: Options, g: GuestImages): Promise<Measured> {
+  const env = { ...process.env };
+  delete env["PARAVM_JIT"];
+  const s = tcpScripts(op, opts.mib);
+  const want = tcpWantBytes(op, opts.mib);
+  const timeoutMs = opts.timeoutS * 1000;
+  let r: VmRun;
+  let stats: PvStats | null = null;
+  let extra: string | null = null;
+  if (emulator === "paravm") {
+    r = await startVm(process.execPath, paravmMultiArgs(g, s), env, timeoutMs).done;
+    const ms = parseMultiStats(r.stderr);
+    stats = ms?.total ?? null;
+    if (ms === null) extra = "no --stats JSON line on stderr";
+    else if (Object.keys(ms.perVm).length !== 2) extra = `--stats has ${Object.keys(ms.perVm).length} VMs, expected 2`;
+    else if (r.code !== 0) extra = `paravm multi exited ${r.code}`;
+  } else {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const a = startVm(QEMU, qemuNetArgs(g, "a", port, s.a), env, timeoutMs);
+    await sleepMs(1500); // the listener's socket must be bound before the connecting VM starts
+    const b = startVm(QEMU, qemuNetArgs(g, "b", port, s.b), env, timeoutMs);
+    const rb = await b.done;
+    if (rb.code !== 0 || !/PARAVM-EXIT-STATUS=0/.test(rb.stdout)) {
+      // the receiver would wait for a connection forever
+      await sleepMs(2000);
+      a.kill();
+      extra = `sender VM exited ${rb.code}${rb.signal ? ` (${rb.signal})` : ""}: ${tail(rb.stdout + rb.stderr, 3)}`;
+    }
+    r = await a.done;
+  }
+  const fig = guestFigures(r.stdout);
+  const problem = extra ?? judge(r, fig, want, emulator, false);
+  const secs = fig.ddS !== null && fig.ddS > 0 ? fig.ddS : fig.uptimeS;
+  return {
+    ok: problem === null,
+    problem:
+      problem === null
+        ? null
+        : `${problem}\n  stdout (last lines):\n${tail(r.stdout, 6)}\n  stderr (last lines):\n${tail(r.stderr.split("\n").filter((l) => !l.startsWith("{")).join("\n"), 6)}`,
+    fig,
+    mibPerS: secs !== null && secs > 0 ? (fig.ddBytes ?? want) / MiB / secs : NaN,
+    hostWallMs: r.wallMs,
+    stats,
+  };
+}
+
+async function runNetOp(emulator: "paravm" | "QEMU", op: NetOp, n: number, opts: Options, g: GuestImages): Promise<OpResult> {
+  const res: OpResult = { emulator, op, runs: [], error: null };
+  for (let i = 0; i < n; i++) {
+    const m = await measureNet(emulator, op, opts, g);
+    if (!m.ok) {
+      res.error = m.problem;
+      console.log(`  ${emulator} ${op} run ${i + 1}/${n}: FAILED — ${m.problem?.split("\n")[0]}`);
+      break;
+    }
+    res.runs.push(m);
+    console.log(
+      `  ${emulator} ${op} run ${i + 1}/${n}: ` +
+        (op === "tcp" ? `${fixed(m.mibPerS, 1)} MiB/s (dd ${fixed(m.fig.ddS ?? NaN, 3)} s, uptime ${fixed(m.fig.uptimeS ?? NaN, 2)} s), ` : "") +
+        `process ${fixed(m.hostWallMs / 1000, 2)} s` +
+        (m.stats ? `, ${group(m.stats.instructions)} insns, ${group(sum(m.stats.exits))} exits (both VMs)` : ""),
+    );
+  }
+  return res;
+}
+
 // ---------------------------------------------------------------- main
 
 function paravmMultiAvailable(): boolean {
@@ -284,7 +421,7 @@ async function main(): Promise<number> {
   const g = findGuest(opts.guestDir);
   const host = hostInfo();
   const qemuVersion = toolVersion(QEMU);
-  console.log(`io bench: ${opts.mib} MiB sequential dd write/read on virtio-blk, ${opts.runs} run(s) each`);
+  console.log(`io bench: ${opts.mib} MiB sequential dd write/read on virtio-blk${opts.skipNet ? "" : " and a TCP transfer with nc between two guests"}, ${opts.runs} run(s) each`);
   console.log(`guest: ${g.dir}  (${g.how})`);
   console.log(`host: ${host.cpuModel} x${host.cpuCount}, node ${host.node}, load ${host.loadAvg.join(" ")}; qemu: ${qemuVersion ?? "not found"}`);
 
@@ -295,7 +432,7 @@ async function main(): Promise<number> {
 
   let failed = false;
   const results: OpResult[] = [];
-  const errorRow = (emulator: "paravm" | "QEMU", op: BlkOp, e: string): OpResult => ({ emulator, op, runs: [], error: e });
+  const errorRow = (emulator: "paravm" | "QEMU", op: BlkOp | NetOp, e: string): OpResult => ({ emulator, op, runs: [], error: e });
   const ops: BlkOp[] = ["write", "read"];
 
   if (!opts.skipQemu) {
@@ -360,17 +497,68 @@ async function main(): Promise<number> {
   // ---- net
   let net: Record<string, unknown> = { skipped: "--skip-net" };
   let netLine: string | null = null;
+  let netPer: PerMiB | null = null;
   if (!opts.skipNet) {
     if (!paravmMultiAvailable()) {
       netLine = "net: skipped (paravm multi not available)";
       net = { skipped: "paravm multi not available" };
       rows.push(["tcp nc", "skipped", "-", "-", "-", "-", "-", "-"]);
     } else {
-      // `paravm multi` appeared while this bench was written; its interface was not there
-      // to measure against, so the TCP part is not wired up yet.
-      netLine = "net: skipped (paravm multi is available but the TCP part of this bench is not implemented yet)";
-      net = { skipped: "not implemented" };
-      rows.push(["tcp nc", "skipped", "-", "-", "-", "-", "-", "-"]);
+      const netResults: OpResult[] = [];
+      let netBase: OpResult | null = null;
+      if (!opts.skipQemu) {
+        const why = qemuVersion === null ? `${QEMU} not found` : !existsSync(OPENSBI) ? `${OPENSBI} not found` : null;
+        netResults.push(why ? errorRow("QEMU", "tcp", why) : await runNetOp("QEMU", "tcp", opts.runs, opts, g));
+      }
+      if (!opts.skipParavm) {
+        netBase = await runNetOp("paravm", "baseline-tcp", 1, opts, g);
+        netResults.push(await runNetOp("paravm", "tcp", opts.runs, opts, g));
+      }
+      for (const r of [...netResults, ...(netBase ? [netBase] : [])]) {
+        if (r.error) {
+          failed = true;
+          console.log(`${r.emulator} ${r.op}: ERROR ${r.error}`);
+        }
+      }
+      const pv = netResults.find((r) => r.emulator === "paravm");
+      const q = netResults.find((r) => r.emulator === "QEMU");
+      const pvMed = median(mibs(pv));
+      const qMed = median(mibs(q));
+      const per = pv && netBase ? perMiB(pv, netBase, opts.mib) : null;
+      netPer = per;
+      rows.push([
+        "tcp nc",
+        fixed(pvMed, 1),
+        fixed(bestOf(mibs(pv)), 1),
+        fixed(qMed, 1),
+        fixed(bestOf(mibs(q)), 1),
+        Number.isFinite(pvMed / qMed) ? `${fixed(pvMed / qMed, 3)}x` : "-",
+        per ? fixed(per.exitsPerMiB, 1) : "-",
+        per ? group(per.instructionsPerMiB) : "-",
+      ]);
+      const s = tcpScripts("tcp", opts.mib);
+      const sb = tcpScripts("baseline-tcp", opts.mib);
+      net = {
+        method:
+          "receiver a=10.0.2.2 `nc -l | dd`, first byte swallowed, the rest timed by dd (MiB/s = dd bytes / dd seconds); " +
+          "sender b=10.0.2.3 `dd if=/dev/zero bs=64k | nc -w 2`; exits/insns per MiB: both VMs summed, minus the 0-byte baseline",
+        scripts: { receiver: s.a, sender: s.b },
+        scriptsBaseline: { receiver: sb.a, sender: sb.b },
+        qemuArgsExample: { listener: qemuNetArgs(g, "a", 0, "<script>"), connector: qemuNetArgs(g, "b", 0, "<script>") },
+        paravm: {
+          mibPerSMedian: Number.isFinite(pvMed) ? pvMed : null,
+          runs: pv?.runs.map((m) => ({ mibPerS: m.mibPerS, ddBytes: m.fig.ddBytes, ddS: m.fig.ddS, uptimeS: m.fig.uptimeS, processMs: m.hostWallMs, stats: m.stats?.raw ?? null })) ?? [],
+          error: pv?.error ?? null,
+          perMiB: per,
+          baseline: netBase ? { error: netBase.error, stats: netBase.runs[0]?.stats?.raw ?? null, processMs: netBase.runs[0]?.hostWallMs ?? null } : null,
+        },
+        qemu: {
+          mibPerSMedian: Number.isFinite(qMed) ? qMed : null,
+          runs: q?.runs.map((m) => ({ mibPerS: m.mibPerS, ddBytes: m.fig.ddBytes, ddS: m.fig.ddS, uptimeS: m.fig.uptimeS, processMs: m.hostWallMs })) ?? [],
+          error: q?.error ?? null,
+        },
+        ratioParavmOverQemu: Number.isFinite(pvMed / qMed) ? pvMed / qMed : null,
+      };
     }
   }
 
@@ -383,6 +571,12 @@ async function main(): Promise<number> {
       "  both emulators read/write the host page cache (cache=writeback); O_DIRECT only bypasses the guest's.",
   );
   if (netLine) console.log(netLine);
+  if (netPer) {
+    console.log(`\nparavm tcp nc: exits per MiB by reason, both VMs (|x| >= 0.05)`);
+    console.log(table(["reason", "per MiB"], netPer.exitReasons.slice(0, 12).map(([k, v]) => [k, fixed(v, 2)])));
+    const i = Object.entries(netPer.interrupts).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${fixed(v, 2)}`);
+    console.log(`  per MiB: ${i.join(", ")}`);
+  }
 
   for (const op of ops) {
     const per = (summary[op] as { paravm: { perMiB: PerMiB | null } }).paravm.perMiB;

@@ -265,3 +265,33 @@ export const median = (xs: number[]): number => {
   const mid = s.length >> 1;
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
+
+/**
+ * `paravm multi --stats`: one JSON line {"vms":{"a":{...},"b":{...}},"networks":{...}}.
+ * Returns the per-VM stats summed (wallMs: the largest; raw: the whole document) and the
+ * per-VM ones, or null when there is no such line.
+ */
+export function parseMultiStats(stderr: string): { total: PvStats; perVm: Record<string, PvStats>; networks: unknown } | null {
+  for (const line of stderr.split(/\r?\n/).reverse()) {
+    const t = line.trim();
+    if (!t.startsWith("{")) continue;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(t) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const vms = o["vms"];
+    if (!vms || typeof vms !== "object" || Array.isArray(vms)) continue;
+    const perVm: Record<string, PvStats> = {};
+    for (const [name, v] of Object.entries(vms as Record<string, unknown>)) {
+      const s = v && typeof v === "object" ? statsOf(v as Record<string, unknown>) : null;
+      if (s) perVm[name] = s;
+    }
+    const all = Object.values(perVm);
+    if (all.length === 0) continue;
+    const total = all.slice(1).reduce(addStats, { ...all[0]! });
+    return { total: { ...total, raw: o }, perVm, networks: o["networks"] ?? null };
+  }
+  return null;
+}
