@@ -22,13 +22,12 @@
  *                      top 15 functions and source lines by self time (build/bench/prof/)
  *   --no-json          do not write bench/results/boot-<date>.json
  */
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp } from "./lib/common.js";
+import { findGuest, type GuestImages } from "./lib/iobench.js";
 import { summarizeProfile, type HotSpot } from "./lib/cpuprofile.js";
 
 const QEMU = "qemu-system-riscv64";
@@ -84,59 +83,7 @@ function parseOptions(): Options {
 
 // ---------------------------------------------------------------- guest images
 
-interface GuestImages {
-  dir: string;
-  how: string;
-  kernel: { path: string; bytes: number; sha256: string };
-  initrd: { path: string; bytes: number; sha256: string };
-}
-
-const complete = (dir: string): boolean =>
-  existsSync(join(dir, "Image")) && existsSync(join(dir, "initramfs.cpio.gz"));
-
-/** The images to boot: --guest-dir, else build-guests' dir for the current inputs, else the newest built one. */
-function findGuest(opts: Options): GuestImages {
-  let dir: string | null = null;
-  let how = "";
-  if (opts.guestDir !== null) {
-    if (!complete(opts.guestDir)) throw new Error(`--guest-dir ${opts.guestDir} has no Image + initramfs.cpio.gz`);
-    dir = opts.guestDir;
-    how = "--guest-dir";
-  }
-  if (dir === null) {
-    const r = spawnSync(process.execPath, [join(ROOT, "scripts", "build-guests.mjs"), "--print-dir"], {
-      cwd: ROOT,
-      encoding: "utf8",
-    });
-    const printed = (r.stdout ?? "").trim().split("\n").pop()?.trim() ?? "";
-    if (r.status === 0 && printed && complete(printed)) {
-      dir = printed;
-      how = "build-guests --print-dir (current inputs)";
-    }
-  }
-  if (dir === null) {
-    const root = process.env["PARAVM_CACHE"] ?? join(homedir(), ".cache", "paravm");
-    let best: { d: string; t: number } | null = null;
-    try {
-      for (const name of readdirSync(root)) {
-        const d = join(root, name);
-        if (!complete(d)) continue;
-        const t = statSync(join(d, "Image")).mtimeMs;
-        if (best === null || t > best.t) best = { d, t };
-      }
-    } catch {
-      // no cache dir
-    }
-    if (best === null) throw new Error("no built guest images found (run: node scripts/build-guests.mjs)");
-    dir = best.d;
-    how = "newest complete dir in the cache (the current inputs are not built)";
-  }
-  const describe = (path: string) => {
-    const data = readFileSync(path);
-    return { path, bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") };
-  };
-  return { dir, how, kernel: describe(join(dir, "Image")), initrd: describe(join(dir, "initramfs.cpio.gz")) };
-}
+// findGuest (bench/lib/iobench.ts): --guest-dir, else build-guests' dir for the current inputs, else the newest built one.
 
 // ---------------------------------------------------------------- running one boot
 
@@ -439,7 +386,7 @@ async function profileParavm(opts: Options, g: GuestImages): Promise<number> {
 
 async function main(): Promise<number> {
   const opts = parseOptions();
-  const g = findGuest(opts);
+  const g = findGuest(opts.guestDir);
   if (opts.profile) return profileParavm(opts, g);
 
   const host = hostInfo();

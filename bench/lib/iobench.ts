@@ -22,7 +22,7 @@ export interface GuestImages {
 const complete = (dir: string): boolean =>
   existsSync(join(dir, "Image")) && existsSync(join(dir, "initramfs.cpio.gz"));
 
-/** Same rule as bench/boot.ts: --guest-dir, else build-guests --print-dir, else the newest complete cache dir. */
+/** The images to boot (bench:boot and bench:io): --guest-dir, else build-guests --print-dir (the current inputs), else the newest complete cache dir. */
 export function findGuest(guestDir: string | null): GuestImages {
   let dir: string | null = null;
   let how = "";
