@@ -7,6 +7,7 @@ import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { Hart, RunStatus, type TimeSource } from "./hart.js";
 import { Cause, CSR, Csr64, Priv } from "./constants.js";
+import { pmpAllowAll } from "./pmp.js";
 
 const RAM = 0x8000_0000;
 
@@ -108,19 +109,13 @@ test("instructions retired are counted per privilege mode; trapping instructions
   hart.csr64[Csr64.MEPC] = u;
   hart.csr64[Csr64.MTVEC] = RAM + 0x60;
   // An allow-all PMP entry so U-mode may run (spec: no match fails for U).
-  hart.pmpaddr[30] = -1;
-  hart.pmpaddr[31] = 0x3fffff;
-  hart.pmpcfg[15] = 0x1f;
-  // Recompute regions through the CSR path's helper.
-  return import("./pmp.js").then(({ pmpRecompute }) => {
-    pmpRecompute(hart);
-    assert.equal(hart.run(100), RunStatus.Wfi);
-    assert.equal(hart.priv, Priv.M);
-    assert.equal(hart.csr64[Csr64.MCAUSE], Cause.EcallU);
-    assert.equal(hart.instretByPriv[Priv.U], 2, "two addi retired in U; the ecall traps");
-    assert.equal(hart.instretByPriv[Priv.M], 2, "mret and wfi retired in M");
-    assert.equal(hart.instret, 4);
-  });
+  pmpAllowAll(hart);
+  assert.equal(hart.run(100), RunStatus.Wfi);
+  assert.equal(hart.priv, Priv.M);
+  assert.equal(hart.csr64[Csr64.MCAUSE], Cause.EcallU);
+  assert.equal(hart.instretByPriv[Priv.U], 2, "two addi retired in U; the ecall traps");
+  assert.equal(hart.instretByPriv[Priv.M], 2, "mret and wfi retired in M");
+  assert.equal(hart.instret, 4);
 });
 
 test("fence.i after a write the hart did not make (DMA): the changed page is decoded afresh", () => {
@@ -181,18 +176,13 @@ test("sequential execution across a 4 GiB boundary carries into the high half of
   ram.i32[codeB >> 2] = addi(5, 5, 10);
   ram.i32[(codeB + 4) >> 2] = WFI;
   hart.priv = Priv.S;
-  hart.pmpaddr[30] = -1;
-  hart.pmpaddr[31] = 0x3fffff;
-  hart.pmpcfg[15] = 0x1f;
-  return import("./pmp.js").then(({ pmpRecompute }) => {
-    pmpRecompute(hart);
-    hart.csr64[Csr64.SATP] = (RAM + root) / 4096;
-    hart.csr64[Csr64.SATP + 1] = 8 << 28;
-    hart.pcLo = 0xfffffffc | 0;
-    hart.pcHi = 0;
-    hart.run(2);
-    assert.equal(reg(hart, 5), 11n, "both instructions ran");
-    assert.equal(hart.pcHi, 1);
-    assert.equal(hart.pcLo, 4);
-  });
+  pmpAllowAll(hart);
+  hart.csr64[Csr64.SATP] = (RAM + root) / 4096;
+  hart.csr64[Csr64.SATP + 1] = 8 << 28;
+  hart.pcLo = 0xfffffffc | 0;
+  hart.pcHi = 0;
+  hart.run(2);
+  assert.equal(reg(hart, 5), 11n, "both instructions ran");
+  assert.equal(hart.pcHi, 1);
+  assert.equal(hart.pcLo, 4);
 });

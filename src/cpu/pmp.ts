@@ -126,3 +126,16 @@ export function pmpReadCfg(h: Hart, reg: number): [number, number] {
   for (let k = 0; k < 4; k++) hi |= (h.pmpcfg[first + 4 + k] ?? 0) << (8 * k);
   return [lo, hi];
 }
+
+/**
+ * Open all of memory to S and U with the last PMP entry (NAPOT over the whole address
+ * space, RWX, unlocked), as firmware does before entering S-mode. Lower entries, which
+ * take priority, stay free.
+ */
+export function pmpAllowAll(h: Hart): void {
+  const last = PMP_ENTRIES - 1;
+  h.pmpaddr[2 * last] = -1;
+  h.pmpaddr[2 * last + 1] = 0x3fffff;
+  h.pmpcfg[last] = (PmpMode.Napot << PMPCFG.A_SHIFT) | PMPCFG.R | PMPCFG.W | PMPCFG.X;
+  pmpRecompute(h);
+}

@@ -3,7 +3,7 @@
  * guest memory, implemented over the harts and RAM (see src/sbi/host.ts).
  */
 import { Priv } from "../cpu/constants.js";
-import { pmpRecompute } from "../cpu/pmp.js";
+import { pmpAllowAll } from "../cpu/pmp.js";
 import type { Hart } from "../cpu/hart.js";
 import type { GuestRam } from "../mem/ram.js";
 import type { FenceKindValue, SbiHost } from "../sbi/host.js";
@@ -205,10 +205,7 @@ export function bootHart(h: Hart, pc: number, a1: bigint): void {
   // OpenSBI also opens cycle/time/instret to U-mode; Linux 6.1 never writes scounteren, and
   // its vDSO reads `time` from U-mode (clock_gettime: busybox dd died with SIGILL without this).
   h.scounteren = 7;
-  h.pmpaddr[30] = -1;
-  h.pmpaddr[31] = 0x3fffff;
-  h.pmpcfg[15] = 0x1f;
-  pmpRecompute(h);
+  pmpAllowAll(h);
   h.x[20] = h.hartId;
   h.x[21] = 0;
   h.x[22] = Number(a1 & 0xffffffffn) | 0;

@@ -3,7 +3,7 @@ import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { Hart } from "../cpu/hart.js";
 import { Priv } from "../cpu/constants.js";
-import { pmpRecompute } from "../cpu/pmp.js";
+import { pmpAllowAll } from "../cpu/pmp.js";
 import type { FenceKindValue, SbiHost } from "./host.js";
 import { SbiDispatcher } from "./dispatch.js";
 
@@ -88,10 +88,7 @@ export function rig(nharts = 4): Rig {
     const h = new Hart(bus, i, null);
     h.hypercalls = sbi;
     // One NAPOT PMP entry over all memory, RWX, as the pv machine configures it for S-mode.
-    h.pmpaddr[30] = -1;
-    h.pmpaddr[31] = 0x3fffff;
-    h.pmpcfg[15] = 0x1f;
-    pmpRecompute(h);
+    pmpAllowAll(h);
     harts.push(h);
   }
   return { ram, host, sbi, harts };
