@@ -18,6 +18,7 @@ import { BareBoard, BARE_MAP } from "../machine/bare.js";
 import { ElfError } from "../machine/elf.js";
 import { ImageError } from "../machine/linux-image.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
+import { FullMachine, FULL_DEFAULTS, type FullResult } from "../machine/full.js";
 import { DiskError, FileBackend, parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
 import { ipBootArg, Subnet } from "../devices/virtio/net/ip.js";
 import { macFromName } from "../devices/virtio/net/mac.js";
@@ -87,7 +88,7 @@ function packageVersion(): string {
   return "0.0.0";
 }
 
-function readProgram(file: string): Uint8Array {
+function readProgram(file: string, what?: string): Uint8Array {
   try {
     return readFileSync(file);
   } catch (e) {
@@ -100,7 +101,8 @@ function readProgram(file: string): Uint8Array {
           : code === "EISDIR"
             ? "is a directory"
             : ((e as Error).message ?? String(e));
-    throw new UsageError(`cannot read '${file}': ${why}`);
+    const hint = what === "firmware" && code === "ENOENT" ? " (install Debian's opensbi package: npm run setup)" : "";
+    throw new UsageError(`cannot read ${what ? `${what} ` : ""}'${file}': ${why}${hint}`);
   }
 }
 
@@ -193,6 +195,8 @@ export function defaultGuestDir(): string | null {
 }
 
 interface RunOptions {
+  profile: MachineProfile;
+  firmware?: string;
   kernel?: string;
   initrd?: string;
   disk?: string;
@@ -207,6 +211,14 @@ interface RunOptions {
 }
 
 const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)/;
+
+export type MachineProfile = "pv" | "full";
+
+/** Parse --profile. */
+export function parseProfile(text: string): MachineProfile {
+  if (text === "pv" || text === "full") return text;
+  throw new InvalidArgumentError(`expected "pv" or "full".`);
+}
 
 /** Parse --cpus: a whole number of harts, 1..PV_DEFAULTS.MAX_CPUS. */
 export function parseCpus(text: string): number {
@@ -233,9 +245,10 @@ function checkDisk(file: string): void {
 }
 
 /** The `--stats` JSON document (README, "Command line", lists the fields). */
-export function statsJson(result: PvResult, setupMs: number): Record<string, unknown> {
+export function statsJson(result: PvResult | FullResult, setupMs: number): Record<string, unknown> {
   const r3 = (x: number): number => Math.round(x * 1000) / 1000;
   return {
+    profile: result.profile,
     stop: result.stop,
     cpus: result.cpus,
     setupMs: r3(setupMs),
@@ -245,10 +258,12 @@ export function statsJson(result: PvResult, setupMs: number): Record<string, unk
     instructionsByPrivilege: result.instretByPriv,
     mips: result.wallMs > 0 ? r3(result.instret / result.wallMs / 1000) : 0,
     exits: result.exits,
+    interrupts: result.interrupts,
     wfiSleepMs: r3(result.sleptMs),
     wfiSleeps: result.sleeps,
-    ...(result.blk ? { disk: result.blk } : {}),
-    ...(result.net ? { net: result.net } : {}),
+    ...("blk" in result && result.blk ? { disk: result.blk } : {}),
+    ...("ata" in result && result.ata ? { disk: result.ata } : {}),
+    ...("net" in result && result.net ? { net: result.net } : {}),
     harts: result.harts.map((h) => ({
       hart: h.hart,
       instructions: h.instret,
@@ -338,11 +353,14 @@ async function runPvWithDisk(
   disk: FileBackend | null,
   t0: number,
 ): Promise<number> {
-  let bootargs = opts.append ?? PV_DEFAULTS.BOOTARGS;
+  const full = opts.profile === "full";
+  let bootargs = opts.append ?? (full ? FULL_DEFAULTS.BOOTARGS : PV_DEFAULTS.BOOTARGS);
+  const firmware = full ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : null;
   // --net: one VM on a network of its own (frames to nobody), with an address from the
   // kernel command line; useful for the counters (and as the single-VM form of `multi`).
   let net: { spec: NetSpec; backend: SwitchBackend; tx?: RateLimiter; rx?: RateLimiter } | null = null;
   if (opts.net !== undefined) {
+    if (full) throw new UsageError("--net with --profile full: the e1000 is not wired yet");
     const spec = specOrUsage(() => parseNetSpec(opts.net!));
     const tx = rateLimiter(spec.rate, "--net rate");
     const rx = rateLimiter(spec.rate, "--net rate");
@@ -352,6 +370,7 @@ async function runPvWithDisk(
     bootargs += ` ${ipBootArg({ address: subnet.assign("vm"), netmask: subnet.netmask, device: "eth0" })}`;
   }
   const diskLimiter = rateLimiter(opts.diskRate, "--disk-rate");
+  if (full && diskLimiter) throw new UsageError("--disk-rate: the full profile's ATA disk has no rate limiter (pv only)");
   if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
   const stdout = process.stdout;
   stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -359,9 +378,27 @@ async function runPvWithDisk(
   });
   let tail = "";
   let exitStatus: number | null = null;
-  let machine: PvMachine;
+  const output = (bytes: Uint8Array): void => {
+    stdout.write(bytes);
+    if (opts.exec !== undefined && exitStatus === null) {
+      tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
+      const m = EXIT_LINE.exec(tail);
+      if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
+    }
+  };
+  let machine: PvMachine | FullMachine;
   try {
-    machine = new PvMachine({
+    machine = firmware !== null ? new FullMachine({
+      kernel,
+      initrd,
+      firmware,
+      bootargs,
+      memBytes: opts.mem,
+      cpus: opts.cpus,
+      maxInsns: opts.maxInsns,
+      ...(disk ? { disk: { backend: disk, serial: "paravm-0" } } : {}),
+      output,
+    }) : new PvMachine({
       kernel,
       initrd,
       bootargs,
@@ -379,14 +416,7 @@ async function runPvWithDisk(
             },
           }
         : {}),
-      output: (bytes) => {
-        stdout.write(bytes);
-        if (opts.exec !== undefined && exitStatus === null) {
-          tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
-          const m = EXIT_LINE.exec(tail);
-          if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
-        }
-      },
+      output,
     });
   } catch (e) {
     if (e instanceof RangeError && /alloc|memory/i.test(e.message)) {
@@ -425,7 +455,7 @@ async function runPvWithDisk(
   }
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let result: PvResult;
+  let result: PvResult | FullResult;
   try {
     result = await machine.runAsync({ waitForInput: interactive });
   } finally {
@@ -619,11 +649,18 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
 
   program
     .command("run")
-    .description("boot Linux on the pv machine (SBI as hypercalls, virtio console and rng)")
+    .description("boot Linux: pv machine (SBI as hypercalls, virtio devices) or full (OpenSBI on emulated hardware)")
+    .option(
+      "--profile <pv|full>",
+      "pv: the kernel's SBI calls are hypercalls, virtio devices; full: unmodified OpenSBI in guest M-mode, 16550 UART, ATA disk, e1000",
+      parseProfile,
+      "pv",
+    )
+    .option("--firmware <file>", `M-mode firmware for --profile full (default ${FULL_DEFAULTS.FIRMWARE})`)
     .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--append <args>", `kernel command line (default "${PV_DEFAULTS.BOOTARGS}")`)
-    .option("--disk <file[,readonly][,cache=writeback|none]>", "raw disk image as virtio-blk /dev/vda (size a multiple of 512)")
+    .option("--disk <file[,readonly][,cache=writeback|none]>", "raw disk image: virtio-blk /dev/vda (pv) or ATA /dev/sda (full); size a multiple of 512")
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
     .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")

@@ -111,6 +111,8 @@ export class Hart {
   resvVaHi = 0;
   /** Counters: instructions retired (total and per privilege), and offsets from guest writes. */
   instret = 0;
+  /** Traps taken into M-mode from S or U, by cause: [0, 32) exceptions, [32, 64) interrupts. */
+  readonly mTraps = new Float64Array(64);
   readonly instretByPriv = new Float64Array(4);
   cycleOffset = 0;
   instretOffset = 0;

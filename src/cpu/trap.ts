@@ -66,6 +66,8 @@ export function takeTrap(h: Hart, cause: number, interrupt: boolean, tvalLo: num
     c[Csr64.MTVAL + 1] = tvalHi;
     ms = (ms & ~(MSTATUS.MPP | MSTATUS.MPIE | MSTATUS.MIE)) | (h.priv << MSTATUS.MPP_SHIFT);
     if ((h.mstatus & MSTATUS.MIE) !== 0) ms |= MSTATUS.MPIE;
+    // An entry into M-mode firmware from the OS: on the full machine, the firmware's share of the work.
+    if (h.priv !== Priv.M) h.mTraps[(interrupt ? 32 : 0) + (cause & 31)]++;
     h.priv = Priv.M;
     tvec = Csr64.MTVEC;
   }

@@ -12,7 +12,7 @@
  * timer deadline (or console input, in `runAsync`). Secondary harts start STOPPED; the
  * guest starts them with SBI HSM hart_start.
  */
-import { Hart, RunStatus } from "../cpu/hart.js";
+import { Hart } from "../cpu/hart.js";
 import { PlicDevice } from "../devices/plic/device.js";
 import { VirtioMmioTransport } from "../devices/virtio/mmio.js";
 import { VirtioConsole, type CharBackend } from "../devices/virtio/console/device.js";
@@ -27,16 +27,11 @@ import { BOARD_MAP, BoardLayout } from "./board.js";
 import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
 import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
 import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
+import { IrqSources, RunLoop, type MachineStop, type RunResult } from "./run-loop.js";
 
 export const PV_DEFAULTS = {
   MEM: 256 * 1024 * 1024,
   BOOTARGS: "console=hvc0 earlycon=sbi",
-  /** Instructions per slice with one hart, and with several (smaller: a hart spinning on another wastes less). */
-  SLICE: 200_000,
-  SMP_SLICE: 20_000,
-  MAX_SLEEP_MS: 100,
-  /** `runAsync` returns to the event loop after this much wall time of guest execution. */
-  YIELD_MS: 8,
   MAX_CPUS: 8,
 } as const;
 
@@ -66,51 +61,13 @@ export interface PvOptions {
   };
 }
 
-export type PvStop = "shutdown" | "reboot" | "maxInsns" | "wfiDeadlock" | "stopped";
+export type PvStop = MachineStop;
 
-export interface PvHartResult {
-  readonly hart: number;
-  readonly instret: number;
-  readonly instretByPriv: { readonly M: number; readonly S: number; readonly U: number };
-  /** Exits by reason: SBI functions ("sbi.<ext>.<fn>"), MMIO ("mmio.<region>.read|write"), "wfi". Non-zero only. */
-  readonly exits: Record<string, number>;
-  /** Interrupts raised on this hart: timer (STIP), IPI (SSIP), external (PLIC SEIP rising edges). */
-  readonly interrupts: { readonly timer: number; readonly ipi: number; readonly external: number };
-}
-
-export interface PvResult {
-  readonly stop: PvStop;
-  readonly resetReason?: number;
-  readonly cpus: number;
-  readonly instret: number;
-  readonly instretByPriv: { readonly M: number; readonly S: number; readonly U: number };
-  readonly wallMs: number;
-  /** Wall ms from the start of the run to the boot hart's first U-mode instruction (null: never got there). */
-  readonly bootMs: number | null;
-  /** Exits by reason summed over harts, non-zero only (see PvHartResult.exits). */
-  readonly exits: Record<string, number>;
-  readonly harts: readonly PvHartResult[];
-  /** The boot hart's pc at the end. */
-  readonly pc: number;
-  /** Host time spent asleep because every hart waited (ms), and how many sleeps. */
-  readonly sleptMs: number;
-  readonly sleeps: number;
-  /** The disk's counters (a copy), when the machine has one. */
+/** A run's result; `blk`/`net` are the devices' counters (copies) when the machine has them. */
+export interface PvResult extends RunResult {
   readonly blk?: BlkStats;
-  /** The network device's counters (a copy), when the machine has one. */
   readonly net?: NetStats;
 }
-
-/** Per-hart bookkeeping of the run loop. */
-interface HartAcct {
-  wfi: number;
-  external: number;
-  /** reads/writes per bus region, same order as bus.regions. */
-  mmio: Float64Array;
-}
-
-/** What one call of `advance` ended with. */
-type Step = { kind: "stop"; stop: PvStop } | { kind: "yield" } | { kind: "idle"; waitMs: number };
 
 export class PvMachine {
   readonly ram: GuestRam;
@@ -126,34 +83,18 @@ export class PvMachine {
   readonly blk: VirtioBlk | null = null;
   /** The virtio-net device, when a network backend was given. */
   readonly net: VirtioNet | null = null;
-  private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
+  readonly loop: RunLoop;
   private consoleInput: ((b: Uint8Array) => void) | null = null;
-  private readonly acct: HartAcct[];
-  private readonly slice: number;
-  private spent = 0;
-  private idleRounds = 0;
-  private sleptMs = 0;
-  private sleeps = 0;
-  private startMs = 0;
-  private bootMs: number | null = null;
-  private stopRequested = false;
-  /**
-   * Host input held back until userspace has printed on the console (a shell prompt):
-   * bytes typed or piped in during boot are otherwise lost in the guest. null once released.
-   */
-  private held: Uint8Array[] | null = [];
-  private inputOpen = false;
-  /** Wakes `runAsync` from an idle sleep (console input, stop). */
-  private wake: (() => void) | null = null;
+  /** SEIP rising edges per hart: external interrupts taken from the PLIC. */
+  private readonly external: number[];
 
-  constructor(private readonly options: PvOptions) {
+  constructor(options: PvOptions) {
     const mem = options.memBytes ?? PV_DEFAULTS.MEM;
     const cpus = options.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > PV_DEFAULTS.MAX_CPUS) {
       throw new ImageError(`--cpus ${cpus}: must be a whole number from 1 to ${PV_DEFAULTS.MAX_CPUS}`);
     }
     this.cpus = cpus;
-    this.slice = cpus === 1 ? PV_DEFAULTS.SLICE : PV_DEFAULTS.SMP_SLICE;
     const header = parseImageHeader(options.kernel, "kernel");
     if (options.initrd) checkInitrd(options.initrd, "initrd");
     this.layout = planLayout({
@@ -173,9 +114,45 @@ export class PvMachine {
     const harts: Hart[] = [];
     for (let i = 0; i < cpus; i++) harts.push(new Hart(this.bus, i, time));
     this.harts = harts;
+    const sources = new IrqSources();
+    this.loop = new RunLoop(
+      harts,
+      this.bus,
+      {
+        parked: (i) => this.host.parked[i]!,
+        woke: (i) => {
+          // A suspended hart is running again; a non-retentive suspend restarts.
+          const resume = this.host.resumeAt[i];
+          if (resume) {
+            this.host.resumeAt[i] = null;
+            bootHart(harts[i]!, resume.addr, resume.opaque);
+          }
+          this.sbi.hsm.resumed(i);
+        },
+        beforeSlice: (i) => this.host.applyFences(i),
+        updateTimers: () => this.host.updateTimers(),
+        msToNextDeadline: () => this.host.msToNextDeadline(),
+        stopRequest: () => {
+          const r = this.host.resetRequest;
+          return r === null ? null : r.type === 0 ? "shutdown" : "reboot";
+        },
+        deliverInput: (bytes) => {
+          if (this.consoleInput) this.consoleInput(bytes);
+          this.host.pushInput(bytes);
+        },
+        hartExtras: (i, exits, interrupts) => {
+          for (const c of this.sbi.counters(i)) if (c.count > 0) exits[c.name] = c.count;
+          interrupts.timer = this.host.timerIrqs[i]!;
+          interrupts.ipi = this.host.ipis[i]!;
+          interrupts.external = this.external[i]!;
+        },
+        sources,
+      },
+      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined },
+    );
     // Console output; the first output after some hart has run in U-mode opens the input gate.
     const output = (bytes: Uint8Array): void => {
-      if (!this.inputOpen) for (const h of harts) if (h.instretByPriv[0]! > 0) this.inputOpen = true;
+      this.loop.noteOutput();
       options.output(bytes);
     };
     host = new PvHost(harts, this.ram, { output, clockMs: options.clockMs });
@@ -193,16 +170,16 @@ export class PvMachine {
     const timer: RetryTimer = (ms, fn) =>
       defaultRetryTimer(ms, () => {
         fn();
-        this.wake?.();
+        this.loop.wake();
       });
-    this.acct = harts.map(() => ({ wfi: 0, external: 0, mmio: new Float64Array(0) }));
+    this.external = harts.map(() => 0);
     // The PLIC drives each hart's mip; count rising edges of SEIP as external interrupts.
     const targets = harts.map((h, i) => {
       let level = false;
       return {
         setInterruptPending: (bit: number, on: boolean): void => {
           if (bit === 9) {
-            if (on && !level) this.acct[i]!.external++;
+            if (on && !level) this.external[i]!++;
             level = on;
           }
           h.setInterruptPending(bit, on);
@@ -211,47 +188,33 @@ export class PvMachine {
     });
     this.plic = new PlicDevice(targets);
     this.bus.map(plicRec.base, this.plic, "plic");
+    const irq = (rec: { irq: number; name: string }) => sources.wrap(rec.name, this.plic.irqLine(rec.irq));
     const backend: CharBackend = {
       write: output,
       onInput: (cb) => {
         this.consoleInput = cb;
       },
     };
-    this.bus.map(
-      conRec.base,
-      new VirtioMmioTransport(new VirtioConsole(backend), this.ram, this.plic.irqLine(conRec.irq)),
-      conRec.name,
-    );
-    this.bus.map(rngRec.base, new VirtioMmioTransport(new VirtioRng(), this.ram, this.plic.irqLine(rngRec.irq)), rngRec.name);
+    this.bus.map(conRec.base, new VirtioMmioTransport(new VirtioConsole(backend), this.ram, irq(conRec)), conRec.name);
+    this.bus.map(rngRec.base, new VirtioMmioTransport(new VirtioRng(), this.ram, irq(rngRec)), rngRec.name);
     if (blkRec && options.disk) {
       this.blk = new VirtioBlk(options.disk.backend, {
         serial: options.disk.serial,
         timer,
         ...(options.disk.rateLimiter ? { rateLimiter: options.disk.rateLimiter } : {}),
       });
-      this.bus.map(blkRec.base, new VirtioMmioTransport(this.blk, this.ram, this.plic.irqLine(blkRec.irq)), blkRec.name);
+      this.bus.map(blkRec.base, new VirtioMmioTransport(this.blk, this.ram, irq(blkRec)), blkRec.name);
     }
     if (netRec && options.net) {
-      const inner = options.net.backend;
-      // Frames from the backend reach the device, then wake the run loop if it sleeps.
-      const backend: NetBackend = {
-        send: (frame) => inner.send(frame),
-        onReceive: (cb) =>
-          inner.onReceive((frame) => {
-            const ok = cb(frame);
-            this.wake?.();
-            return ok;
-          }),
-      };
-      this.net = new VirtioNet(backend, {
+      this.net = new VirtioNet(wakingBackend(options.net.backend, () => this.loop.wake()), {
         mac: options.net.mac,
         timer,
         ...(options.net.txRateLimiter ? { txRateLimiter: options.net.txRateLimiter } : {}),
         ...(options.net.rxRateLimiter ? { rxRateLimiter: options.net.rxRateLimiter } : {}),
       });
-      this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, this.plic.irqLine(netRec.irq)), netRec.name);
+      this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, irq(netRec)), netRec.name);
     }
-    for (const a of this.acct) a.mmio = new Float64Array(2 * this.bus.regions.length);
+    this.loop.devicesMapped();
 
     this.fdt = buildDeviceTree({
       harts: cpus,
@@ -279,217 +242,45 @@ export class PvMachine {
 
   /** Host terminal input for the guest console (virtio-console, and SBI getchar / DBCN read). */
   input(bytes: Uint8Array): void {
-    if (this.held !== null) this.held.push(bytes.slice());
-    else this.deliver(bytes);
-    this.wake?.();
-  }
-
-  private deliver(bytes: Uint8Array): void {
-    if (this.consoleInput) this.consoleInput(bytes);
-    this.host.pushInput(bytes);
-  }
-
-  /** Between slices: pass held input on once the guest's userspace has written to the console. */
-  private releaseInput(): void {
-    const held = this.held;
-    if (held === null || !this.inputOpen) return;
-    this.held = null;
-    for (const b of held) this.deliver(b);
+    this.loop.input(bytes);
   }
 
   /** Ask a running `run`/`runAsync` to return (stop "stopped") at the end of the current slice. */
   stop(): void {
-    this.stopRequested = true;
-    for (const h of this.harts) h.requestStop();
-    this.wake?.();
-  }
-
-  /**
-   * One round-robin pass over the harts, repeated until `untilMs` (performance.now) passes,
-   * the machine stops, or every hart waits.
-   */
-  private advance(untilMs: number): Step {
-    const { maxInsns } = this.options;
-    const harts = this.harts;
-    const host = this.host;
-    const regions = this.bus.regions;
-    const n = harts.length;
-    for (;;) {
-      let ran = false;
-      for (let i = 0; i < n; i++) {
-        if (this.stopRequested) return { kind: "stop", stop: "stopped" };
-        if (maxInsns !== undefined && this.spent >= maxInsns) return { kind: "stop", stop: "maxInsns" };
-        if (host.parked[i]) continue;
-        const h = harts[i]!;
-        const wasWfi = h.wfi;
-        if (wasWfi) {
-          if ((h.mie & h.effectiveMip()) === 0) continue;
-          // Woken: a suspended hart is running again; a non-retentive suspend restarts.
-          const resume = host.resumeAt[i];
-          if (resume) {
-            host.resumeAt[i] = null;
-            bootHart(h, resume.addr, resume.opaque);
-          }
-          this.sbi.hsm.resumed(i);
-        }
-        host.applyFences(i);
-        const budget = maxInsns === undefined ? this.slice : Math.min(this.slice, maxInsns - this.spent);
-        const a = this.acct[i]!;
-        const mm = a.mmio;
-        for (let r = 0; r < regions.length; r++) {
-          mm[2 * r] -= regions[r]!.reads;
-          mm[2 * r + 1] -= regions[r]!.writes;
-        }
-        const before = h.instret;
-        const status = h.run(budget);
-        for (let r = 0; r < regions.length; r++) {
-          mm[2 * r] += regions[r]!.reads;
-          mm[2 * r + 1] += regions[r]!.writes;
-        }
-        const retired = Math.max(0, h.instret - before);
-        this.spent += status === RunStatus.Budget ? Math.max(budget, retired) : retired;
-        if (retired > 0) ran = true;
-        if (status === RunStatus.Wfi && (retired > 0 || !wasWfi) && !host.parked[i]) a.wfi++;
-        // An LR reservation does not survive a switch to another hart (SC may fail spuriously).
-        if (n > 1) h.resv = -1;
-        if (i === 0 && this.bootMs === null && h.instretByPriv[0]! > 0) this.bootMs = performance.now() - this.startMs;
-        if (this.held !== null) {
-          // A userspace that never prints still gets its input, 2 s after it started.
-          if (this.bootMs !== null && performance.now() - this.startMs - this.bootMs > 2000) this.inputOpen = true;
-          if (this.inputOpen) this.releaseInput();
-        }
-        if (host.resetRequest !== null) return { kind: "stop", stop: host.resetRequest.type === 0 ? "shutdown" : "reboot" };
-        if (this.stopRequested) return { kind: "stop", stop: "stopped" };
-      }
-      host.updateTimers();
-      if (!ran && !this.anyRunnable()) {
-        const waitMs = host.msToNextDeadline();
-        return { kind: "idle", waitMs };
-      }
-      this.idleRounds = 0;
-      if (performance.now() >= untilMs) return { kind: "yield" };
-    }
-  }
-
-  /** True when some hart would execute if given a slice now. */
-  private anyRunnable(): boolean {
-    for (let i = 0; i < this.harts.length; i++) {
-      if (this.host.parked[i]) continue;
-      const h = this.harts[i]!;
-      if (!h.wfi || (h.mie & h.effectiveMip()) !== 0) return true;
-    }
-    return false;
+    this.loop.stop();
   }
 
   /** Run to a stop without returning to the event loop (no console input arrives meanwhile). */
   run(): PvResult {
-    this.startMs = performance.now();
-    for (;;) {
-      const step = this.advance(Infinity);
-      if (step.kind === "stop") return this.result(step.stop);
-      if (step.kind === "idle") {
-        if (step.waitMs === Infinity) {
-          if (++this.idleRounds >= 2) return this.result("wfiDeadlock");
-          continue;
-        }
-        this.idleRounds = 0;
-        if (step.waitMs > 0) {
-          const t = performance.now();
-          Atomics.wait(this.sleepCell, 0, 0, Math.min(step.waitMs, PV_DEFAULTS.MAX_SLEEP_MS));
-          this.sleptMs += performance.now() - t;
-          this.sleeps++;
-        }
-        this.host.updateTimers();
-      }
-    }
+    return this.withDevices(this.loop.run("pv", () => this.host.resetRequest?.reason));
   }
 
   /**
-   * Run to a stop, returning to Node's event loop every few ms so that console input
-   * (`input`) and signals are seen. When every hart waits, sleeps on a timer until the next
-   * deadline or input. `waitForInput`: with no timer armed, wait for input instead of
-   * reporting a WFI deadlock (always so with a network device: a frame may come).
+   * Run to a stop, returning to Node's event loop every few ms so that console input and
+   * signals are seen (see RunLoop.runAsync).
    */
   async runAsync(opts: { waitForInput?: boolean } = {}): Promise<PvResult> {
-    if (this.net !== null && opts.waitForInput !== true) opts = { ...opts, waitForInput: true };
-    this.startMs = performance.now();
-    for (;;) {
-      const step = this.advance(performance.now() + PV_DEFAULTS.YIELD_MS);
-      if (step.kind === "stop") return this.result(step.stop);
-      if (step.kind === "yield") {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        continue;
-      }
-      let wait = step.waitMs;
-      if (wait === Infinity) {
-        if (opts.waitForInput !== true && ++this.idleRounds >= 2) return this.result("wfiDeadlock");
-        if (opts.waitForInput !== true) continue;
-        wait = PV_DEFAULTS.MAX_SLEEP_MS;
-      }
-      this.idleRounds = 0;
-      const t = performance.now();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(wait, PV_DEFAULTS.MAX_SLEEP_MS));
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.wake = done;
-      });
-      this.wake = null;
-      this.sleptMs += performance.now() - t;
-      this.sleeps++;
-      this.host.updateTimers();
-    }
+    return this.withDevices(await this.loop.runAsync("pv", opts, () => this.host.resetRequest?.reason));
   }
 
-  private result(stop: PvStop): PvResult {
-    const regions = this.bus.regions;
-    const priv = (p: Float64Array) => ({ M: p[3]!, S: p[1]!, U: p[0]! });
-    const total: Record<string, number> = {};
-    const add = (k: string, v: number): void => {
-      if (v !== 0) total[k] = (total[k] ?? 0) + v;
-    };
-    const harts = this.harts.map((h, i): PvHartResult => {
-      const exits: Record<string, number> = {};
-      for (const c of this.sbi.counters(i)) if (c.count > 0) exits[c.name] = c.count;
-      const a = this.acct[i]!;
-      for (let r = 0; r < regions.length; r++) {
-        const name = regions[r]!.name;
-        if (a.mmio[2 * r]! > 0) exits[`mmio.${name}.read`] = a.mmio[2 * r]!;
-        if (a.mmio[2 * r + 1]! > 0) exits[`mmio.${name}.write`] = a.mmio[2 * r + 1]!;
-      }
-      if (a.wfi > 0) exits.wfi = a.wfi;
-      for (const [k, v] of Object.entries(exits)) add(k, v);
-      return {
-        hart: i,
-        instret: h.instret,
-        instretByPriv: priv(h.instretByPriv),
-        exits,
-        interrupts: { timer: this.host.timerIrqs[i]!, ipi: this.host.ipis[i]!, external: a.external },
-      };
-    });
-    const sum = { M: 0, S: 0, U: 0 };
-    for (const h of harts) {
-      sum.M += h.instretByPriv.M;
-      sum.S += h.instretByPriv.S;
-      sum.U += h.instretByPriv.U;
-    }
+  private withDevices(r: RunResult): PvResult {
     return {
-      stop,
-      resetReason: this.host.resetRequest?.reason,
-      cpus: this.cpus,
-      instret: harts.reduce((s, h) => s + h.instret, 0),
-      instretByPriv: sum,
-      wallMs: performance.now() - this.startMs,
-      bootMs: this.bootMs,
-      exits: total,
-      harts,
-      pc: this.hart.getPc(),
-      sleptMs: this.sleptMs,
-      sleeps: this.sleeps,
+      ...r,
       ...(this.blk ? { blk: structuredClone(this.blk.stats) } : {}),
       ...(this.net ? { net: structuredClone(this.net.stats) } : {}),
     };
   }
+}
+
+/** Frames from `inner` reach the device, then `wake` the run loop in case it sleeps. */
+export function wakingBackend(inner: NetBackend, wake: () => void): NetBackend {
+  return {
+    send: (frame) => inner.send(frame),
+    onReceive: (cb) =>
+      inner.onReceive((frame) => {
+        const ok = cb(frame);
+        wake();
+        return ok;
+      }),
+  };
 }

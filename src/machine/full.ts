@@ -1,0 +1,331 @@
+/**
+ * The full machine: an unmodified guest on emulated real hardware. Debian's OpenSBI
+ * (`fw_jump.bin`) runs in guest M-mode and is the kernel's SBI; the kernel's timer,
+ * IPIs, console and power-off go through it to the CLINT, the NS16550A and the
+ * sifive-test device, and every register access is an exit. Nothing in the guest
+ * knows about paravm: the same images boot on `qemu-system-riscv64 -M virt -bios
+ * fw_jump.bin` (the tests check that).
+ *
+ * Boot, as QEMU's `virt` with `-bios fw_jump.bin` does it: every hart starts in M-mode at
+ * the firmware (DRAM base) with a0 = hartid, a1 = the device tree; fw_jump enters the
+ * kernel at DRAM + 2 MiB in S-mode and hands it a copy of the device tree it placed at
+ * DRAM + 34 MiB (FW_JUMP_FDT_ADDR of OpenSBI's generic platform), so nothing else may
+ * live there.
+ *
+ * Devices: CLINT, PLIC (M and S contexts per hart), UART0 (console), sifive-test, an ATA
+ * disk when a disk is given, and an e1000 behind a PCIe host when a network is given.
+ */
+import { Hart } from "../cpu/hart.js";
+import { AtaDevice, type AtaStats } from "../devices/ata/device.js";
+import { ClintDevice, CLINT } from "../devices/clint/device.js";
+import type { MmioDevice } from "../devices/device.js";
+import { PlicDevice } from "../devices/plic/device.js";
+import { SifiveTestDevice } from "../devices/sifive-test/device.js";
+import { Uart16550Device } from "../devices/uart16550/device.js";
+import type { BlockBackend } from "../devices/virtio/blk/device.js";
+import { Bus } from "../mem/bus.js";
+import { GuestRam } from "../mem/ram.js";
+import { BOARD_MAP, BoardLayout } from "./board.js";
+import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
+import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
+import { ataRegister, clintRegister, CountingDevice, plicRegister, uartRegister, type RegisterNamer } from "./register-exits.js";
+import { IrqSources, RunLoop, type RunResult } from "./run-loop.js";
+
+export const FULL_DEFAULTS = {
+  MEM: 256 * 1024 * 1024,
+  BOOTARGS: "console=ttyS0 earlycon",
+  MAX_CPUS: 8,
+  /** Debian's OpenSBI build for the generic platform (package `opensbi`). */
+  FIRMWARE: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin",
+  /** Where fw_jump expects the kernel (FW_JUMP_ADDR) and puts the device tree (FW_JUMP_FDT_ADDR). */
+  KERNEL_OFFSET: 0x20_0000,
+  FW_FDT_OFFSET: 0x220_0000,
+  /** Room kept for the firmware's copy of the device tree, which it grows with its own nodes. */
+  FW_FDT_ROOM: 0x1_0000,
+  /** Spare bytes at the end of our device tree for OpenSBI's fixups (reserved-memory, etc.). */
+  FDT_EXTRA: 0x1000,
+} as const;
+
+/** Names of M-mode trap causes, for the firmware-entry counters. */
+const M_EXCEPTIONS: Record<number, string> = {
+  0: "misaligned-fetch",
+  1: "fetch-fault",
+  2: "illegal",
+  3: "breakpoint",
+  4: "misaligned-load",
+  5: "load-fault",
+  6: "misaligned-store",
+  7: "store-fault",
+  8: "ecall-u",
+  9: "ecall-s",
+  12: "fetch-page-fault",
+  13: "load-page-fault",
+  15: "store-page-fault",
+};
+const M_INTERRUPTS: Record<number, string> = { 1: "ssoft", 3: "msoft", 5: "stimer", 7: "mtimer", 9: "sext", 11: "mext" };
+
+export interface FullOptions {
+  readonly kernel: Uint8Array;
+  readonly initrd?: Uint8Array;
+  /** The M-mode firmware (fw_jump.bin); see FULL_DEFAULTS.FIRMWARE. */
+  readonly firmware: Uint8Array;
+  readonly bootargs?: string;
+  readonly memBytes?: number;
+  readonly maxInsns?: number;
+  readonly cpus?: number;
+  /** Console output (UART0). */
+  readonly output: (bytes: Uint8Array) => void;
+  /** Host monotonic clock in ms for mtime (default performance.now). */
+  readonly clockMs?: () => number;
+  /** A disk on the ATA controller (/dev/sda): the caller opens and closes the backend. */
+  readonly disk?: { readonly backend: BlockBackend; readonly serial?: string };
+}
+
+export interface FullResult extends RunResult {
+  /** The ATA controller's counters (a copy), when the machine has a disk. */
+  readonly ata?: AtaStats;
+}
+
+export class FullMachine {
+  readonly ram: GuestRam;
+  readonly bus: Bus;
+  readonly harts: readonly Hart[];
+  readonly clint: ClintDevice;
+  readonly plic: PlicDevice;
+  readonly uart: Uart16550Device;
+  readonly test: SifiveTestDevice;
+  readonly ata: AtaDevice | null = null;
+  readonly layout: BootLayout;
+  readonly fdt: Uint8Array;
+  readonly cpus: number;
+  readonly loop: RunLoop;
+  /** Devices whose registers are counted, by bus name. */
+  private readonly counted = new Map<string, CountingDevice>();
+  /** Host input not yet in the UART's 16-byte FIFO (fed as the guest drains it, never overrun). */
+  private pendingInput: number[] = [];
+  private pendingHead = 0;
+  /** Rising edges per hart of the interrupt lines into the hart: CLINT timer and soft, PLIC M/S external. */
+  private readonly edges: { timer: number; ipi: number; external: number }[];
+
+  constructor(options: FullOptions) {
+    const mem = options.memBytes ?? FULL_DEFAULTS.MEM;
+    const cpus = options.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > FULL_DEFAULTS.MAX_CPUS) {
+      throw new ImageError(`--cpus ${cpus}: must be a whole number from 1 to ${FULL_DEFAULTS.MAX_CPUS}`);
+    }
+    this.cpus = cpus;
+    const dram = BOARD_MAP.DRAM.base;
+    if (options.firmware.length === 0) throw new ImageError("firmware: empty file");
+    if (options.firmware.length > FULL_DEFAULTS.KERNEL_OFFSET) {
+      throw new ImageError(
+        `firmware: ${options.firmware.length} bytes does not fit below the kernel at DRAM + 0x${FULL_DEFAULTS.KERNEL_OFFSET.toString(16)}`,
+      );
+    }
+    const header = parseImageHeader(options.kernel, "kernel");
+    if (options.initrd) checkInitrd(options.initrd, "initrd");
+    if (mem < FULL_DEFAULTS.FW_FDT_OFFSET + 2 * FULL_DEFAULTS.FW_FDT_ROOM + 16 * 1024 * 1024) {
+      throw new ImageError(`--mem ${mem >> 20} MiB is too small for the full profile (at least 64 MiB: fw_jump keeps its device tree at DRAM + 34 MiB)`);
+    }
+    this.layout = planLayout({
+      ramBase: dram,
+      ramSize: mem,
+      kernel: { ...header, textOffset: FULL_DEFAULTS.KERNEL_OFFSET },
+      kernelFileSize: options.kernel.length,
+      initrdSize: options.initrd?.length,
+    });
+    const fwFdt = { start: dram + FULL_DEFAULTS.FW_FDT_OFFSET, end: dram + FULL_DEFAULTS.FW_FDT_OFFSET + FULL_DEFAULTS.FW_FDT_ROOM };
+    const overlaps = (a: number, b: number): boolean => a < fwFdt.end && fwFdt.start < b;
+    if (overlaps(this.layout.kernelAddr, this.layout.kernelEnd)) {
+      throw new ImageError(`kernel: ${((this.layout.kernelEnd - this.layout.kernelAddr) / 2 ** 20).toFixed(1)} MiB reaches DRAM + 34 MiB, where fw_jump puts the device tree`);
+    }
+    if (this.layout.initrd && overlaps(this.layout.initrd.start, this.layout.initrd.end)) {
+      throw new ImageError("initrd: too big for --mem with the full profile (it would cover fw_jump's device tree at DRAM + 34 MiB); raise --mem");
+    }
+    this.ram = new GuestRam(dram, mem);
+    this.bus = new Bus(this.ram);
+    this.ram.writeBytes(dram, options.firmware);
+    this.ram.writeBytes(this.layout.kernelAddr, options.kernel);
+    if (options.initrd && this.layout.initrd) this.ram.writeBytes(this.layout.initrd.start, options.initrd);
+
+    let clint: ClintDevice | null = null;
+    const time = { mtime: () => clint!.mtime() };
+    const harts: Hart[] = [];
+    for (let i = 0; i < cpus; i++) harts.push(new Hart(this.bus, i, time));
+    this.harts = harts;
+    this.edges = harts.map(() => ({ timer: 0, ipi: 0, external: 0 }));
+    const sources = new IrqSources();
+    this.loop = new RunLoop(
+      harts,
+      this.bus,
+      {
+        parked: () => false,
+        woke: () => {},
+        beforeSlice: () => this.pumpInput(),
+        updateTimers: () => {
+          this.clint.update();
+          this.pumpInput();
+        },
+        // With input waiting for FIFO room, poll soon: the guest drains the FIFO from its interrupt handler.
+        msToNextDeadline: () => (this.pendingHead < this.pendingInput.length ? 1 : this.clint.nextDeadline()),
+        stopRequest: () => {
+          const r = this.test.request;
+          return r === null ? null : r.kind === "reset" ? "reboot" : "shutdown";
+        },
+        deliverInput: (bytes) => {
+          for (const b of bytes) this.pendingInput.push(b);
+          this.pumpInput();
+        },
+        hartExtras: (i, exits, interrupts) => this.hartExtras(i, exits, interrupts),
+        sources,
+      },
+      { maxInsns: options.maxInsns },
+    );
+
+    // Interrupt wires into each hart, counting rising edges per kind.
+    const targets = harts.map((h, i) => {
+      const level = new Uint8Array(12);
+      const e = this.edges[i]!;
+      return {
+        setInterruptPending: (bit: number, on: boolean): void => {
+          if (on && !level[bit]) {
+            if (bit === CLINT.MIP_MTIP_BIT) e.timer++;
+            else if (bit === CLINT.MIP_MSIP_BIT) e.ipi++;
+            else e.external++;
+          }
+          level[bit] = on ? 1 : 0;
+          h.setInterruptPending(bit, on);
+        },
+      };
+    });
+    this.clint = clint = new ClintDevice(targets, { clockMs: options.clockMs });
+    this.plic = new PlicDevice(targets);
+
+    const board = new BoardLayout();
+    const testRec = board.addTest();
+    const clintRec = board.addClint();
+    const plicRec = board.addPlic();
+    const uartRec = board.addUart();
+    const ataRec = options.disk ? board.addAta() : null;
+    const irq = (rec: { irq: number; name: string }) => sources.wrap(rec.name, this.plic.irqLine(rec.irq));
+    const output = (bytes: Uint8Array): void => {
+      this.loop.noteOutput();
+      options.output(bytes);
+    };
+    this.uart = new Uart16550Device(irq(uartRec), { write: output });
+    this.test = new SifiveTestDevice(() => {
+      for (const h of harts) h.requestStop();
+    });
+    this.map(testRec.base, this.test, testRec.name, () => "status");
+    this.map(clintRec.base, this.clint, clintRec.name, clintRegister);
+    this.map(plicRec.base, this.plic, plicRec.name, plicRegister);
+    this.map(uartRec.base, this.uart, uartRec.name, uartRegister);
+    if (ataRec && options.disk) {
+      const cmdOffset = ataRec.cmdBase - ataRec.base;
+      const ctlOffset = ataRec.ctlBase - ataRec.base;
+      this.ata = new AtaDevice(options.disk.backend, irq(ataRec), {
+        regShift: ataRec.regShift,
+        cmdOffset,
+        ctlOffset,
+        size: ataRec.size,
+        ...(options.disk.serial !== undefined ? { serial: options.disk.serial } : {}),
+      });
+      this.map(ataRec.base, this.ata, ataRec.name, ataRegister(cmdOffset, ctlOffset, ataRec.regShift));
+    }
+    this.loop.devicesMapped();
+
+    this.fdt = buildDeviceTree({
+      harts: cpus,
+      ramBase: dram,
+      ramSize: mem,
+      bootargs: options.bootargs ?? FULL_DEFAULTS.BOOTARGS,
+      stdoutPath: `/soc/serial@${uartRec.base.toString(16)}`,
+      initrd: this.layout.initrd ?? undefined,
+      devices: board.devices,
+      timebaseFrequency: CLINT.TIMEBASE_HZ,
+      isa: DT_DEFAULTS.isa,
+      mmuType: DT_DEFAULTS.mmuType,
+      model: DT_MODEL.full,
+      extraSpace: FULL_DEFAULTS.FDT_EXTRA,
+    });
+    if (this.fdt.length > this.layout.fdtMax || this.fdt.length > FULL_DEFAULTS.FW_FDT_ROOM) {
+      throw new ImageError(`device tree (${this.fdt.length} bytes) exceeds its ${this.layout.fdtMax}-byte slot`);
+    }
+    this.ram.writeBytes(this.layout.fdtAddr, this.fdt);
+    // Every hart enters the firmware at once, as on reset; OpenSBI picks the boot hart by lottery.
+    for (const h of harts) {
+      h.reset();
+      h.x[20] = h.hartId; // a0 lo (hi stays 0)
+      h.x[22] = this.layout.fdtAddr | 0; // a1 lo
+      h.x[23] = Math.floor(this.layout.fdtAddr / 2 ** 32) | 0;
+      h.setPc(dram);
+      h.event = true;
+    }
+  }
+
+  private map(base: number, dev: MmioDevice, name: string, namer: RegisterNamer): void {
+    const counted = new CountingDevice(dev, namer, this.loop, this.harts.length);
+    this.counted.set(name, counted);
+    this.bus.map(base, counted, name);
+  }
+
+  /** Feed waiting host input into the UART as far as its FIFO has room. */
+  private pumpInput(): void {
+    const q = this.pendingInput;
+    if (this.pendingHead >= q.length) return;
+    const room = this.uart.rxSpace;
+    if (room <= 0) return;
+    const n = Math.min(room, q.length - this.pendingHead);
+    this.uart.input(Uint8Array.from(q.slice(this.pendingHead, this.pendingHead + n)));
+    this.pendingHead += n;
+    if (this.pendingHead === q.length) {
+      this.pendingInput = [];
+      this.pendingHead = 0;
+    }
+  }
+
+  private hartExtras(i: number, exits: Record<string, number>, interrupts: Record<string, number>): void {
+    for (const [name, dev] of this.counted) dev.addExits(name, i, exits);
+    const t = this.harts[i]!.mTraps;
+    for (let c = 0; c < 64; c++) {
+      if (t[c]! === 0) continue;
+      const name = c < 32 ? (M_EXCEPTIONS[c] ?? `exception-${c}`) : (M_INTERRUPTS[c - 32] ?? `interrupt-${c - 32}`);
+      exits[`firmware.${name}`] = t[c]!;
+    }
+    const e = this.edges[i]!;
+    interrupts.timer = e.timer;
+    interrupts.ipi = e.ipi;
+    interrupts.external = e.external;
+  }
+
+  /** The boot hart. */
+  get hart(): Hart {
+    return this.harts[0]!;
+  }
+
+  /** Host terminal input for the console (UART0). */
+  input(bytes: Uint8Array): void {
+    this.loop.input(bytes);
+  }
+
+  stop(): void {
+    this.loop.stop();
+  }
+
+  run(): FullResult {
+    return this.withDevices(this.loop.run("full", () => this.failCode()));
+  }
+
+  async runAsync(opts: { waitForInput?: boolean } = {}): Promise<FullResult> {
+    return this.withDevices(await this.loop.runAsync("full", opts, () => this.failCode()));
+  }
+
+  private failCode(): number | undefined {
+    const r = this.test.request;
+    return r?.kind === "fail" ? r.code : undefined;
+  }
+
+  private withDevices(r: RunResult): FullResult {
+    return { ...r, ...(this.ata ? { ata: structuredClone(this.ata.stats) } : {}) };
+  }
+}
+
