@@ -20,6 +20,8 @@ import { ImageError } from "../machine/linux-image.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
 import { FullMachine, FULL_DEFAULTS, type FullResult } from "../machine/full.js";
 import { DiskError, FileBackend, parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
+import { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
+import type { BlockBackend } from "../devices/virtio/blk/device.js";
 import { ipBootArg, Subnet } from "../devices/virtio/net/ip.js";
 import { macFromName } from "../devices/virtio/net/mac.js";
 import { SwitchBackend } from "../devices/virtio/net/switch-backend.js";
@@ -327,22 +329,27 @@ async function runPv(opts: RunOptions): Promise<number> {
   const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
   const kernel = readProgram(kernelFile);
   const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
-  let disk: FileBackend | null = null;
-  // The default guest also gets the ext2 disk the image builder made, read-only: that file
-  // is the pristine image every run shares (pass --disk with a copy for a writable one).
+  let file: FileBackend | null = null;
+  // The default guest also gets the ext2 disk the image builder made: that file is the
+  // pristine image every run shares, so it is attached read-only (pv: virtio-blk tells the
+  // guest) or as a snapshot (full: ATA cannot say read-only; writes stay in memory).
+  // Pass --disk with a copy for a writable one.
   const builtDisk = dir !== null && opts.kernel === undefined ? join(dir, "disk.ext2") : null;
-  const diskArg = opts.disk ?? (builtDisk !== null && existsSync(builtDisk) ? `${builtDisk},readonly` : undefined);
+  const builtMode = opts.profile === "full" ? "snapshot" : "readonly";
+  const diskArg = opts.disk ?? (builtDisk !== null && existsSync(builtDisk) ? `${builtDisk},${builtMode}` : undefined);
+  let disk: BlockBackend | null = null;
   if (diskArg !== undefined) {
     const spec = parseDiskSpec(diskArg);
     checkDisk(spec.path);
-    disk = new FileBackend(spec.path, { readonly: spec.readonly, cache: spec.cache });
+    file = new FileBackend(spec.path, { readonly: spec.readonly || spec.snapshot, cache: spec.cache });
+    disk = spec.snapshot ? new OverlayBackend(file) : file;
   } else if (opts.diskRate !== undefined) {
     throw new UsageError("--disk-rate without --disk");
   }
   try {
     return await runPvWithDisk(opts, kernel, initrd, disk, t0);
   } finally {
-    disk?.close();
+    file?.close();
   }
 }
 
@@ -350,7 +357,7 @@ async function runPvWithDisk(
   opts: RunOptions,
   kernel: Uint8Array,
   initrd: Uint8Array | undefined,
-  disk: FileBackend | null,
+  disk: BlockBackend | null,
   t0: number,
 ): Promise<number> {
   const full = opts.profile === "full";
@@ -534,8 +541,9 @@ async function runMulti(opts: MultiOptions): Promise<number> {
       if (v.disk !== undefined) {
         const ds = parseDiskSpec(v.disk);
         checkDisk(ds.path);
-        const backend = new FileBackend(ds.path, { readonly: ds.readonly, cache: ds.cache });
-        disks.push(backend);
+        const file = new FileBackend(ds.path, { readonly: ds.readonly || ds.snapshot, cache: ds.cache });
+        const backend = ds.snapshot ? new OverlayBackend(file) : file;
+        disks.push(file);
         const rl = rateLimiter(v.diskRate, `${what} disk-rate`);
         disk = { backend, serial: `paravm-${v.name}`.slice(0, 20), ...(rl ? { rateLimiter: rl } : {}) };
       }
@@ -660,7 +668,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--append <args>", `kernel command line (default "${PV_DEFAULTS.BOOTARGS}")`)
-    .option("--disk <file[,readonly][,cache=writeback|none]>", "raw disk image: virtio-blk /dev/vda (pv) or ATA /dev/sda (full); size a multiple of 512")
+    .option("--disk <file[,readonly][,cache=writeback|none]>", "raw disk image: virtio-blk /dev/vda (pv) or ATA /dev/sda (full); size a multiple of 512; snapshot: writes kept in memory only")
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
     .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")

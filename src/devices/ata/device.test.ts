@@ -249,10 +249,20 @@ describe("ata interrupts, errors, reset", () => {
     lba28(dev, 99, 1, ATA_CMD.READ_SECTORS);
     assert.equal(rd(dev, ATA_REG.STATUS) & (S.ERR | S.DRQ), S.DRQ);
 
+  });
+
+  test("read-only disk: a PIO write takes the first sector without INTRQ, then aborts (libata ignores INTRQ before the data)", () => {
     const ro = setup(100, true);
-    lba28(ro.dev, 1, 1, ATA_CMD.WRITE_SECTORS);
+    const before = ro.disk.bytes.slice();
+    lba28(ro.dev, 1, 2, ATA_CMD.WRITE_SECTORS);
+    // Regression: aborting at command issue raised INTRQ in libata's HSM_ST_FIRST, an IRQ storm on a level PLIC.
+    assert.equal(ro.irq.level, false);
+    assert.equal(ro.dev.read(ATA.CMD_OFFSET + 7, 1) & (S.ERR | S.DRQ), S.DRQ);
+    for (let i = 0; i < 256; i++) ro.dev.write(ATA.CMD_OFFSET, 2, 0xabcd);
+    assert.equal(ro.irq.level, true);
     assert.equal(rd(ro.dev, ATA_REG.STATUS) & (S.ERR | S.DRQ), S.ERR);
     assert.equal(rd(ro.dev, ATA_REG.ERROR), ATA_ERROR.ABRT);
+    assert.deepEqual(ro.disk.bytes, before, "nothing written");
   });
 
   test("backend failure is an error, not a throw", () => {

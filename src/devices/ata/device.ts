@@ -348,6 +348,10 @@ export class AtaDevice implements MmioDevice {
   }
 
   private writeSectorDone(): void {
+    if (this.backend.readonly) {
+      this.fail(ATA_ERROR.ABRT);
+      return;
+    }
     try {
       this.backend.write(this.lba * ATA.SECTOR, this.buf);
     } catch {
@@ -500,10 +504,9 @@ export class AtaDevice implements MmioDevice {
       this.loadSector();
       return;
     }
-    if (this.backend.readonly) {
-      this.fail(ATA_ERROR.ABRT);
-      return;
-    }
+    // A read-only disk still takes the first sector and fails after it (writeSectorDone):
+    // aborting at command issue would raise INTRQ while libata's PIO-out state machine
+    // ignores interrupts (HSM_ST_FIRST), and a level-triggered line then storms.
     // PIO out: DRQ for the first sector without an interrupt.
     this.pos = 0;
     this.phase = "pioOut";

@@ -536,13 +536,15 @@ describe("file backend", () => {
   });
 
   test("--disk option parsing", () => {
-    assert.deepEqual(parseDiskSpec("a.img"), { path: "a.img", readonly: false, cache: "writeback" });
-    assert.deepEqual(parseDiskSpec("a.img,readonly,cache=none"), { path: "a.img", readonly: true, cache: "none" });
-    assert.deepEqual(parseDiskSpec("a.img,ro"), { path: "a.img", readonly: true, cache: "writeback" });
-    assert.deepEqual(parseDiskSpec("a.img,readonly=off,cache=writeback"), { path: "a.img", readonly: false, cache: "writeback" });
+    assert.deepEqual(parseDiskSpec("a.img"), { path: "a.img", readonly: false, cache: "writeback", snapshot: false });
+    assert.deepEqual(parseDiskSpec("a.img,readonly,cache=none"), { path: "a.img", readonly: true, cache: "none", snapshot: false });
+    assert.deepEqual(parseDiskSpec("a.img,ro"), { path: "a.img", readonly: true, cache: "writeback", snapshot: false });
+    assert.deepEqual(parseDiskSpec("a.img,readonly=off,cache=writeback"), { path: "a.img", readonly: false, cache: "writeback", snapshot: false });
     assert.throws(() => parseDiskSpec("a.img,fast"), /unknown option 'fast'/);
     assert.throws(() => parseDiskSpec("a.img,cache=unsafe"), /cache=unsafe: expected cache=writeback or cache=none/);
     assert.throws(() => parseDiskSpec("a.img,readonly=maybe"), /expected on or off/);
     assert.throws(() => parseDiskSpec(",readonly"), /no file name/);
+    assert.deepEqual(parseDiskSpec("a.img,snapshot"), { path: "a.img", readonly: false, cache: "writeback", snapshot: true });
+    assert.throws(() => parseDiskSpec("a.img,snapshot,readonly"), /pick one/);
   });
 });

@@ -135,24 +135,28 @@ export class FileBackend implements BlockBackend {
  * Parse `--disk path[,readonly][,cache=writeback|none]` (also `ro`, `readonly=on|off`).
  * Throws DiskError with a one-line message on an unknown or malformed option.
  */
-export function parseDiskSpec(spec: string): { path: string } & Required<FileBackendOptions> {
+export function parseDiskSpec(spec: string): { path: string; snapshot: boolean } & Required<FileBackendOptions> {
   const parts = spec.split(",");
   const path = parts[0]!;
   if (path === "") throw new DiskError(`--disk '${spec}': no file name`);
   let readonly = false;
   let cache: CacheMode = "writeback";
+  let snapshot = false;
   for (const p of parts.slice(1)) {
     const [key, value] = p.includes("=") ? [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)] : [p, undefined];
     if (key === "readonly" || key === "ro") {
       if (value === undefined || value === "on" || value === "true") readonly = true;
       else if (value === "off" || value === "false") readonly = false;
       else throw new DiskError(`--disk: ${key}=${value}: expected on or off`);
+    } else if (key === "snapshot" && value === undefined) {
+      snapshot = true;
     } else if (key === "cache") {
       if (value === "writeback" || value === "none") cache = value;
       else throw new DiskError(`--disk: cache=${value ?? ""}: expected cache=writeback or cache=none`);
     } else {
-      throw new DiskError(`--disk: unknown option '${p}' (expected readonly, cache=writeback or cache=none)`);
+      throw new DiskError(`--disk: unknown option '${p}' (expected readonly, snapshot, cache=writeback or cache=none)`);
     }
   }
-  return { path, readonly, cache };
+  if (snapshot && readonly) throw new DiskError("--disk: readonly and snapshot together: pick one");
+  return { path, readonly, cache, snapshot };
 }
