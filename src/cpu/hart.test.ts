@@ -41,6 +41,20 @@ test("Zicntr: rdtime reads the time source's mtime (10 MHz ticks)", () => {
   assert.equal(reg(hart, 5), 0x1_2345_6789n);
 });
 
+test("priv 3.1.9: csrrs/csrrc on mip modify the software SEIP bit, not the PLIC wire a read shows", () => {
+  // csrrs x5, mip, x6 (x6 = STIP) while the external wire is high; then csrrc x0, mip, x6.
+  const csrrc = (rd: number, csr: number, rs1: number): number => itype(csr, rs1, 3, rd, 0x73);
+  const { hart } = machine([csrrs(5, CSR.mip, 6), csrrc(0, CSR.mip, 6)]);
+  hart.x[12] = 1 << 5;
+  hart.setInterruptPending(9, true);
+  hart.run(1);
+  assert.equal(reg(hart, 5) & 0x200n, 0x200n, "the read shows the wire");
+  assert.equal(hart.mip & 0x220, 0x20, "STIP set, SEIP not latched (regression: OpenSBI SMP storm)");
+  hart.setInterruptPending(9, false);
+  hart.run(1);
+  assert.equal(hart.effectiveMip() & 0x220, 0);
+});
+
 test("Zicntr: without a time source (spike-like board) rdtime is an illegal instruction", () => {
   const { hart } = machine([csrrs(5, CSR.time, 0)]);
   hart.csr64[Csr64.MTVEC] = RAM + 0x100;

@@ -3,7 +3,7 @@
  * xRET, WFI, SFENCE.VMA, FENCE.I, and illegal encodings. Each sets h.pc to the next
  * instruction or the trap handler, then checks interrupts that the change made takeable.
  */
-import { Cause, MSTATUS, Priv } from "./constants.js";
+import { Cause, CSR, MSTATUS, Priv } from "./constants.js";
 import { affectsInterrupts, csrAccessAllowed, csrRead, csrWrite } from "./csr.js";
 import { Op } from "./decode.js";
 import { RunStatus, type Hart } from "./hart.js";
@@ -95,11 +95,15 @@ function execCsr(h: Hart, w: number, csr: number, raw: number, len: number): num
   if (writes) {
     let nLo = srcLo;
     let nHi = srcHi;
+    // Privileged spec 3.1.9: CSRRS/CSRRC on mip/sip modify the software-writable SEIP bit,
+    // not the OR with the PLIC's wire that a read returns. Otherwise firmware setting
+    // STIP while the wire is high latches SEIP forever (an interrupt storm under OpenSBI).
+    const modLo = csr === CSR.mip ? h.mip : csr === CSR.sip ? h.mip & h.mideleg : oldLo;
     if (base === Op.Csrrs) {
-      nLo = oldLo | srcLo;
+      nLo = modLo | srcLo;
       nHi = oldHi | srcHi;
     } else if (base === Op.Csrrc) {
-      nLo = oldLo & ~srcLo;
+      nLo = modLo & ~srcLo;
       nHi = oldHi & ~srcHi;
     }
     csrWrite(h, csr, nLo, nHi);

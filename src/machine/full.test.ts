@@ -1,0 +1,157 @@
+/**
+ * The full machine on real Linux: Debian's unmodified OpenSBI (fw_jump.bin) and the
+ * project's kernel boot under `paravm run --profile full`, and QEMU `-M virt` with the same
+ * firmware is the oracle for what the guest sees. QEMU `virt` has no platform ATA
+ * controller, so there the same disk image is a virtio disk: what is compared is the
+ * bytes the guest reads, not the driver.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, describe, test } from "node:test";
+import { defaultGuestDir } from "../control/cli.js";
+import { FULL_DEFAULTS, FullMachine } from "./full.js";
+
+const bin = fileURLToPath(new URL("../../../bin/paravm.js", import.meta.url));
+const dir = defaultGuestDir();
+const hasQemu = spawnSync("qemu-system-riscv64", ["--version"]).status === 0;
+const skip =
+  dir === null
+    ? "no guest images in ~/.cache/paravm"
+    : !existsSync(FULL_DEFAULTS.FIRMWARE)
+      ? `no ${FULL_DEFAULTS.FIRMWARE} (package opensbi)`
+      : false;
+const work = mkdtempSync(join(tmpdir(), "paravm-full-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** The lines the command printed: after the marker line, up to the exit-status line. */
+function guestLines(out: string): string[] {
+  const lines = out.replace(/\r/g, "").split("\n");
+  const i = lines.indexOf("BEGIN");
+  const j = lines.findIndex((l) => /PARAVM-EXIT-STATUS=/.test(l));
+  return i >= 0 && j > i ? lines.slice(i + 1, j + 1) : [];
+}
+
+function paravm(args: string[], timeout = 240_000) {
+  const r = spawnSync(process.execPath, [bin, "run", ...args], { encoding: "utf8", timeout });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
+}
+
+function qemu(append: string, disk: string | null, smp = 1) {
+  const argv = [
+    ...["-M", "virt", "-m", "256M", "-smp", String(smp), "-nographic", "-no-reboot"],
+    ...["-bios", FULL_DEFAULTS.FIRMWARE, "-kernel", join(dir!, "Image"), "-initrd", join(dir!, "initramfs.cpio.gz")],
+    ...["-append", `console=ttyS0 ${append}`],
+  ];
+  if (disk) argv.push("-drive", `file=${disk},format=raw,if=none,id=d0,readonly=on`, "-device", "virtio-blk-device,drive=d0");
+  const r = spawnSync("qemu-system-riscv64", argv, { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.error, undefined, `QEMU: ${String(r.error)}`);
+  return r.stdout;
+}
+
+const exec = (script: string) => `paravm.exec=${Buffer.from(script).toString("base64")}`;
+
+/**
+ * Guest-visible facts: cpuinfo's per-hart lines (the ISA line is the device tree's string,
+ * which differs by design: QEMU 7.2 lists extensions paravm lacks, so only the base
+ * letters are compared), interrupt names, and the disk's bytes and files read through
+ * whatever driver the machine has.
+ */
+const FACTS = [
+  "echo BEGIN",
+  "grep -E '^(processor|hart|mmu)' /proc/cpuinfo",
+  "grep '^isa' /proc/cpuinfo | cut -c1-17",
+  // Names only: the counts and the PLIC source numbers are not facts about the hardware.
+  "awk 'NR>1 && /ttyS0|riscv-timer/ {print $NF}' /proc/interrupts | sort",
+  "grep -o 'IPI[0-9]*:.*[a-z].*' /proc/interrupts | sed 's/  */ /g; s/: [0-9 ]*/: /'",
+  "for d in /dev/sda /dev/vda; do [ -b $d ] && dd if=$d bs=64k count=64 2>/dev/null | md5sum | cut -d' ' -f1; done",
+  "ls /mnt | sort",
+  "cat /mnt/hello.txt",
+].join("; ");
+
+describe("full machine: OpenSBI + Linux on emulated hardware", { skip }, () => {
+  test("boots to the command; what the guest sees matches QEMU -M virt with the same firmware", { skip: skip || (!hasQemu && "no qemu-system-riscv64") }, () => {
+    const disk = join(dir!, "disk.ext2");
+    const r = paravm(["--profile", "full", "--disk", `${disk},snapshot`, "--exec", FACTS]);
+    assert.equal(r.status, 0, `stderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-1500)}`);
+    assert.match(r.stdout, /OpenSBI v\d/, "the firmware ran");
+    assert.match(r.stdout, /Platform Console Device\s*: uart8250/);
+    assert.match(r.stdout, /ata1\.00: ATA-\d+: PARAVM ATA DISK/);
+    const ours = guestLines(r.stdout);
+    const theirs = guestLines(qemu(exec(FACTS), disk));
+    assert.ok(ours.length > 8, r.stdout.slice(-1500));
+    assert.deepEqual(ours, theirs);
+  });
+
+  test("--cpus 2: OpenSBI starts the second hart through HSM on CLINT IPIs", () => {
+    const r = paravm(["--profile", "full", "--cpus", "2", "--stats", "--exec", "echo BEGIN; nproc; grep -c ^processor /proc/cpuinfo"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(guestLines(r.stdout), ["2", "2", "PARAVM-EXIT-STATUS=0"]);
+    const stats = JSON.parse(r.stderr.trim().split("\n").pop()!);
+    assert.equal(stats.profile, "full");
+    assert.ok(stats.harts[1].instructionsByPrivilege.S > 0, "hart 1 ran the kernel");
+    assert.ok(stats.exits["mmio.clint.msip.write"] > 0, "IPIs went through the CLINT");
+  });
+
+  test("the ATA disk: a file written in the guest is on the image (host debugfs) and reads back under pv", () => {
+    const disk = join(work, "rw.ext2");
+    copyFileSync(join(dir!, "disk.ext2"), disk);
+    const write = "seq 1 30000 > /mnt/seq.txt; md5sum /mnt/seq.txt | cut -d' ' -f1; sync";
+    const r = paravm(["--profile", "full", "--disk", disk, "--stats", "--exec", `echo BEGIN; ${write}`]);
+    assert.equal(r.status, 0, r.stderr);
+    const [sum] = guestLines(r.stdout);
+    assert.match(sum!, /^[0-9a-f]{32}$/);
+    const stats = JSON.parse(r.stderr.trim().split("\n").pop()!);
+    assert.ok(stats.disk.sectorsWritten > 0 && stats.exits["mmio.ata0.data.write"] > 0, JSON.stringify(stats.disk));
+    // The host sees the file in the image.
+    const host = spawnSync("debugfs", ["-R", "cat /seq.txt", disk], { encoding: "utf8" });
+    const expected = Array.from({ length: 30000 }, (_, i) => `${i + 1}\n`).join("");
+    assert.equal(host.stdout, expected);
+    // And the pv machine reads the same bytes through virtio-blk.
+    const pv = paravm(["--disk", disk, "--exec", "echo BEGIN; md5sum /mnt/seq.txt | cut -d' ' -f1"]);
+    assert.deepEqual(guestLines(pv.stdout), [sum, "PARAVM-EXIT-STATUS=0"], pv.stderr);
+  });
+
+  test("--stats: firmware entries and per-register exits are counted; a user's exit status comes back", () => {
+    const r = paravm(["--profile", "full", "--stats", "--exec", "echo BEGIN; exit 3"]);
+    assert.equal(r.status, 3, r.stderr);
+    const s = JSON.parse(r.stderr.trim().split("\n").pop()!);
+    assert.equal(s.stop, "shutdown", "powered off through OpenSBI and the sifive-test device");
+    assert.ok(s.instructionsByPrivilege.M > 0, "M-mode firmware time is visible");
+    assert.ok(s.exits["firmware.ecall-s"] > 0 && s.exits["firmware.mtimer"] > 0, JSON.stringify(s.exits));
+    assert.ok(s.exits["mmio.uart0.THR.write"] > 0 && s.exits["mmio.clint.mtimecmp.write"] > 0);
+    assert.ok(s.exits["mmio.test.status.write"] === 1);
+    assert.ok(s.interrupts.timer > 0 && s.interrupts["irq.uart0"] > 0, JSON.stringify(s.interrupts));
+  });
+});
+
+describe("full machine: errors", () => {
+  test("a firmware that does not fit below the kernel is refused in one line", () => {
+    const kernel = new Uint8Array(0x1000);
+    kernel.set([0x52, 0x53, 0x43, 0x05], 0x38);
+    assert.throws(
+      () => new FullMachine({ kernel, firmware: new Uint8Array(0x30_0000), output: () => {} }),
+      /firmware: 3145728 bytes does not fit below the kernel/,
+    );
+    assert.throws(() => new FullMachine({ kernel, firmware: new Uint8Array(0), output: () => {} }), /firmware: empty file/);
+    assert.throws(
+      () => new FullMachine({ kernel, firmware: new Uint8Array(16), memBytes: 32 << 20, output: () => {} }),
+      /too small for the full profile/,
+    );
+  });
+
+  test("a missing firmware file names the package", { skip: dir === null ? "no guest images" : false }, () => {
+    const r = paravm(["--profile", "full", "--firmware", join(work, "nope.bin"), "--exec", "true"], 30_000);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /cannot read firmware '.*nope\.bin': no such file \(install Debian's opensbi package/);
+  });
+
+  test("--profile must be pv or full", () => {
+    const r = paravm(["--profile", "xen", "--exec", "true"], 30_000);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--profile.*expected "pv" or "full"/);
+  });
+});
