@@ -367,7 +367,6 @@ async function runPvWithDisk(
   // kernel command line; useful for the counters (and as the single-VM form of `multi`).
   let net: { spec: NetSpec; backend: SwitchBackend; tx?: RateLimiter; rx?: RateLimiter } | null = null;
   if (opts.net !== undefined) {
-    if (full) throw new UsageError("--net with --profile full: the e1000 is not wired yet");
     const spec = specOrUsage(() => parseNetSpec(opts.net!));
     const tx = rateLimiter(spec.rate, "--net rate");
     const rx = rateLimiter(spec.rate, "--net rate");
@@ -404,6 +403,7 @@ async function runPvWithDisk(
       cpus: opts.cpus,
       maxInsns: opts.maxInsns,
       ...(disk ? { disk: { backend: disk, serial: "paravm-0" } } : {}),
+      ...(net ? { net: { backend: net.backend, mac: net.spec.mac ?? macFromName(net.spec.network) } } : {}),
       output,
     }) : new PvMachine({
       kernel,
@@ -503,6 +503,7 @@ async function runPvWithDisk(
 }
 
 interface MultiOptions {
+  firmware?: string;
   kernel?: string;
   initrd?: string;
   vm: string[];
@@ -551,6 +552,7 @@ async function runMulti(opts: MultiOptions): Promise<number> {
       const rx = rateLimiter(v.netRate, `${what} net-rate`);
       configs.push({
         name: v.name,
+        ...(v.profile ? { profile: v.profile } : {}),
         memBytes: opt(v.mem, parseMemSize, "mem"),
         cpus: opt(v.cpus, parseCpus, "cpus"),
         maxInsns: opts.maxInsns,
@@ -571,7 +573,8 @@ async function runMulti(opts: MultiOptions): Promise<number> {
     const lines = new LinePrefixer((text) => void stdout.write(text));
     let multi: MultiRun;
     try {
-      multi = new MultiRun(configs, { kernel, initrd, output: (name, bytes) => lines.push(name, bytes) });
+      const firmware = configs.some((c) => c.profile === "full") ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : undefined;
+      multi = new MultiRun(configs, { kernel, initrd, ...(firmware ? { firmware } : {}), output: (name, bytes) => lines.push(name, bytes) });
     } catch (e) {
       if (e instanceof RangeError && /alloc|memory/i.test(e.message)) {
         throw new UsageError(`mem: cannot allocate guest RAM for ${configs.length} VMs on this host`);
@@ -685,10 +688,11 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
 
   program
     .command("multi")
-    .description("run several pv VMs in this process on shared virtual networks; ends when all have exited")
+    .description("run several VMs (pv or full) in this process on shared virtual networks; ends when all have exited")
+    .option("--firmware <file>", `M-mode firmware for profile=full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
     .requiredOption(
       "--vm <spec>",
-      "name=N,net=NET[,mac=…][,mem=…][,cpus=…][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
+      "name=N[,profile=pv|full],net=NET[,mac=…][,mem=…][,cpus=…][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
       collect,
       [],
     )

@@ -56,7 +56,8 @@ export function parseNetSpec(spec: string): NetSpec {
   if (!NAME.test(network)) throw new SpecError(`--net "${spec}": network name must be letters, digits, '_', '.', '-' (at most 32)`);
   let mac: Uint8Array | undefined;
   let rate: string | undefined;
-  for (const [k, v] of splitSpec(rest.join(","), "--net", ["rate"])) {
+  // A bare network name has no options (regression: "--net lan" was refused as `"" is not key=value`).
+  for (const [k, v] of rest.length === 0 ? [] : splitSpec(rest.join(","), "--net", ["rate"])) {
     if (k === "" && v === "") continue;
     if (k === "mac") mac = macOf(v, "--net");
     else if (k === "rate") rate = v;
@@ -87,9 +88,11 @@ export interface VmSpec {
   readonly disk?: string;
   readonly diskRate?: string;
   readonly exec?: string;
+  /** "pv" (default) or "full". */
+  readonly profile?: "pv" | "full";
 }
 
-const VM_KEYS = ["name", "net", "mac", "mem", "cpus", "disk", "net-rate", "disk-rate", "exec"] as const;
+const VM_KEYS = ["name", "profile", "net", "mac", "mem", "cpus", "disk", "net-rate", "disk-rate", "exec"] as const;
 
 /** One `--vm` spec. */
 export function parseVmSpec(spec: string): VmSpec {
@@ -111,8 +114,15 @@ export function parseVmSpec(spec: string): VmSpec {
   if (g("net-rate") !== undefined && net === undefined) throw new SpecError(`--vm ${name}: net-rate= without net=`);
   if (g("disk-rate") !== undefined && g("disk") === undefined) throw new SpecError(`--vm ${name}: disk-rate= without disk=`);
   if (g("exec") !== undefined && g("exec")!.trim() === "") throw new SpecError(`--vm ${name}: empty exec=`);
+  const profile = g("profile");
+  if (profile !== undefined && profile !== "pv" && profile !== "full") {
+    throw new SpecError(`--vm ${name}: profile=${profile}: expected pv or full`);
+  }
+  if (profile === "full" && g("net-rate") !== undefined) throw new SpecError(`--vm ${name}: net-rate= is pv only (the e1000 has no rate limiter)`);
+  if (profile === "full" && g("disk-rate") !== undefined) throw new SpecError(`--vm ${name}: disk-rate= is pv only (the ATA disk has no rate limiter)`);
   return {
     name,
+    ...(profile !== undefined ? { profile } : {}),
     ...(net !== undefined ? { net } : {}),
     ...(g("mac") !== undefined ? { mac: macOf(g("mac")!, `--vm ${name}`) } : {}),
     ...(g("net-rate") !== undefined ? { netRate: g("net-rate")! } : {}),

@@ -13,7 +13,8 @@
  * live there.
  *
  * Devices: CLINT, PLIC (M and S contexts per hart), UART0 (console), sifive-test, an ATA
- * disk when a disk is given, and an e1000 behind a PCIe host when a network is given.
+ * disk when a disk is given, and an e1000 (82540EM) at PCI 00:01.0 behind the generic
+ * ECAM host when a network is given; its frames go through the same switch as virtio-net.
  */
 import { Hart } from "../cpu/hart.js";
 import { AtaDevice, type AtaStats } from "../devices/ata/device.js";
@@ -23,6 +24,10 @@ import { PlicDevice } from "../devices/plic/device.js";
 import { SifiveTestDevice } from "../devices/sifive-test/device.js";
 import { Uart16550Device } from "../devices/uart16550/device.js";
 import type { BlockBackend } from "../devices/virtio/blk/device.js";
+import type { NetBackend } from "../devices/virtio/net/device.js";
+import { E1000, type E1000Stats } from "../devices/e1000/device.js";
+import { REG_NAMES as E1000_REGS } from "../devices/e1000/regs.js";
+import { PCIE, PcieHost } from "../devices/pci/host.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { BOARD_MAP, BoardLayout } from "./board.js";
@@ -30,6 +35,7 @@ import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
 import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
 import { ataRegister, clintRegister, CountingDevice, plicRegister, uartRegister, type RegisterNamer } from "./register-exits.js";
 import { IrqSources, RunLoop, type RunResult } from "./run-loop.js";
+import { wakingBackend } from "./pv.js";
 
 export const FULL_DEFAULTS = {
   MEM: 256 * 1024 * 1024,
@@ -79,11 +85,18 @@ export interface FullOptions {
   readonly clockMs?: () => number;
   /** A disk on the ATA controller (/dev/sda): the caller opens and closes the backend. */
   readonly disk?: { readonly backend: BlockBackend; readonly serial?: string };
+  /** An e1000 NIC (eth0) at PCI 00:01.0 behind the ECAM host, on `backend` (e.g. a switch port). */
+  readonly net?: { readonly backend: NetBackend; readonly mac: Uint8Array };
 }
+
+/** PCI device number of the NIC: INTA of device 1 is PLIC source 0x21, as on QEMU virt. */
+const NIC_DEVICE = 1;
 
 export interface FullResult extends RunResult {
   /** The ATA controller's counters (a copy), when the machine has a disk. */
   readonly ata?: AtaStats;
+  /** The e1000's counters (a copy), when the machine has a NIC. */
+  readonly e1000?: E1000Stats;
 }
 
 export class FullMachine {
@@ -95,6 +108,8 @@ export class FullMachine {
   readonly uart: Uart16550Device;
   readonly test: SifiveTestDevice;
   readonly ata: AtaDevice | null = null;
+  readonly nic: E1000 | null = null;
+  readonly pcie: PcieHost | null = null;
   readonly layout: BootLayout;
   readonly fdt: Uint8Array;
   readonly cpus: number;
@@ -178,7 +193,7 @@ export class FullMachine {
         hartExtras: (i, exits, interrupts) => this.hartExtras(i, exits, interrupts),
         sources,
       },
-      { maxInsns: options.maxInsns },
+      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined },
     );
 
     // Interrupt wires into each hart, counting rising edges per kind.
@@ -206,6 +221,7 @@ export class FullMachine {
     const plicRec = board.addPlic();
     const uartRec = board.addUart();
     const ataRec = options.disk ? board.addAta() : null;
+    const pcieRec = options.net ? board.addPcie() : null;
     const irq = (rec: { irq: number; name: string }) => sources.wrap(rec.name, this.plic.irqLine(rec.irq));
     const output = (bytes: Uint8Array): void => {
       this.loop.noteOutput();
@@ -230,6 +246,25 @@ export class FullMachine {
         ...(options.disk.serial !== undefined ? { serial: options.disk.serial } : {}),
       });
       this.map(ataRec.base, this.ata, ataRec.name, ataRegister(cmdOffset, ctlOffset, ataRec.regShift));
+    }
+    if (pcieRec && options.net) {
+      // INTx wires named after what drives them: only the NIC is on the bus.
+      const nicLine = (NIC_DEVICE + 1 - 1) % 4;
+      const intx = pcieRec.intx.map((src, i) =>
+        sources.wrap(i === nicLine ? "e1000" : `pcie-int${"abcd"[i]}`, this.plic.irqLine(src)),
+      );
+      const host = new PcieHost({ intx, mmio: pcieRec.mmio, ioSize: pcieRec.pio?.size ?? PCIE.IO_SIZE, ecamSize: pcieRec.size });
+      this.pcie = host;
+      this.nic = new E1000(this.ram, wakingBackend(options.net.backend, () => this.loop.wake()), {
+        mac: options.net.mac,
+        // QEMU's e1000 subsystem ids, so images made on `qemu -M virt` see the same card.
+        subsystemVendorId: PCIE.HOST_SUBSYSTEM_VENDOR,
+        subsystemId: PCIE.HOST_SUBSYSTEM,
+      });
+      host.attach(NIC_DEVICE, this.nic);
+      this.map(pcieRec.base, host.ecam, "pcie-ecam", () => "config");
+      this.map(pcieRec.mmio.base, host.mmioWindow, "pcie-mmio", this.nicRegister(host, pcieRec.mmio.base));
+      if (pcieRec.pio) this.map(pcieRec.pio.base, host.ioWindow, "pcie-pio", (off) => (off & 4 ? "IODATA" : "IOADDR"));
     }
     this.loop.devicesMapped();
 
@@ -260,6 +295,19 @@ export class FullMachine {
       h.setPc(dram);
       h.event = true;
     }
+  }
+
+  /**
+   * Names e1000 registers in the PCI memory window: BAR0's base is where the guest put it,
+   * read from config space (no side effects) at each access.
+   */
+  private nicRegister(host: PcieHost, windowBase: number): RegisterNamer {
+    const bar0 = (NIC_DEVICE << PCIE.DEVICE_SHIFT) + 0x10;
+    return (offset) => {
+      const base = (host.ecam.read(bar0, 4) & ~0xf) >>> 0;
+      const rel = windowBase + offset - base;
+      return rel >= 0 && rel < 0x2_0000 ? `e1000.${E1000_REGS[rel >> 2] ?? "unknown"}` : "unclaimed";
+    };
   }
 
   private map(base: number, dev: MmioDevice, name: string, namer: RegisterNamer): void {
@@ -325,7 +373,11 @@ export class FullMachine {
   }
 
   private withDevices(r: RunResult): FullResult {
-    return { ...r, ...(this.ata ? { ata: structuredClone(this.ata.stats) } : {}) };
+    return {
+      ...r,
+      ...(this.ata ? { ata: structuredClone(this.ata.stats) } : {}),
+      ...(this.nic ? { e1000: structuredClone(this.nic.stats) } : {}),
+    };
   }
 }
 

@@ -19,6 +19,7 @@ import { SwitchBackend } from "../devices/virtio/net/switch-backend.js";
 import type { RateLimiter } from "../hypervisor/rate-limiter.js";
 import { Networks, type PortStats } from "../hypervisor/switch.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "./pv.js";
+import { FullMachine, FULL_DEFAULTS, type FullResult } from "./full.js";
 
 export const MULTI_DEFAULTS = {
   SUBNET: "10.0.2.0/24",
@@ -26,6 +27,8 @@ export const MULTI_DEFAULTS = {
 
 export interface VmConfig {
   readonly name: string;
+  /** "pv" (default) or "full" (OpenSBI, ATA disk, e1000 on the same switch as virtio-net). */
+  readonly profile?: "pv" | "full";
   readonly memBytes?: number;
   readonly cpus?: number;
   /** Shell command run in the guest (paravm.exec); its status ends the VM. */
@@ -44,7 +47,7 @@ export interface VmConfig {
 
 export interface VmOutcome {
   readonly name: string;
-  readonly result: PvResult;
+  readonly result: PvResult | FullResult;
   /** PARAVM-EXIT-STATUS the guest printed (exec), or null. */
   readonly execStatus: number | null;
   /** 0 for success; see `vmExitStatus`. */
@@ -58,6 +61,8 @@ export interface VmOutcome {
 export interface MultiOptions {
   readonly kernel: Uint8Array;
   readonly initrd?: Uint8Array;
+  /** M-mode firmware for VMs with profile "full" (fw_jump.bin). */
+  readonly firmware?: Uint8Array;
   readonly networks?: Networks;
   /** Subnet per network name (default MULTI_DEFAULTS.SUBNET for each). */
   readonly subnets?: Record<string, string>;
@@ -77,7 +82,7 @@ export interface MultiResult {
 const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)/;
 
 /** A VM's exit status: the exec status (1 if above 255), 1 for a failed stop, 124 for maxInsns, 130 if stopped. */
-export function vmExitStatus(result: PvResult, execStatus: number | null, hasExec: boolean): number {
+export function vmExitStatus(result: PvResult | FullResult, execStatus: number | null, hasExec: boolean): number {
   if (result.stop === "stopped") return 130;
   if (result.stop === "maxInsns") return 124;
   if (result.stop === "wfiDeadlock") return 1;
@@ -87,7 +92,7 @@ export function vmExitStatus(result: PvResult, execStatus: number | null, hasExe
 
 export class MultiRun {
   readonly networks: Networks;
-  readonly machines: PvMachine[] = [];
+  readonly machines: (PvMachine | FullMachine)[] = [];
   private readonly backends: SwitchBackend[] = [];
   private readonly info: { address: string | null; mac: string | null; network: string | null; setupMs: number; exec: () => number | null }[] =
     [];
@@ -104,7 +109,8 @@ export class MultiRun {
         const t0 = performance.now();
         if (names.has(vm.name)) throw new Error(`duplicate VM name "${vm.name}"`);
         names.add(vm.name);
-        let bootargs = `${PV_DEFAULTS.BOOTARGS} paravm.hostname=${vm.name}`;
+        const full = vm.profile === "full";
+        let bootargs = `${full ? FULL_DEFAULTS.BOOTARGS : PV_DEFAULTS.BOOTARGS} paravm.hostname=${vm.name}`;
         let net: ConstructorParameters<typeof PvMachine>[0]["net"];
         let address: string | null = null;
         let mac: Uint8Array | null = null;
@@ -132,24 +138,27 @@ export class MultiRun {
         let tail = "";
         let execStatus: number | null = null;
         const name = vm.name;
-        const m = new PvMachine({
-          kernel: opts.kernel,
-          initrd: opts.initrd,
-          bootargs,
-          memBytes: vm.memBytes,
-          cpus: vm.cpus,
-          maxInsns: vm.maxInsns,
-          ...(vm.disk ? { disk: vm.disk } : {}),
-          ...(net ? { net } : {}),
-          output: (bytes) => {
-            opts.output(name, bytes);
-            if (vm.exec !== undefined && execStatus === null) {
-              tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
-              const x = EXIT_LINE.exec(tail);
-              if (x && /\r?\n/.test(tail.slice(x.index))) execStatus = Number(x[1]);
-            }
-          },
-        });
+        const output = (bytes: Uint8Array): void => {
+          opts.output(name, bytes);
+          if (vm.exec !== undefined && execStatus === null) {
+            tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
+            const x = EXIT_LINE.exec(tail);
+            if (x && /\r?\n/.test(tail.slice(x.index))) execStatus = Number(x[1]);
+          }
+        };
+        const common = { kernel: opts.kernel, initrd: opts.initrd, bootargs, memBytes: vm.memBytes, cpus: vm.cpus, maxInsns: vm.maxInsns, output };
+        let m: PvMachine | FullMachine;
+        if (full) {
+          if (!opts.firmware) throw new Error(`VM ${vm.name}: profile full needs the firmware (MultiOptions.firmware)`);
+          m = new FullMachine({
+            ...common,
+            firmware: opts.firmware,
+            ...(vm.disk ? { disk: { backend: vm.disk.backend, ...(vm.disk.serial !== undefined ? { serial: vm.disk.serial } : {}) } } : {}),
+            ...(net ? { net: { backend: net.backend, mac: net.mac } } : {}),
+          });
+        } else {
+          m = new PvMachine({ ...common, ...(vm.disk ? { disk: vm.disk } : {}), ...(net ? { net } : {}) });
+        }
         this.machines.push(m);
         this.info.push({
           address,
@@ -177,7 +186,7 @@ export class MultiRun {
     try {
       await Promise.all(
         this.machines.map(async (m, i) => {
-          let result: PvResult;
+          let result: PvResult | FullResult;
           try {
             result = await m.runAsync({ waitForInput: true });
           } catch (e) {

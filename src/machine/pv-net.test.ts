@@ -10,13 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { defaultGuestDir } from "../control/cli.js";
 import { parseNetSpec, parseVmSpec, parseVmSpecs, SpecError } from "../hypervisor/vm-spec.js";
 import { LinePrefixer, MultiRun } from "./pv-multi.js";
+import { FULL_DEFAULTS } from "./full.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(root, "bin", "paravm.js");
@@ -44,6 +45,7 @@ describe("vm and net specs", () => {
     assert.throws(() => parseVmSpec("net=x,exec=true"), /missing name=/);
     assert.throws(() => parseNetSpec("lan0,mac=zz"), /bad MAC/);
     assert.throws(() => parseNetSpec("lan0,foo=1"), /unknown key "foo"/);
+    assert.deepEqual(parseNetSpec("lan0"), { network: "lan0" }, "a bare network name (regression)");
   });
   test("the CLI reports them as usage errors (status 2, one line)", () => {
     for (const [args, re] of [
@@ -74,63 +76,77 @@ test("LinePrefixer keeps lines whole and prefixed", () => {
 
 const dir = defaultGuestDir();
 
+/**
+ * Guest b pings a, then sends a deterministic 1 MiB file over TCP; a acks. `bProfile`
+ * "full" makes b an unmodified guest (OpenSBI, e1000 on PCIe) on the same switch.
+ */
+async function transfer(bProfile: "pv" | "full"): Promise<void> {
+  const kernel = readFileSync(join(dir!, "Image"));
+  const initrd = readFileSync(join(dir!, "initramfs.cpio.gz"));
+  const firmware = bProfile === "full" ? readFileSync(FULL_DEFAULTS.FIRMWARE) : undefined;
+  const retry = (cmd: string): string => `for i in $(seq 60); do ${cmd} && break; sleep 1; done`;
+  const a = [
+    "nc -l -p 5000 </dev/null >/tmp/in",
+    'echo "RX-MD5 $(md5sum </tmp/in)"',
+    `${retry("echo ack | nc -w 1 10.0.2.3 5001")}`,
+    "sleep 1",
+  ].join("; ");
+  const b = [
+    "ping -c 1 10.0.2.2 >/dev/null && echo PING-OK",
+    // Deterministic 1 MiB: 16 × 64 KiB of a repeated line numbered per block.
+    'for i in $(seq 16); do yes "block $i of the paravm net test" | head -c 65536; done >/tmp/f',
+    'echo "TX-MD5 $(md5sum </tmp/f) $(wc -c </tmp/f)"',
+    retry("nc -w 2 10.0.2.2 5000 </tmp/f"),
+    "nc -l -p 5001 </dev/null",
+  ].join("; ");
+  let text = "";
+  const lines = new LinePrefixer((t) => (text += t));
+  const run = new MultiRun(
+    [
+      { name: "a", net: { network: "lan0" }, exec: a },
+      { name: "b", profile: bProfile, net: { network: "lan0" }, exec: b },
+    ],
+    { kernel, initrd, ...(firmware ? { firmware } : {}), output: (n, bytes) => lines.push(n, bytes) },
+  );
+  const t0 = performance.now();
+  const r = await run.run();
+  lines.flush();
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  const tail = text.split("\n").filter((l) => !/^\[.\] \[ *\d/.test(l)).slice(-20).join("\n");
+  assert.equal(r.status, 0, `status ${r.status} after ${secs}s:\n${tail}`);
+  assert.deepEqual(
+    r.vms.map((v) => [v.name, v.result.profile, v.result.stop, v.execStatus, v.address]),
+    [
+      ["a", "pv", "shutdown", 0, "10.0.2.2"],
+      ["b", bProfile, "shutdown", 0, "10.0.2.3"],
+    ],
+  );
+  assert.match(text, /^\[b\] PING-OK$/m, tail);
+  const tx = /^\[b\] TX-MD5 ([0-9a-f]{32})\s+-? ?(\d+)$/m.exec(text);
+  const rx = /^\[a\] RX-MD5 ([0-9a-f]{32})/m.exec(text);
+  assert.ok(tx, tail);
+  assert.ok(rx, tail);
+  assert.equal(tx[2], String(1024 * 1024));
+  assert.equal(rx[1], tx[1], "checksum of the bytes received differs from the bytes sent");
+  const ports = r.ports.lan0!;
+  for (const name of ["a", "b"]) {
+    const p = ports[name]!;
+    assert.ok(p.rxFrames > 0 && p.txFrames > 0 && p.rxBytes > 0 && p.txBytes > 0, JSON.stringify(p));
+    assert.equal(p.drops.malformed, 0);
+  }
+  // b sent the megabyte: the switch received at least that much from b's port.
+  assert.ok(ports.b!.rxBytes > 1024 * 1024, JSON.stringify(ports.b));
+  assert.ok(ports.a!.txBytes > 1024 * 1024, JSON.stringify(ports.a));
+  const rb = r.vms[1]!.result;
+  const sent = "net" in rb && rb.net ? rb.net.txFrames : "e1000" in rb && rb.e1000 ? rb.e1000.txFrames : 0;
+  assert.ok(sent > 700, `b's NIC sent ${sent} frames`);
+}
+
 describe("two guests on one network", { skip: dir === null ? "no guest images (node scripts/build-guests.mjs)" : false }, () => {
-  test("ping, then 1 MiB over nc with matching md5sums; per-port counters", { timeout: 600_000 }, async () => {
-    const kernel = readFileSync(join(dir!, "Image"));
-    const initrd = readFileSync(join(dir!, "initramfs.cpio.gz"));
-    const retry = (cmd: string): string => `for i in $(seq 60); do ${cmd} && break; sleep 1; done`;
-    const a = [
-      "nc -l -p 5000 </dev/null >/tmp/in",
-      'echo "RX-MD5 $(md5sum </tmp/in)"',
-      `${retry('echo ack | nc -w 1 10.0.2.3 5001')}`,
-      "sleep 1",
-    ].join("; ");
-    const b = [
-      "ping -c 1 10.0.2.2 >/dev/null && echo PING-OK",
-      // Deterministic 1 MiB: 16 × 64 KiB of a repeated line numbered per block.
-      "for i in $(seq 16); do yes \"block $i of the paravm net test\" | head -c 65536; done >/tmp/f",
-      'echo "TX-MD5 $(md5sum </tmp/f) $(wc -c </tmp/f)"',
-      retry("nc -w 2 10.0.2.2 5000 </tmp/f"),
-      "nc -l -p 5001 </dev/null",
-    ].join("; ");
-    let text = "";
-    const lines = new LinePrefixer((t) => (text += t));
-    const run = new MultiRun(
-      [
-        { name: "a", net: { network: "lan0" }, exec: a },
-        { name: "b", net: { network: "lan0" }, exec: b },
-      ],
-      { kernel, initrd, output: (n, bytes) => lines.push(n, bytes) },
-    );
-    const t0 = performance.now();
-    const r = await run.run();
-    lines.flush();
-    const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    const tail = text.split("\n").filter((l) => !/^\[.\] \[ *\d/.test(l)).slice(-20).join("\n");
-    assert.equal(r.status, 0, `status ${r.status} after ${secs}s:\n${tail}`);
-    assert.deepEqual(
-      r.vms.map((v) => [v.name, v.result.stop, v.execStatus, v.address]),
-      [
-        ["a", "shutdown", 0, "10.0.2.2"],
-        ["b", "shutdown", 0, "10.0.2.3"],
-      ],
-    );
-    assert.match(text, /^\[b\] PING-OK$/m, tail);
-    const tx = /^\[b\] TX-MD5 ([0-9a-f]{32})\s+-? ?(\d+)$/m.exec(text);
-    const rx = /^\[a\] RX-MD5 ([0-9a-f]{32})/m.exec(text);
-    assert.ok(tx, tail);
-    assert.ok(rx, tail);
-    assert.equal(tx[2], String(1024 * 1024));
-    assert.equal(rx[1], tx[1], "checksum of the bytes received differs from the bytes sent");
-    const ports = r.ports.lan0!;
-    for (const name of ["a", "b"]) {
-      const p = ports[name]!;
-      assert.ok(p.rxFrames > 0 && p.txFrames > 0 && p.rxBytes > 0 && p.txBytes > 0, JSON.stringify(p));
-      assert.equal(p.drops.malformed, 0);
-    }
-    // b sent the megabyte: the switch received at least that much from b's port.
-    assert.ok(ports.b!.rxBytes > 1024 * 1024, JSON.stringify(ports.b));
-    assert.ok(ports.a!.txBytes > 1024 * 1024, JSON.stringify(ports.a));
-    assert.ok(r.vms[1]!.result.net!.txFrames > 700, JSON.stringify(r.vms[1]!.result.net));
-  });
+  test("pv ↔ pv: ping, then 1 MiB over nc with matching md5sums; per-port counters", { timeout: 600_000 }, () => transfer("pv"));
+  test(
+    "full (e1000, OpenSBI) → pv (virtio-net) on the same switch: ping and 1 MiB with matching md5sums",
+    { timeout: 600_000, skip: existsSync(FULL_DEFAULTS.FIRMWARE) ? false : "no OpenSBI firmware" },
+    () => transfer("full"),
+  );
 });
