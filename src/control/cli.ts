@@ -29,6 +29,7 @@ import { parseRateLimit, type RateLimiter } from "../hypervisor/rate-limiter.js"
 import { Networks } from "../hypervisor/switch.js";
 import { parseNetSpec, parseVmSpecs, SpecError, type NetSpec } from "../hypervisor/vm-spec.js";
 import { LinePrefixer, MULTI_DEFAULTS, MultiRun, type VmConfig } from "../machine/pv-multi.js";
+import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
 
 export const EXIT = {
   OK: 0,
@@ -706,6 +707,50 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     )
     .action((opts: MultiOptions) => {
       setStatus(runMulti(opts));
+    });
+
+  program
+    .command("compare")
+    .description("run one command on the pv and on the full machine and print their --stats side by side")
+    .requiredOption("--exec <cmd>", "the guest command (run once per profile)")
+    .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
+    .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
+    .option("--disk <file[,readonly|,snapshot]>", "disk for both runs (pv: virtio-blk /dev/vda, full: ATA /dev/sda)")
+    .option("--mem <size>", "RAM size for both")
+    .option("--cpus <n>", "harts for both")
+    .option("--timeout-s <s>", "give up on a run after this long", parseCount, 600)
+    .action((opts: CompareOptions) => {
+      setStatus(
+        (async () => {
+          let out;
+          try {
+            out = compareProfiles(opts, (line) => process.stderr.write(`${line}\n`));
+          } catch (e) {
+            throw new UsageError((e as Error).message.split("\n")[0]!);
+          }
+          process.stdout.write(`${out.table}\n`);
+          const bad = out.statuses.findIndex((s) => s !== 0);
+          if (bad >= 0) process.stderr.write(`paravm: the command exited ${out.statuses[bad]} on ${bad === 0 ? "pv" : "full"}\n`);
+          return bad >= 0 ? EXIT.GUEST_FAILED : EXIT.OK;
+        })(),
+      );
+    });
+
+  program
+    .command("stats-table")
+    .description("print saved --stats lines (one file each) side by side")
+    .argument("<files...>", "files holding `paravm run --stats` output (stderr)")
+    .action((files: string[]) => {
+      setStatus(
+        (async () => {
+          try {
+            process.stdout.write(`${statsTableFromFiles(files)}\n`);
+          } catch (e) {
+            throw new UsageError((e as Error).message);
+          }
+          return EXIT.OK;
+        })(),
+      );
     });
 
   return program;

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -135,6 +135,39 @@ describe("full machine: OpenSBI + Linux on emulated hardware", { skip }, () => {
     assert.ok(s.exits["mmio.uart0.THR.write"] > 0 && s.exits["mmio.clint.mtimecmp.write"] > 0);
     assert.ok(s.exits["mmio.test.status.write"] === 1);
     assert.ok(s.interrupts.timer > 0 && s.interrupts["irq.uart0"] > 0, JSON.stringify(s.interrupts));
+  });
+});
+
+describe("paravm compare: the same command on pv and full, side by side", { skip }, () => {
+  test("one table, a column per profile; firmware time and device registers show only on full", () => {
+    const r = spawnSync(process.execPath, [bin, "compare", "--exec", "dd if=/dev/urandom of=/dev/null bs=4k count=4 2>/dev/null"], {
+      encoding: "utf8",
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const row = (label: string): string[] => {
+      const l = r.stdout.split("\n").find((x) => x.trim().startsWith(label));
+      assert.ok(l, `no row "${label}" in\n${r.stdout}`);
+      return l.trim().split(/\s{2,}/);
+    };
+    assert.deepEqual(r.stdout.split("\n")[0]!.trim().split(/\s+/), ["pv", "full"]);
+    assert.deepEqual(row("stop").slice(1), ["shutdown", "shutdown"]);
+    const n = (s: string): number => Number(s.replace(/,/g, ""));
+    const [, pvM, fullM] = row("M-mode (firmware)");
+    assert.equal(n(pvM!), 0);
+    assert.ok(n(fullM!) > 0);
+    const [, pvHc, fullHc] = row("hypercalls (SBI)");
+    assert.ok(n(pvHc!) > 0 && n(fullHc!) === 0, "pv's SBI calls are hypercalls; full's go to OpenSBI");
+    assert.ok(n(row("ecall-s")[2]!) > 0);
+    assert.match(r.stdout, /uart0\.THR\.write/);
+  });
+
+  test("stats-table: a file that is not --stats output is refused in one line", () => {
+    const bad = join(work, "bad.json");
+    writeFileSync(bad, "hello");
+    const r = spawnSync(process.execPath, [bin, "stats-table", bad], { encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /bad\.json: no --stats JSON line found/);
   });
 });
 

@@ -45,8 +45,8 @@ const ATA_CMD_WRITE = ["data", "feature", "nsect", "lbal", "lbam", "lbah", "devi
 export function ataRegister(cmdOffset: number, ctlOffset: number, shift: number): RegisterNamer {
   return (offset, write) => {
     if (offset >= ctlOffset) {
-      // Control block register 2 (alt status / device control); the others are unused.
-      return ((offset - ctlOffset) >> shift) === 2 ? (write ? "devctl" : "altstatus") : "ctl-reserved";
+      // The control block's first register (alt status / device control, ata-generic's reg[1]).
+      return offset === ctlOffset ? (write ? "devctl" : "altstatus") : "ctl-reserved";
     }
     const n = (offset - cmdOffset) >> shift;
     if (n === ATA_REG.DATA) return "data";
