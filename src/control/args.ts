@@ -1,0 +1,157 @@
+/**
+ * Command-line argument parsing and checks shared by the `paravm` commands: sizes, counts,
+ * profiles, files. Every problem is a one-line `UsageError` (exit status 2).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InvalidArgumentError } from "commander";
+import { PV_DEFAULTS } from "../machine/pv.js";
+import { parseRateLimit, type RateLimiter } from "../hypervisor/rate-limiter.js";
+import { SpecError } from "../hypervisor/vm-spec.js";
+
+
+export const EXIT = {
+  OK: 0,
+  GUEST_FAILED: 1,
+  USAGE: 2,
+  INTERNAL: 70,
+  /** As timeout(1): the run was cut short by --max-insns. */
+  MAX_INSNS: 124,
+} as const;
+
+/** A usage problem: printed as one line, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+const MIB = 1024 * 1024;
+const MEM_MIN = 4096;
+/** The largest SharedArrayBuffer a typed array can fully cover on Node 20. */
+const MEM_MAX = 4096 * MIB;
+
+/**
+ * Parse a memory size: a byte count, or a number with K/M/G (optionally KB/KiB, …)
+ * meaning powers of 1024, as QEMU's -m does. Must be a multiple of 4 KiB, 4 KiB..4 GiB.
+ */
+export function parseMemSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$/i.exec(text);
+  if (m === null) throw new InvalidArgumentError("expected a size such as 256M, 1G, 512MiB or a byte count.");
+  const unit = (m[2] ?? "").toLowerCase();
+  const scale =
+    unit === "k" ? 1024 : unit === "m" ? MIB : unit === "g" ? 1024 * MIB : unit === "t" ? 1024 * 1024 * MIB : 1;
+  const bytes = Number(m[1]) * scale;
+  if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError("not a whole number of bytes.");
+  if (bytes < MEM_MIN || bytes > MEM_MAX) throw new InvalidArgumentError("must be between 4K and 4G.");
+  if (bytes % 4096 !== 0) throw new InvalidArgumentError("must be a multiple of 4 KiB.");
+  return bytes;
+}
+
+/** Parse a positive instruction count; `_` separators allowed (1_000_000). */
+export function parseCount(text: string): number {
+  if (!/^\s*\d[\d_]*\s*$/.test(text)) throw new InvalidArgumentError("expected a positive whole number.");
+  const n = Number(text.trim().replace(/_/g, ""));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive whole number.");
+  return n;
+}
+
+
+export function readProgram(file: string, what?: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "is a directory"
+            : ((e as Error).message ?? String(e));
+    const hint = what === "firmware" && code === "ENOENT" ? " (install Debian's opensbi package: npm run setup)" : "";
+    throw new UsageError(`cannot read ${what ? `${what} ` : ""}'${file}': ${why}${hint}`);
+  }
+}
+
+
+/** The newest guest-image cache dir that holds an Image and an initramfs, or null. */
+export function defaultGuestDir(): string | null {
+  // The builder knows the cache directory for the current guest inputs (a hash of them).
+  const builder = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "scripts", "build-guests.mjs");
+  if (existsSync(builder)) {
+    const r = spawnSync(process.execPath, [builder, "--print-dir"], { encoding: "utf8" });
+    const dir = r.status === 0 ? r.stdout.trim().split("\n").pop() : undefined;
+    if (dir !== undefined && existsSync(join(dir, "Image")) && existsSync(join(dir, "initramfs.cpio.gz"))) return dir;
+  }
+  // Otherwise (an installed copy without the builder, or inputs changed and not rebuilt): the newest build.
+  const root = join(process.env.PARAVM_CACHE ?? join(homedir(), ".cache", "paravm"));
+  let best: { dir: string; t: number } | null = null;
+  try {
+    for (const name of readdirSync(root)) {
+      const dir = join(root, name);
+      if (!existsSync(join(dir, "Image")) || !existsSync(join(dir, "initramfs.cpio.gz"))) continue;
+      const t = statSync(join(dir, "Image")).mtimeMs;
+      if (best === null || t > best.t) best = { dir, t };
+    }
+  } catch {
+    return null;
+  }
+  return best?.dir ?? null;
+}
+
+
+export type MachineProfile = "pv" | "full";
+
+/** Parse --profile. */
+export function parseProfile(text: string): MachineProfile {
+  if (text === "pv" || text === "full") return text;
+  throw new InvalidArgumentError(`expected "pv" or "full".`);
+}
+
+/** Parse --cpus: a whole number of harts, 1..PV_DEFAULTS.MAX_CPUS. */
+export function parseCpus(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError(`expected a whole number from 1 to ${PV_DEFAULTS.MAX_CPUS}.`);
+  const n = Number(text.trim());
+  if (n < 1 || n > PV_DEFAULTS.MAX_CPUS) throw new InvalidArgumentError(`must be from 1 to ${PV_DEFAULTS.MAX_CPUS}.`);
+  return n;
+}
+
+/** A disk image: a readable regular file, non-empty, a whole number of 512-byte sectors. */
+export function checkDisk(file: string): void {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (st.isDirectory()) throw new UsageError(`cannot read '${file}': is a directory`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    readProgram(file); // the same one-line message as for the other files
+    throw e;
+  }
+  if (size === 0) throw new UsageError(`--disk '${file}': empty file`);
+  if (size % 512 !== 0) throw new UsageError(`--disk '${file}': ${size} bytes is not a whole number of 512-byte sectors`);
+}
+
+
+/** A rate-limit spec (parseRateLimit) or a one-line usage error naming `what`. */
+export function rateLimiter(spec: string | undefined, what: string): RateLimiter | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    return parseRateLimit(spec) ?? undefined;
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+export function specOrUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof SpecError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
