@@ -112,21 +112,26 @@ describe("paravm run on real Linux (skipped without built guest images)", () => 
     assert.equal(r.status, 0, `stderr: ${r.stderr}\nstdout tail: ${r.stdout.slice(-800)}`);
     assert.match(r.stdout, /\n2\r?\n2\r?\nPARAVM-EXIT-STATUS=0/);
   });
-  test("plain run forwards piped stdin to the guest console and exits 0 on poweroff", { skip, timeout: 400_000 }, async () => {
-    const child = spawn(process.execPath, [bin, "run", "--stats"], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString("latin1")));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString("latin1")));
-    child.stdin.write("echo hello-from-host; poweroff -f\n");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 390_000);
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
-    clearTimeout(timer);
-    assert.equal(code, 0, `stderr: ${err}\nstdout tail: ${out.slice(-800)}`);
-    assert.match(out, /\nhello-from-host\r?\n/);
-    const stats = JSON.parse(err.trim().split("\n").pop()!) as { bootMs: number; stop: string; harts: unknown[] };
-    assert.equal(stats.stop, "shutdown");
-    assert.ok(stats.bootMs > 0);
-    assert.equal(stats.harts.length, 1);
-  });
+  for (const profile of ["pv", "full"] as const) {
+    test(`${profile}: plain run forwards piped stdin to the guest console and exits 0 on poweroff`, { skip, timeout: 400_000 }, async () => {
+      const child = spawn(process.execPath, [bin, "run", "--profile", profile, "--stats"], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString("latin1")));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString("latin1")));
+      // Longer than the 16550's 16-byte FIFO: the host must feed it as the guest drains it.
+      const marker = `hello-from-host-${"0123456789".repeat(12)}`;
+      child.stdin.write(`echo ${marker}; poweroff -f\n`);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 390_000);
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      clearTimeout(timer);
+      assert.equal(code, 0, `stderr: ${err}\nstdout tail: ${out.slice(-800)}`);
+      assert.match(out, new RegExp(`\\n${marker}\\r?\\n`));
+      const stats = JSON.parse(err.trim().split("\n").pop()!) as { bootMs: number; stop: string; harts: unknown[]; profile: string };
+      assert.equal(stats.profile, profile);
+      assert.equal(stats.stop, "shutdown");
+      assert.ok(stats.bootMs > 0);
+      assert.equal(stats.harts.length, 1);
+    });
+  }
 });
