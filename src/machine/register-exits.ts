@@ -63,8 +63,8 @@ export interface CurrentHart {
 /** A device whose accesses are counted per register per hart; otherwise it is `inner`. */
 export class CountingDevice implements MmioDevice {
   readonly size: number;
-  /** Per hart: "<register>.read" / "<register>.write" → count. */
-  readonly counts: Map<string, number>[];
+  /** Per hart: offset·2 + (1 for a write) → count; named only when reported (no string per access). */
+  readonly counts: Map<number, number>[];
 
   constructor(
     readonly inner: MmioDevice,
@@ -73,11 +73,11 @@ export class CountingDevice implements MmioDevice {
     harts: number,
   ) {
     this.size = inner.size;
-    this.counts = Array.from({ length: harts }, () => new Map<string, number>());
+    this.counts = Array.from({ length: harts }, () => new Map<number, number>());
   }
 
   private count(offset: number, write: boolean): void {
-    const key = `${this.name(offset, write)}.${write ? "write" : "read"}`;
+    const key = offset * 2 + (write ? 1 : 0);
     const m = this.counts[this.cpu.current];
     if (m !== undefined) m.set(key, (m.get(key) ?? 0) + 1);
   }
@@ -104,8 +104,12 @@ export class CountingDevice implements MmioDevice {
     this.inner.load(s);
   }
 
-  /** Add hart i's counts to `exits` as "mmio.<device>.<register>.read|write". */
+  /** Add hart i's counts to `exits` as "mmio.<device>.<register>.read|write" (offsets naming the same register add up). */
   addExits(device: string, hart: number, exits: Record<string, number>): void {
-    for (const [k, v] of this.counts[hart] ?? []) exits[`mmio.${device}.${k}`] = v;
+    for (const [key, v] of this.counts[hart] ?? []) {
+      const write = (key & 1) === 1;
+      const name = `mmio.${device}.${this.name(Math.floor(key / 2), write)}.${write ? "write" : "read"}`;
+      exits[name] = (exits[name] ?? 0) + v;
+    }
   }
 }
