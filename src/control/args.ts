@@ -155,3 +155,16 @@ export function specOrUsage<T>(f: () => T): T {
   }
 }
 
+
+/** The guest to boot: --kernel/--initrd, or the built images (the cache dir for the current guest inputs). */
+export function loadGuest(opts: { kernel?: string; initrd?: string }): {
+  dir: string | null;
+  kernel: Uint8Array;
+  initrd: Uint8Array | undefined;
+} {
+  const dir = opts.kernel !== undefined && opts.initrd !== undefined ? null : defaultGuestDir();
+  const kernelFile = opts.kernel ?? (dir ? join(dir, "Image") : null);
+  if (kernelFile === null) throw new UsageError("no --kernel given and no built guest images found (run: node scripts/build-guests.mjs)");
+  const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
+  return { dir, kernel: readProgram(kernelFile), initrd: initrdFile !== undefined ? readProgram(initrdFile) : undefined };
+}

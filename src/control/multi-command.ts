@@ -1,14 +1,13 @@
 /**
  * `paravm multi`: several VMs (pv or full) in this process on shared virtual networks.
  */
-import { join } from "node:path";
 import { FULL_DEFAULTS } from "../machine/full.js";
 import { FileBackend, parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
 import { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
 import { parseVmSpecs } from "../hypervisor/vm-spec.js";
 import { LinePrefixer, MultiRun, type VmConfig } from "../machine/pv-multi.js";
 
-import { UsageError, parseMemSize, readProgram, defaultGuestDir, parseCpus, checkDisk, rateLimiter, specOrUsage } from "./args.js";
+import { checkDisk, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
 import { statsJson } from "./run-command.js";
 
 export interface MultiOptions {
@@ -27,12 +26,7 @@ export interface MultiOptions {
  */
 export async function runMulti(opts: MultiOptions): Promise<number> {
   const specs = specOrUsage(() => parseVmSpecs(opts.vm));
-  const dir = opts.kernel !== undefined && opts.initrd !== undefined ? null : defaultGuestDir();
-  const kernelFile = opts.kernel ?? (dir ? join(dir, "Image") : null);
-  if (kernelFile === null) throw new UsageError("no --kernel given and no built guest images found (run: node scripts/build-guests.mjs)");
-  const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
-  const kernel = readProgram(kernelFile);
-  const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
+  const { kernel, initrd } = loadGuest(opts);
   const disks: FileBackend[] = [];
   const configs: VmConfig[] = [];
   const t0 = performance.now();

@@ -17,7 +17,7 @@ import { Networks } from "../hypervisor/switch.js";
 import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
 import { MULTI_DEFAULTS } from "../machine/pv-multi.js";
 
-import { EXIT, UsageError, readProgram, defaultGuestDir, checkDisk, rateLimiter, specOrUsage, type MachineProfile } from "./args.js";
+import { checkDisk, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
 
 export interface RunOptions {
   profile: MachineProfile;
@@ -97,12 +97,7 @@ export class EscapeFilter {
 /** `paravm run`: boot Linux on the pv machine; resolves to the exit status. */
 export async function runPv(opts: RunOptions): Promise<number> {
   const t0 = performance.now();
-  const dir = opts.kernel !== undefined && opts.initrd !== undefined ? null : defaultGuestDir();
-  const kernelFile = opts.kernel ?? (dir ? join(dir, "Image") : null);
-  if (kernelFile === null) throw new UsageError("no --kernel given and no built guest images found (run: node scripts/build-guests.mjs)");
-  const initrdFile = opts.initrd ?? (dir ? join(dir, "initramfs.cpio.gz") : undefined);
-  const kernel = readProgram(kernelFile);
-  const initrd = initrdFile !== undefined ? readProgram(initrdFile) : undefined;
+  const { dir, kernel, initrd } = loadGuest(opts);
   let file: FileBackend | null = null;
   // The default guest also gets the ext2 disk the image builder made: that file is the
   // pristine image every run shares, so it is attached read-only (pv: virtio-blk tells the

@@ -34,7 +34,7 @@ import { BOARD_MAP, BoardLayout } from "./board.js";
 import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
 import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
 import { ataRegister, clintRegister, CountingDevice, plicRegister, uartRegister, type RegisterNamer } from "./register-exits.js";
-import { IrqSources, RunLoop, type RunResult } from "./run-loop.js";
+import { IrqSources, Machine, RunLoop, type RunResult } from "./run-loop.js";
 import { wakingBackend } from "./pv.js";
 
 export const FULL_DEFAULTS = {
@@ -99,7 +99,8 @@ export interface FullResult extends RunResult {
   readonly e1000?: E1000Stats;
 }
 
-export class FullMachine {
+export class FullMachine extends Machine<FullResult> {
+  readonly profile = "full";
   readonly ram: GuestRam;
   readonly bus: Bus;
   readonly harts: readonly Hart[];
@@ -123,6 +124,7 @@ export class FullMachine {
   private readonly edges: { timer: number; ipi: number; external: number }[];
 
   constructor(options: FullOptions) {
+    super();
     const mem = options.memBytes ?? FULL_DEFAULTS.MEM;
     const cpus = options.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > FULL_DEFAULTS.MAX_CPUS) {
@@ -345,34 +347,12 @@ export class FullMachine {
     interrupts.external = e.external;
   }
 
-  /** The boot hart. */
-  get hart(): Hart {
-    return this.harts[0]!;
-  }
-
-  /** Host terminal input for the console (UART0). */
-  input(bytes: Uint8Array): void {
-    this.loop.input(bytes);
-  }
-
-  stop(): void {
-    this.loop.stop();
-  }
-
-  run(): FullResult {
-    return this.withDevices(this.loop.run("full", () => this.failCode()));
-  }
-
-  async runAsync(opts: { waitForInput?: boolean } = {}): Promise<FullResult> {
-    return this.withDevices(await this.loop.runAsync("full", opts, () => this.failCode()));
-  }
-
-  private failCode(): number | undefined {
+  protected resetReason(): number | undefined {
     const r = this.test.request;
     return r?.kind === "fail" ? r.code : undefined;
   }
 
-  private withDevices(r: RunResult): FullResult {
+  protected finish(r: RunResult): FullResult {
     return {
       ...r,
       ...(this.ata ? { ata: structuredClone(this.ata.stats) } : {}),

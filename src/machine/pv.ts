@@ -27,7 +27,7 @@ import { BOARD_MAP, BoardLayout } from "./board.js";
 import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
 import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
 import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
-import { IrqSources, RunLoop, type MachineStop, type RunResult } from "./run-loop.js";
+import { IrqSources, Machine, RunLoop, type MachineStop, type RunResult } from "./run-loop.js";
 
 export const PV_DEFAULTS = {
   MEM: 256 * 1024 * 1024,
@@ -69,7 +69,8 @@ export interface PvResult extends RunResult {
   readonly net?: NetStats;
 }
 
-export class PvMachine {
+export class PvMachine extends Machine<PvResult> {
+  readonly profile = "pv";
   readonly ram: GuestRam;
   readonly bus: Bus;
   readonly harts: readonly Hart[];
@@ -89,6 +90,7 @@ export class PvMachine {
   private readonly external: number[];
 
   constructor(options: PvOptions) {
+    super();
     const mem = options.memBytes ?? PV_DEFAULTS.MEM;
     const cpus = options.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > PV_DEFAULTS.MAX_CPUS) {
@@ -235,35 +237,11 @@ export class PvMachine {
     bootHart(harts[0]!, this.layout.kernelAddr, BigInt(this.layout.fdtAddr));
   }
 
-  /** The boot hart. */
-  get hart(): Hart {
-    return this.harts[0]!;
+  protected resetReason(): number | undefined {
+    return this.host.resetRequest?.reason;
   }
 
-  /** Host terminal input for the guest console (virtio-console, and SBI getchar / DBCN read). */
-  input(bytes: Uint8Array): void {
-    this.loop.input(bytes);
-  }
-
-  /** Ask a running `run`/`runAsync` to return (stop "stopped") at the end of the current slice. */
-  stop(): void {
-    this.loop.stop();
-  }
-
-  /** Run to a stop without returning to the event loop (no console input arrives meanwhile). */
-  run(): PvResult {
-    return this.withDevices(this.loop.run("pv", () => this.host.resetRequest?.reason));
-  }
-
-  /**
-   * Run to a stop, returning to Node's event loop every few ms so that console input and
-   * signals are seen (see RunLoop.runAsync).
-   */
-  async runAsync(opts: { waitForInput?: boolean } = {}): Promise<PvResult> {
-    return this.withDevices(await this.loop.runAsync("pv", opts, () => this.host.resetRequest?.reason));
-  }
-
-  private withDevices(r: RunResult): PvResult {
+  protected finish(r: RunResult): PvResult {
     return {
       ...r,
       ...(this.blk ? { blk: structuredClone(this.blk.stats) } : {}),

@@ -382,3 +382,44 @@ export class RunLoop {
     };
   }
 }
+
+/**
+ * What both machines are to their users (CLI, multi, later the VMM): a set of harts on a
+ * run loop, console input, stop, run. Subclasses add their devices' counters to the
+ * result (`finish`) and say what a power-off's reason code was.
+ */
+export abstract class Machine<R extends RunResult> {
+  abstract readonly profile: RunResult["profile"];
+  abstract readonly harts: readonly Hart[];
+  abstract readonly loop: RunLoop;
+
+  /** The boot hart. */
+  get hart(): Hart {
+    return this.harts[0]!;
+  }
+
+  /** Host terminal input for the guest console. */
+  input(bytes: Uint8Array): void {
+    this.loop.input(bytes);
+  }
+
+  /** Ask a running `run`/`runAsync` to return (stop "stopped") at the end of the current slice. */
+  stop(): void {
+    this.loop.stop();
+  }
+
+  /** Run to a stop without returning to the event loop (no console input arrives meanwhile). */
+  run(): R {
+    return this.finish(this.loop.run(this.profile, () => this.resetReason()));
+  }
+
+  /** Run to a stop, returning to Node's event loop every few ms (see RunLoop.runAsync). */
+  async runAsync(opts: { waitForInput?: boolean } = {}): Promise<R> {
+    return this.finish(await this.loop.runAsync(this.profile, opts, () => this.resetReason()));
+  }
+
+  /** The guest's reason code for its power-off (SBI SRST reason, sifive-test fail code). */
+  protected abstract resetReason(): number | undefined;
+  /** The loop's result plus the profile's device counters. */
+  protected abstract finish(r: RunResult): R;
+}
