@@ -58,6 +58,7 @@ export function statsJson(result: PvResult | FullResult, setupMs: number): Recor
     ...("blk" in result && result.blk ? { disk: result.blk } : {}),
     ...("ata" in result && result.ata ? { disk: result.ata } : {}),
     ...("net" in result && result.net ? { net: result.net } : {}),
+    ...("e1000" in result && result.e1000 ? { net: result.e1000 } : {}),
     harts: result.harts.map((h) => ({
       hart: h.hart,
       instructions: h.instret,
