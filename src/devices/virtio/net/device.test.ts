@@ -5,10 +5,12 @@ import { RateLimiter } from "../../../hypervisor/rate-limiter.js";
 import { VirtualSwitch } from "../../../hypervisor/switch.js";
 import { MockDriver, type MockQueue } from "../mock-driver.js";
 import { VIRTIO_MMIO, VirtioMmioTransport } from "../mmio.js";
-import { bit, VIRTIO_STATUS } from "../virtio.js";
+import { bit, VIRTIO_F, VIRTIO_STATUS } from "../virtio.js";
 import { type NetBackend, VIRTIO_NET, VIRTIO_NET_F, VirtioNet, type VirtioNetOptions } from "./device.js";
 import { formatMac, isLocallyAdministered, isMulticast, macFromName, parseMac } from "./mac.js";
 import { SwitchBackend } from "./switch-backend.js";
+import { be16, be32, checkRx, fold, onesSum, type RxChecksum } from "../../e1000/packet.js";
+import { VIRTIO_NET_HDR } from "./offload.js";
 
 const HDR = VIRTIO_NET.HDR_SIZE;
 
@@ -77,7 +79,9 @@ describe("virtio-net device", () => {
     assert.ok(f & bit(VIRTIO_NET_F.MAC));
     assert.ok(f & bit(VIRTIO_NET_F.STATUS));
     assert.equal(f & bit(VIRTIO_NET_F.MRG_RXBUF), 0n);
-    assert.equal(f & bit(VIRTIO_NET_F.CSUM), 0n);
+    for (const o of [VIRTIO_NET_F.CSUM, VIRTIO_NET_F.GUEST_CSUM, VIRTIO_NET_F.HOST_TSO4]) assert.ok(f & bit(o), `offload ${o}`);
+    const plain = setup(new TestBackend(), { offloads: false }).drv.deviceFeatures();
+    assert.equal(plain & (bit(VIRTIO_NET_F.CSUM) | bit(VIRTIO_NET_F.GUEST_CSUM) | bit(VIRTIO_NET_F.HOST_TSO4)), 0n);
     const mac = [0, 1, 2, 3, 4, 5].map((i) => dev.read(VIRTIO_MMIO.CONFIG + i, 1));
     assert.deepEqual(mac, A);
     assert.equal(dev.read(VIRTIO_MMIO.CONFIG + 6, 2), 1, "VIRTIO_NET_S_LINK_UP");
@@ -366,5 +370,140 @@ describe("MAC addresses", () => {
       assert.ok(isLocallyAdministered(m));
       assert.ok(!isMulticast(m));
     }
+  });
+});
+
+/** An IPv4 TCP (or UDP) packet from A to B with `payload` bytes, checksums left zero. */
+function ipPacket(payload: number, proto: 6 | 17 = 6, tcpFlags = 0x18): Uint8Array {
+  const l4 = proto === 6 ? 20 : 8;
+  const f = new Uint8Array(14 + 20 + l4 + payload);
+  f.set(B, 0);
+  f.set(A, 6);
+  f[12] = 0x08;
+  const ip = 14;
+  f[ip] = 0x45;
+  f[ip + 2] = (20 + l4 + payload) >> 8;
+  f[ip + 3] = (20 + l4 + payload) & 0xff;
+  f[ip + 4] = 0x12;
+  f[ip + 5] = 0x34;
+  f[ip + 8] = 64;
+  f[ip + 9] = proto;
+  f.set([10, 0, 2, 2, 10, 0, 2, 3], ip + 12);
+  const t = ip + 20;
+  f.set([0x13, 0x88, 0xc3, 0x50], t); // ports 5000 → 50000
+  if (proto === 6) {
+    f.set([0x01, 0x02, 0x03, 0x04], t + 4); // seq
+    f[t + 12] = 0x50;
+    f[t + 13] = tcpFlags;
+  } else {
+    f[t + 4] = (8 + payload) >> 8;
+    f[t + 5] = (8 + payload) & 0xff;
+  }
+  for (let i = 0; i < payload; i++) f[t + l4 + i] = (i * 13 + 5) & 0xff;
+  return f;
+}
+
+/** A transmit chain whose virtio_net_hdr asks for offloads. */
+function txOffload(tx: MockQueue, frame: Uint8Array, h: { flags?: number; gso?: number; gsoSize?: number; csumStart?: number; csumOffset?: number }) {
+  const buf = new Uint8Array(HDR + frame.length);
+  const v = new DataView(buf.buffer);
+  buf[0] = h.flags ?? 0;
+  buf[1] = h.gso ?? 0;
+  v.setUint16(2, 54, true);
+  v.setUint16(4, h.gsoSize ?? 0, true);
+  v.setUint16(6, h.csumStart ?? 0, true);
+  v.setUint16(8, h.csumOffset ?? 0, true);
+  buf.set(frame, HDR);
+  // Header and packet in separate segments, as Linux sends them.
+  return tx.add([{ len: HDR, data: buf.subarray(0, HDR) }, { len: frame.length, data: buf.subarray(HDR) }]);
+}
+
+const checked = (f: Uint8Array): RxChecksum => {
+  const c: RxChecksum = { ipChecked: false, ipBad: false, l4Checked: false, l4Bad: false };
+  checkRx(f, f.length, 0x8100, true, true, c);
+  return c;
+};
+
+describe("virtio-net offloads (§5.1.6.2)", () => {
+  test("HOST_TSO4: a 10000-byte TCP packet leaves as MSS-sized frames with good checksums and sequence numbers", () => {
+    const { drv, backend, net } = setup();
+    const { tx } = up(drv);
+    const pkt = ipPacket(10000, 6, 0x19); // PSH|ACK|FIN
+    txOffload(tx, pkt, { flags: VIRTIO_NET_HDR.F_NEEDS_CSUM, gso: VIRTIO_NET_HDR.GSO_TCPV4, gsoSize: 1448, csumStart: 34, csumOffset: 16 });
+    drv.notify(1);
+    const sent = (backend as TestBackend).sent;
+    assert.equal(sent.length, 7);
+    assert.deepEqual(net.stats, { ...net.stats, txGsoPackets: 1, txSegments: 7, txFrames: 7, txMalformed: 0 });
+    const payload: number[] = [];
+    sent.forEach((f, i) => {
+      const c = checked(f);
+      assert.ok(c.ipChecked && !c.ipBad && c.l4Checked && !c.l4Bad, `segment ${i} checksums`);
+      const n = i < 6 ? 1448 : 10000 - 6 * 1448;
+      assert.equal(f.length, 54 + n);
+      assert.equal(be16(f, 16), 40 + n, "IP total length");
+      assert.equal(be16(f, 18), (0x1234 + i) & 0xffff, "IP id");
+      assert.equal(be32(f, 38), 0x01020304 + i * 1448, "TCP seq");
+      assert.equal(f[47]! & 0x09, i === 6 ? 0x09 : 0, "FIN and PSH on the last segment only");
+      payload.push(...f.subarray(54));
+    });
+    assert.deepEqual(Uint8Array.from(payload), pkt.subarray(54));
+  });
+
+  test("CSUM: the device finishes a UDP checksum the driver seeded with the pseudo header", () => {
+    const { drv, backend } = setup();
+    const { tx } = up(drv);
+    const pkt = ipPacket(333, 17);
+    const pseudo = fold(onesSum(pkt, 26, 34, 17 + 8 + 333));
+    pkt[40] = pseudo >> 8;
+    pkt[41] = pseudo & 0xff;
+    txOffload(tx, pkt, { flags: VIRTIO_NET_HDR.F_NEEDS_CSUM, csumStart: 34, csumOffset: 6 });
+    drv.notify(1);
+    const [f] = (backend as TestBackend).sent;
+    const c = checked(f!);
+    assert.ok(c.l4Checked && !c.l4Bad, "UDP checksum verifies");
+    assert.deepEqual(f!.subarray(42), pkt.subarray(42), "payload untouched");
+  });
+
+  test("GUEST_CSUM: received frames with verified checksums are DATA_VALID; bad ones are not", () => {
+    const { drv, mem, backend, net } = setup();
+    const { rx } = up(drv);
+    postRx(rx);
+    postRx(rx);
+    const good = ipPacket(100);
+    const sum = fold(onesSum(good, 34, good.length, onesSum(good, 26, 34, 6 + 120)));
+    good[50] = (~sum >> 8) & 0xff;
+    good[51] = ~sum & 0xff;
+    const ipSum = fold(onesSum(good, 14, 34));
+    good[24] = (~ipSum >> 8) & 0xff;
+    good[25] = ~ipSum & 0xff;
+    const bad = good.slice();
+    bad[60]! ^= 0xff;
+    (backend as TestBackend).deliver(good);
+    (backend as TestBackend).deliver(bad);
+    assert.equal(mem.u8[bufAddr(rx, mem, 0) - mem.base], VIRTIO_NET_HDR.F_DATA_VALID);
+    assert.equal(mem.u8[bufAddr(rx, mem, 1) - mem.base], 0);
+    assert.equal(net.stats.rxChecksumValid, 1);
+  });
+
+  test("hostile offload requests are refused whole: bad csum offsets, GSO on a non-TCP packet, GSO not accepted, oversize plain frames", () => {
+    const { drv, backend, net } = setup();
+    const { tx } = up(drv);
+    const pkt = ipPacket(2000);
+    txOffload(tx, pkt, { flags: VIRTIO_NET_HDR.F_NEEDS_CSUM, csumStart: pkt.length - 1, csumOffset: 16 });
+    txOffload(tx, ipPacket(3000, 17), { gso: VIRTIO_NET_HDR.GSO_TCPV4, gsoSize: 1000 });
+    txOffload(tx, ipPacket(3000), { gso: 3 /* UDP */, gsoSize: 1000 });
+    txOffload(tx, ipPacket(3000), { gso: VIRTIO_NET_HDR.GSO_TCPV4, gsoSize: 0 });
+    txOne(tx, ipPacket(1600));
+    drv.notify(1);
+    assert.equal((backend as TestBackend).sent.length, 0);
+    assert.equal(net.stats.txMalformed, 5);
+
+    // A driver that did not accept HOST_TSO4 cannot send GSO packets.
+    const s2 = setup();
+    const [, tx2] = s2.drv.bringUp(bit(VIRTIO_F.VERSION_1) | bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.CSUM));
+    txOffload(tx2!, ipPacket(3000), { gso: VIRTIO_NET_HDR.GSO_TCPV4, gsoSize: 1000 });
+    s2.drv.notify(1);
+    assert.equal((s2.backend as TestBackend).sent.length, 0);
+    assert.equal(s2.net.stats.txMalformed, 1);
   });
 });

@@ -2,21 +2,27 @@
  * virtio-net (virtio 1.2 §5.1, device id 1; Linux `include/uapi/linux/virtio_net.h`,
  * `drivers/net/virtio_net.c`): one queue pair, receiveq1 (0) and transmitq1 (1).
  *
- * Features: VIRTIO_NET_F_MAC (the config space holds the MAC) and VIRTIO_NET_F_STATUS
- * (link up). Nothing else: no checksum offload (the guest computes checksums), no GSO
- * (frames are at most 1514 bytes, 1518 with an 802.1Q tag), no MRG_RXBUF (so each receive
- * buffer must hold a whole frame and its header), no control queue, no multiqueue.
+ * Features: VIRTIO_NET_F_MAC (the config space holds the MAC), VIRTIO_NET_F_STATUS (link
+ * up), and the offloads that matter most to a guest paying per instruction (offload.ts):
+ * CSUM (the device fills in transmit checksums), HOST_TSO4 (the guest sends TCP packets of
+ * up to 64 KiB; the device cuts them into MSS-sized frames for the switch) and GUEST_CSUM
+ * (received TCP/UDP frames whose checksums the host verified are marked DATA_VALID, so the
+ * guest does not sum them again). Frames on the switch are plain Ethernet frames of at
+ * most 1518 bytes, whatever the peer. Not offered: GUEST_TSO (receive side), MRG_RXBUF
+ * (so each receive buffer must hold a whole frame and its header), control queue,
+ * multiqueue. `offloads: false` turns the three off.
  *
  * Every buffer starts with struct virtio_net_hdr, 12 bytes with VERSION_1 (which the
  * transport always negotiates; §5.1.6: num_buffers is always present then):
  *
  *     u8 flags; u8 gso_type; le16 hdr_len; le16 gso_size; le16 csum_start; le16 csum_offset; le16 num_buffers
  *
- * Transmit: a chain of readable segments, header then frame; the device skips the header
- * (without offloads there is nothing in it to act on), checks the frame, hands it to the
- * backend and returns the chain with used length 0. A chain with a writable segment, shorter
- * than header + 14 bytes or longer than header + 1518 bytes is malformed: returned unsent,
- * counted. When the frame lies in one segment the backend gets a view of guest RAM, valid
+ * Transmit: a chain of readable segments, header then frame; the device reads the header
+ * (checksum and GSO requests, if those features were accepted), checks the frame, hands it
+ * (or its segments) to the backend and returns the chain with used length 0. A chain with a
+ * writable segment, shorter than header + 14 bytes, longer than header + 1518 bytes (64 KiB
+ * for a GSO packet), or with offload fields that do not fit the packet is malformed:
+ * returned unsent, counted. When the frame lies in one segment the backend gets a view of guest RAM, valid
  * only during `send` (the switch copies it once); otherwise it is gathered into a scratch
  * buffer first.
  *
@@ -37,6 +43,8 @@ import type { GuestRam } from "../../../mem/ram.js";
 import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../../hypervisor/rate-limiter.js";
 import { copyFromSegments, copyToSegments, type DescChain, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
+import { checkRx, type RxChecksum } from "../../e1000/packet.js";
+import { insertChecksum, segmentTcp4, VIRTIO_NET_HDR } from "./offload.js";
 
 export const VIRTIO_NET = {
   QUEUE_SIZE: 256,
@@ -47,6 +55,8 @@ export const VIRTIO_NET = {
   ETH_HEADER: 14,
   /** Largest frame without offloads: 1500-byte MTU + 14-byte header + 4-byte VLAN tag. */
   MAX_FRAME: 1518,
+  /** Largest GSO packet: 64 KiB plus headers. */
+  MAX_GSO_PACKET: 0x1_0000 + 128,
   /** Frames waiting for receive buffers, at most. */
   RX_PENDING_MAX: 256,
   /** mac[6], le16 status, le16 max_virtqueue_pairs. */
@@ -59,6 +69,7 @@ export const VIRTIO_NET_F = {
   GUEST_CSUM: 1,
   MTU: 3,
   MAC: 5,
+  HOST_TSO4: 11,
   MRG_RXBUF: 15,
   STATUS: 16,
   CTRL_VQ: 17,
@@ -87,6 +98,11 @@ export interface NetStats {
   txErrors: number;
   /** Times transmission paused for the rate limiter. */
   txThrottled: number;
+  /** GSO packets the device cut, and the frames they became (counted in txFrames too). */
+  txGsoPackets: number;
+  txSegments: number;
+  /** Received frames whose checksum the host verified and marked DATA_VALID. */
+  rxChecksumValid: number;
   rxFrames: number;
   rxBytes: number;
   /** Frames dropped because RX_PENDING_MAX frames were already waiting. */
@@ -104,6 +120,9 @@ export const newNetStats = (): NetStats => ({
   txMalformed: 0,
   txErrors: 0,
   txThrottled: 0,
+  txGsoPackets: 0,
+  txSegments: 0,
+  rxChecksumValid: 0,
   rxFrames: 0,
   rxBytes: 0,
   rxDroppedQueueFull: 0,
@@ -121,11 +140,13 @@ export interface VirtioNetOptions {
   readonly timer?: RetryTimer;
   /** Receive queue bound (default RX_PENDING_MAX). */
   readonly rxPendingMax?: number;
+  /** Offer CSUM, HOST_TSO4 and GUEST_CSUM (default true). */
+  readonly offloads?: boolean;
 }
 
 export class VirtioNet implements VirtioDevice {
   readonly deviceId = VIRTIO_ID.NET;
-  readonly features = bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.STATUS);
+  readonly features: bigint;
   readonly queueSizes = [VIRTIO_NET.QUEUE_SIZE, VIRTIO_NET.QUEUE_SIZE];
   readonly config = new Uint8Array(VIRTIO_NET.CONFIG_SIZE);
   readonly stats: NetStats = newNetStats();
@@ -143,7 +164,15 @@ export class VirtioNet implements VirtioDevice {
   private txRetryArmed = false;
   /** Bumped on reset, so a retry timer armed before it does nothing. */
   private epoch = 0;
-  private readonly scratch = new Uint8Array(VIRTIO_NET.MAX_FRAME);
+  /** Gathered packets (up to a GSO packet) and the segment being built. */
+  private readonly scratch = new Uint8Array(VIRTIO_NET.MAX_GSO_PACKET);
+  private readonly segment = new Uint8Array(VIRTIO_NET.MAX_GSO_PACKET);
+  private readonly txHdr = new Uint8Array(VIRTIO_NET.HDR_SIZE);
+  private readonly rxCheck: RxChecksum = { ipChecked: false, ipBad: false, l4Checked: false, l4Bad: false };
+  /** Offloads the driver accepted. */
+  private csum = false;
+  private tso4 = false;
+  private guestCsum = false;
   /** The header written before each received frame: zeroes, num_buffers = 1. */
   private readonly rxHdr = new Uint8Array(VIRTIO_NET.HDR_SIZE);
   private readonly rxLimiter: RateLimiter | null;
@@ -155,6 +184,8 @@ export class VirtioNet implements VirtioDevice {
     opts: VirtioNetOptions,
   ) {
     if (opts.mac.length !== 6) throw new RangeError(`MAC of ${opts.mac.length} bytes`);
+    const offloads = opts.offloads === false ? 0n : bit(VIRTIO_NET_F.CSUM) | bit(VIRTIO_NET_F.GUEST_CSUM) | bit(VIRTIO_NET_F.HOST_TSO4);
+    this.features = bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.STATUS) | offloads;
     this.mac = opts.mac.slice();
     this.config.set(this.mac, 0);
     new DataView(this.config.buffer).setUint16(6, VIRTIO_NET_S_LINK_UP, true);
@@ -173,7 +204,12 @@ export class VirtioNet implements VirtioDevice {
     return this.pending.length;
   }
 
-  activate(mem: GuestRam, queues: readonly (VirtQueue | null)[], notifyGuest: () => void): void {
+  activate(mem: GuestRam, queues: readonly (VirtQueue | null)[], notifyGuest: () => void, acked: bigint): void {
+    const has = (f: number): boolean => (acked & this.features & bit(f)) !== 0n;
+    this.csum = has(VIRTIO_NET_F.CSUM);
+    // TSO needs the device to fill in checksums: without CSUM the driver may not use it (§5.1.3.1).
+    this.tso4 = this.csum && has(VIRTIO_NET_F.HOST_TSO4);
+    this.guestCsum = has(VIRTIO_NET_F.GUEST_CSUM);
     this.mem = mem;
     this.rxq = queues[VIRTIO_NET.RX_QUEUE] ?? null;
     this.txq = queues[VIRTIO_NET.TX_QUEUE] ?? null;
@@ -236,6 +272,7 @@ export class VirtioNet implements VirtioDevice {
         this.stats.rxBufferTooSmall++;
         q.pushUsed(chain.head, 0);
       } else {
+        this.rxHdr[0] = this.guestCsum && this.checksumValid(frame) ? VIRTIO_NET_HDR.F_DATA_VALID : 0;
         copyToSegments(mem, chain.writable, this.rxHdr);
         copyToSegments(mem, chain.writable, frame, VIRTIO_NET.HDR_SIZE);
         q.pushUsed(chain.head, VIRTIO_NET.HDR_SIZE + frame.length);
@@ -258,7 +295,8 @@ export class VirtioNet implements VirtioDevice {
       this.heldTx = null;
       if (!chain) break;
       const len = chain.readableLen - VIRTIO_NET.HDR_SIZE;
-      const ok = chain.writable.length === 0 && len >= VIRTIO_NET.ETH_HEADER && len <= VIRTIO_NET.MAX_FRAME;
+      const max = this.tso4 ? VIRTIO_NET.MAX_GSO_PACKET : VIRTIO_NET.MAX_FRAME;
+      const ok = chain.writable.length === 0 && len >= VIRTIO_NET.ETH_HEADER && len <= max;
       if (!ok) {
         this.stats.txMalformed++;
       } else {
@@ -277,8 +315,47 @@ export class VirtioNet implements VirtioDevice {
   }
 
   private transmit(mem: GuestRam, chain: DescChain, len: number): void {
-    // The frame as one view of guest RAM when it lies in one segment, else gathered.
-    let frame: Uint8Array | null = null;
+    const hdr = this.txHdr;
+    hdr.fill(0);
+    if (this.csum) copyFromSegments(mem, chain.readable, hdr);
+    const needsCsum = (hdr[0]! & VIRTIO_NET_HDR.F_NEEDS_CSUM) !== 0;
+    const gso = hdr[1]! & ~VIRTIO_NET_HDR.GSO_ECN;
+    if (!needsCsum && gso === VIRTIO_NET_HDR.GSO_NONE) {
+      if (len > VIRTIO_NET.MAX_FRAME) {
+        this.stats.txMalformed++;
+        return;
+      }
+      this.send(this.plainFrame(mem, chain, len), len);
+      return;
+    }
+    // Offloads write into the packet: always work on a copy, never on guest RAM.
+    const packet = this.scratch.subarray(0, len);
+    copyFromSegments(mem, chain.readable, packet, VIRTIO_NET.HDR_SIZE);
+    const v = new DataView(hdr.buffer);
+    if (gso === VIRTIO_NET_HDR.GSO_TCPV4 && this.tso4) {
+      // segmentTcp4 computes every segment's checksums itself.
+      const n = segmentTcp4(packet, len, v.getUint16(4, true), this.segment, (seg) => this.send(seg, seg.length));
+      if (n < 0) this.stats.txMalformed++;
+      else {
+        this.stats.txGsoPackets++;
+        this.stats.txSegments += n;
+      }
+      return;
+    }
+    if (gso !== VIRTIO_NET_HDR.GSO_NONE || len > VIRTIO_NET.MAX_FRAME) {
+      // A GSO type not offered (UDP, TCPv6) or not accepted.
+      this.stats.txMalformed++;
+      return;
+    }
+    if (!insertChecksum(packet, len, v.getUint16(6, true), v.getUint16(8, true))) {
+      this.stats.txMalformed++;
+      return;
+    }
+    this.send(packet, len);
+  }
+
+  /** The frame as one view of guest RAM when it lies in one segment, else gathered. */
+  private plainFrame(mem: GuestRam, chain: DescChain, len: number): Uint8Array {
     let skip = VIRTIO_NET.HDR_SIZE;
     for (const s of chain.readable) {
       if (skip >= s.len) {
@@ -287,14 +364,16 @@ export class VirtioNet implements VirtioDevice {
       }
       if (s.len - skip >= len) {
         const at = s.addr - mem.base + skip;
-        frame = mem.u8.subarray(at, at + len);
+        return mem.u8.subarray(at, at + len);
       }
       break;
     }
-    if (!frame) {
-      frame = this.scratch.subarray(0, len);
-      copyFromSegments(mem, chain.readable, frame, VIRTIO_NET.HDR_SIZE);
-    }
+    const frame = this.scratch.subarray(0, len);
+    copyFromSegments(mem, chain.readable, frame, VIRTIO_NET.HDR_SIZE);
+    return frame;
+  }
+
+  private send(frame: Uint8Array, len: number): void {
     try {
       this.backend.send(frame);
       this.stats.txFrames++;
@@ -302,6 +381,15 @@ export class VirtioNet implements VirtioDevice {
     } catch {
       this.stats.txErrors++;
     }
+  }
+
+  /** TCP/UDP checksum present and correct (verified here, in the host). */
+  private checksumValid(frame: Uint8Array): boolean {
+    const c = this.rxCheck;
+    checkRx(frame, frame.length, 0x8100, true, true, c);
+    const ok = c.l4Checked && !c.l4Bad && !c.ipBad;
+    if (ok) this.stats.rxChecksumValid++;
+    return ok;
   }
 
   private armRetry(dir: "rx" | "tx", limiter: RateLimiter): void {
