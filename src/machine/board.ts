@@ -96,7 +96,11 @@ export interface AtaRecord extends DeviceBase {
   readonly regShift: number;
   /** Highest PIO mode the guest may use (0..6). */
   readonly pioMode: number;
-  /** true: the data register is 16 bits wide; false: Linux reads it 32 bits at a time. */
+  /**
+   * true: the `ata-generic,use16bit` property. Without it pata_platform installs the
+   * 32-bit transfer routine, but that falls back to 16-bit accesses unless the port
+   * enabled 32-bit PIO (only BMDMA drivers do), so Linux moves 2 bytes per access either way.
+   */
   readonly use16bit: boolean;
 }
 
@@ -128,7 +132,7 @@ export interface AtaOptions {
   readonly regShift?: number;
   /** Default 4. */
   readonly pioMode?: number;
-  /** Default false (32-bit data-register reads, pata_of_platform's default). */
+  /** Default false (no `ata-generic,use16bit`; see AtaRecord.use16bit). */
   readonly use16bit?: boolean;
 }
 
