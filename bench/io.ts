@@ -53,6 +53,9 @@ import {
   type GuestImages,
   type PvStats,
   type VmRun,
+  ADDR_A,
+  ADDR_B,
+  tcpScripts,
 } from "./lib/iobench.js";
 
 const QEMU = "qemu-system-riscv64";
@@ -282,37 +285,6 @@ function perMiB(op: OpResult, base: OpResult, mib: number): PerMiB | null {
 // ---------------------------------------------------------------- net (TCP with nc)
 
 type NetOp = "tcp" | "baseline-tcp";
-const NET_PORT = 5000;
-const ACK_PORT = 5001;
-const ADDR_A = "10.0.2.2"; // receiver (first --vm, or the QEMU listener)
-const ADDR_B = "10.0.2.3"; // sender
-
-/**
- * Receiver (a): listens, swallows the first byte with `dd bs=1 count=1`, then times the
- * rest with dd (so the sender's connect retries and boot skew are excluded), then sends
- * the ack the sender waits for (busybox nc quirks: see src/machine/pv-net.test.ts).
- * Sender (b): dd of /dev/zero (64 KiB blocks) piped into `nc -w 2`, retried until the
- * listener is up, then waits for the ack. The baseline sends 0 blocks.
- */
-function tcpScripts(op: NetOp, mib: number): { a: string; b: string } {
-  const retry = (cmd: string): string => `for i in $(seq 60); do ${cmd} && break; sleep 1; done`;
-  const a = [
-    `nc -l -p ${NET_PORT} </dev/null | { dd bs=1 count=1 of=/dev/null 2>/dev/null; ` +
-      "t0=$(cut -d' ' -f1 /proc/uptime); dd of=/dev/null bs=64k 2>/tmp/dd.log; s=$?; " +
-      "t1=$(cut -d' ' -f1 /proc/uptime); " +
-      'echo "IOBENCH t0=$t0 t1=$t1 status=$s"; ' +
-      "sed 's/^/IOBENCH-DD /' /tmp/dd.log; }",
-    retry(`echo ack | nc -w 1 ${ADDR_B} ${ACK_PORT}`),
-    "sleep 1",
-  ].join("; ");
-  const blocks = op === "tcp" ? mib * 16 : 0;
-  const b = [
-    retry(`dd if=/dev/zero bs=64k count=${blocks} 2>/dev/null | nc -w 2 ${ADDR_A} ${NET_PORT}`),
-    `nc -l -p ${ACK_PORT} </dev/null >/dev/null`,
-  ].join("; ");
-  return { a, b };
-}
-
 /** Bytes the receiver's timed dd should see: all but the first (0 for the baseline). */
 const tcpWantBytes = (op: NetOp, mib: number): number => (op === "tcp" ? mib * MiB - 1 : 0);
 
@@ -346,7 +318,7 @@ const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 async function measureNet(emulator: "paravm" | "QEMU", op: NetOp, opts: Options, g: GuestImages): Promise<Measured> {
   const env = { ...process.env };
   delete env["PARAVM_JIT"];
-  const s = tcpScripts(op, opts.mib);
+  const s = tcpScripts(op === "tcp" ? opts.mib : 0);
   const want = tcpWantBytes(op, opts.mib);
   const timeoutMs = opts.timeoutS * 1000;
   let r: VmRun;
@@ -536,8 +508,8 @@ async function main(): Promise<number> {
         per ? fixed(per.exitsPerMiB, 1) : "-",
         per ? group(per.instructionsPerMiB) : "-",
       ]);
-      const s = tcpScripts("tcp", opts.mib);
-      const sb = tcpScripts("baseline-tcp", opts.mib);
+      const s = tcpScripts(opts.mib);
+      const sb = tcpScripts(0);
       net = {
         method:
           "receiver a=10.0.2.2 `nc -l | dd`, first byte swallowed, the rest timed by dd (MiB/s = dd bytes / dd seconds); " +

@@ -41,7 +41,7 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { exitGroups } from "../src/control/stats-table.js";
 import { fixed, gitInfo, group, hostInfo, intOption, printHeaderHelp, ROOT, table, writeResults } from "./lib/common.js";
-import { findGuest, median, type GuestImages } from "./lib/iobench.js";
+import { findGuest, median, tcpScripts, type GuestImages } from "./lib/iobench.js";
 import {
   blkScript,
   BOOTARGS,
@@ -55,7 +55,6 @@ import {
   perUnit,
   PROFILES,
   sumOf,
-  tcpScripts,
   timerEvents,
   timerParts,
   timerScript,

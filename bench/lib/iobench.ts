@@ -295,3 +295,34 @@ export function parseMultiStats(stderr: string): { total: PvStats; perVm: Record
   }
   return null;
 }
+
+export const NET_PORT = 5000;
+export const ACK_PORT = 5001;
+export const ADDR_A = "10.0.2.2"; // receiver: the first --vm
+export const ADDR_B = "10.0.2.3"; // sender
+
+/**
+ * The TCP method of bench:io and bench:pv-vs-full. Receiver (a): listens, swallows the
+ * first byte with `dd bs=1 count=1`, then times the rest with dd (so the sender's connect
+ * retries and boot skew are excluded), then sends the ack the sender waits for (busybox nc
+ * quirks: see src/machine/pv-net.test.ts). Sender (b): dd of /dev/zero (64 KiB blocks)
+ * piped into `nc -w 2`, retried until the listener is up, then waits for the ack.
+ * `mib` = 0 is the baseline.
+ */
+export function tcpScripts(mib: number): { a: string; b: string } {
+  const retry = (cmd: string): string => `for i in $(seq 60); do ${cmd} && break; sleep 1; done`;
+  const a = [
+    `nc -l -p ${NET_PORT} </dev/null | { dd bs=1 count=1 of=/dev/null 2>/dev/null; ` +
+      "t0=$(cut -d' ' -f1 /proc/uptime); dd of=/dev/null bs=64k 2>/tmp/dd.log; s=$?; " +
+      "t1=$(cut -d' ' -f1 /proc/uptime); " +
+      'echo "IOBENCH t0=$t0 t1=$t1 status=$s"; ' +
+      "sed 's/^/IOBENCH-DD /' /tmp/dd.log; }",
+    retry(`echo ack | nc -w 1 ${ADDR_B} ${ACK_PORT}`),
+    "sleep 1",
+  ].join("; ");
+  const b = [
+    retry(`dd if=/dev/zero bs=64k count=${mib * 16} 2>/dev/null | nc -w 2 ${ADDR_A} ${NET_PORT}`),
+    `nc -l -p ${ACK_PORT} </dev/null >/dev/null`,
+  ].join("; ");
+  return { a, b };
+}

@@ -174,30 +174,6 @@ export function blkScript(op: "write" | "read", dev: string, mib: number): strin
   ].join("\n");
 }
 
-const NET_PORT = 5000;
-const ACK_PORT = 5001;
-export const ADDR_A = "10.0.2.2"; // receiver: the first --vm
-export const ADDR_B = "10.0.2.3"; // sender
-
-/** bench/io.ts's TCP method: a receives and times all but the first byte with dd, b sends `mib` MiB (0 = baseline). */
-export function tcpScripts(mib: number): { a: string; b: string } {
-  const retry = (cmd: string): string => `for i in $(seq 60); do ${cmd} && break; sleep 1; done`;
-  const a = [
-    `nc -l -p ${NET_PORT} </dev/null | { dd bs=1 count=1 of=/dev/null 2>/dev/null; ` +
-      "t0=$(cut -d' ' -f1 /proc/uptime); dd of=/dev/null bs=64k 2>/tmp/dd.log; s=$?; " +
-      "t1=$(cut -d' ' -f1 /proc/uptime); " +
-      'echo "IOBENCH t0=$t0 t1=$t1 status=$s"; ' +
-      "sed 's/^/IOBENCH-DD /' /tmp/dd.log; }",
-    retry(`echo ack | nc -w 1 ${ADDR_B} ${ACK_PORT}`),
-    "sleep 1",
-  ].join("; ");
-  const b = [
-    retry(`dd if=/dev/zero bs=64k count=${mib * 16} 2>/dev/null | nc -w 2 ${ADDR_A} ${NET_PORT}`),
-    `nc -l -p ${ACK_PORT} </dev/null >/dev/null`,
-  ].join("; ");
-  return { a, b };
-}
-
 // ---------------------------------------------------------------- one run
 
 export interface Run {
