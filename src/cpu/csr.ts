@@ -44,13 +44,9 @@ const MENVCFG_LO_MASK = 1;
 const SENVCFG_MASK = 1;
 
 /** Writes to these CSRs can change translation or permissions: the TLBs must be flushed. */
+/** CSRs other than mstatus/sstatus (see statusChangeNeedsFlush) whose writes invalidate the TLBs. */
 function affectsTranslation(csr: number): boolean {
-  return (
-    csr === CSR.satp ||
-    csr === CSR.mstatus ||
-    csr === CSR.sstatus ||
-    (csr >= CSR.pmpcfg0 && csr <= CSR.pmpaddr63)
-  );
+  return csr === CSR.satp || (csr >= CSR.pmpcfg0 && csr <= CSR.pmpaddr63);
 }
 
 /** Writes to these CSRs can make an interrupt takeable. */
@@ -254,6 +250,7 @@ export function csrRead(h: Hart, csr: number): void {
 /** Write a CSR (access already checked). Returns nothing: every write is WARL-legalised. */
 export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
   const c = h.csr64;
+  const statusBefore = h.mstatus;
   switch (csr) {
     case CSR.fflags:
       h.fflags = lo & 0x1f;
@@ -367,7 +364,31 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
       else if (csr >= CSR.pmpaddr0 && csr <= CSR.pmpaddr63) pmpWriteAddr(h, csr - CSR.pmpaddr0, lo, hi);
     // misa, menvcfg high bits, hpm events: read-only zero / ignored.
   }
-  if (affectsTranslation(csr)) h.flushTlb();
+  if (csr === CSR.mstatus || csr === CSR.sstatus) {
+    if (statusChangeNeedsFlush(h, statusBefore, h.mstatus)) h.flushTlb();
+  } else if (affectsTranslation(csr)) {
+    h.flushTlb();
+  }
+}
+
+/**
+ * Whether an mstatus/sstatus write can make a cached translation wrong. Most writes
+ * toggle SIE (Linux's local_irq_save/restore) and change nothing the TLB depends on;
+ * flushing on each cost a refill every few hundred instructions. The TLB entries depend
+ * on SUM, MXR, and (through the effective data privilege) MPRV and MPP:
+ * - SUM or MXR going 0 → 1 only adds permissions: every cached entry stays right.
+ * - SUM going 1 → 0 removes S-mode access to U pages: flush only if such an entry may
+ *   have been cached since the last flush (`h.sumTlbEntries`, set by the MMU).
+ * - MXR going 1 → 0, or any MPRV/MPP change that moves the data privilege: flush.
+ */
+function statusChangeNeedsFlush(h: Hart, before: number, after: number): boolean {
+  const changed = before ^ after;
+  if ((changed & (MSTATUS.SUM | MSTATUS.MXR | MSTATUS.MPRV | MSTATUS.MPP)) === 0) return false;
+  if ((before & MSTATUS.MXR) !== 0 && (after & MSTATUS.MXR) === 0) return true;
+  const mprvMatters = ((before | after) & MSTATUS.MPRV) !== 0;
+  if ((changed & MSTATUS.MPRV) !== 0 || (mprvMatters && (changed & MSTATUS.MPP) !== 0)) return true;
+  if ((before & MSTATUS.SUM) !== 0 && (after & MSTATUS.SUM) === 0) return h.sumTlbEntries;
+  return false;
 }
 
 /** csr64 slot for each 64-bit CSR, indexed by (csr - 0x100). */

@@ -200,3 +200,27 @@ test("sequential execution across a 4 GiB boundary carries into the high half of
   assert.equal(hart.pcHi, 1);
   assert.equal(hart.pcLo, 4);
 });
+
+test("Sv39 TLB: clearing sstatus.SUM takes back S-mode access to a U page it already cached", () => {
+  // Gigapages: VA 0x8000_0000 → PA 0x8000_0000 S-only RWX (the code), VA 0 → the same
+  // memory as a U page. S-mode loads VA 0x100 with SUM=1 (the TLB caches it), clears SUM,
+  // loads again: that must be a load page fault, not a TLB hit.
+  const csrrc = (rd: number, csr: number, rs1: number): number => itype(csr, rs1, 3, rd, 0x73);
+  const ld = (rd: number, rs1: number, imm: number): number => itype(imm, rs1, 3, rd, 0x03);
+  const { hart, ram } = machine([ld(5, 0, 0x100), csrrc(0, CSR.sstatus, 6), ld(7, 0, 0x100)]);
+  const root = 0x1_0000; // PA RAM + 64 KiB
+  const pte = (flags: number): number => (0x80000 << 10) | flags;
+  ram.i32[(root + 2 * 8) / 4] = pte(0xcf); // V R W X A D
+  ram.i32[(root + 0 * 8) / 4] = pte(0xd7); // V R W U A D
+  pmpAllowAll(hart);
+  hart.csr64[Csr64.SATP] = (RAM + root) / 4096;
+  hart.csr64[Csr64.SATP + 1] = 0x8000_0000 | 0; // mode 8 = Sv39
+  hart.csr64[Csr64.MTVEC] = RAM + 0x400;
+  hart.mstatus |= 1 << 18; // SUM
+  hart.x[12] = 1 << 18;
+  hart.priv = Priv.S;
+  hart.run(3);
+  assert.equal(hart.x[10], ram.i32[0x100 / 4], "the first load went through (SUM=1)");
+  assert.equal(hart.csr64[Csr64.MCAUSE], Cause.LoadPageFault, "after SUM is cleared the cached entry must not be used");
+  assert.equal(hart.getPc(), RAM + 0x400);
+});

@@ -111,6 +111,8 @@ export class Hart {
   resvVaHi = 0;
   /** Counters: instructions retired (total and per privilege), and offsets from guest writes. */
   instret = 0;
+  /** Some TLB entry since the last flush may rest on mstatus.SUM (an S-mode access to a U page). */
+  sumTlbEntries = false;
   /** Traps taken into M-mode from S or U, by cause: [0, 32) exceptions, [32, 64) interrupts. */
   readonly mTraps = new Float64Array(64);
   readonly instretByPriv = new Float64Array(4);
@@ -256,6 +258,7 @@ export class Hart {
     this.tlbLoadLo.fill(-1);
     this.tlbStoreLo.fill(-1);
     this.fetchVpnLo = -1;
+    this.sumTlbEntries = false;
   }
 
   /**

@@ -74,6 +74,8 @@ export function translate(h: Hart, lo: number, hi: number, access: number): numb
       if ((pteLo & PTE.U) === 0) return pageFault(h, lo, hi, access);
     } else if ((pteLo & PTE.U) !== 0) {
       if (access === Access.Fetch || (h.mstatus & MSTATUS.SUM) === 0) return pageFault(h, lo, hi, access);
+      // An S-mode access to a U page, allowed by SUM: clearing SUM must flush what it cached.
+      h.sumTlbEntries = true;
     }
     if (access === Access.Fetch) {
       if ((pteLo & PTE.X) === 0) return pageFault(h, lo, hi, access);
