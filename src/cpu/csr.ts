@@ -377,8 +377,8 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
  * flushing on each cost a refill every few hundred instructions. The TLB entries depend
  * on SUM, MXR, and (through the effective data privilege) MPRV and MPP:
  * - SUM or MXR going 0 → 1 only adds permissions: every cached entry stays right.
- * - SUM going 1 → 0 removes S-mode access to U pages: flush only if such an entry may
- *   have been cached since the last flush (`h.sumTlbEntries`, set by the MMU).
+ * - SUM going 1 → 0 removes S-mode access to U pages: only the entries cached for such
+ *   accesses are dropped (`Hart.revokeSum`; the MMU notes their slots when it fills them).
  * - MXR going 1 → 0, or any MPRV/MPP change that moves the data privilege: flush.
  */
 function statusChangeNeedsFlush(h: Hart, before: number, after: number): boolean {
@@ -387,7 +387,7 @@ function statusChangeNeedsFlush(h: Hart, before: number, after: number): boolean
   if ((before & MSTATUS.MXR) !== 0 && (after & MSTATUS.MXR) === 0) return true;
   const mprvMatters = ((before | after) & MSTATUS.MPRV) !== 0;
   if ((changed & MSTATUS.MPRV) !== 0 || (mprvMatters && (changed & MSTATUS.MPP) !== 0)) return true;
-  if ((before & MSTATUS.SUM) !== 0 && (after & MSTATUS.SUM) === 0) return h.sumTlbEntries;
+  if ((before & MSTATUS.SUM) !== 0 && (after & MSTATUS.SUM) === 0) h.revokeSum();
   return false;
 }
 

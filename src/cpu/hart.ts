@@ -39,6 +39,9 @@ import { JIT_DONE, jitDropAll, jitFor, runBlocks, type JitPage } from "./jit.js"
 import { PmpRegions } from "./pmp.js";
 import { checkInterrupts, pendingAndEnabled, takeTrap } from "./trap.js";
 
+/** TLB slots remembered for a precise SUM revoke (a copy_to_user touches a few pages). */
+const SUM_SLOTS = 32;
+
 export const RunStatus = {
   /** The instruction budget ran out. */
   Budget: 0,
@@ -111,8 +114,13 @@ export class Hart {
   resvVaHi = 0;
   /** Counters: instructions retired (total and per privilege), and offsets from guest writes. */
   instret = 0;
-  /** Some TLB entry since the last flush may rest on mstatus.SUM (an S-mode access to a U page). */
-  sumTlbEntries = false;
+  /**
+   * Load/store TLB slots filled since the last flush for S-mode accesses to U pages, which
+   * only mstatus.SUM allows: clearing SUM invalidates just these (`revokeSum`). Past
+   * SUM_SLOTS entries, `sumCount` stays above it and revoking flushes everything.
+   */
+  readonly sumSlots = new Int32Array(SUM_SLOTS);
+  sumCount = 0;
   /** Traps taken into M-mode from S or U, by cause: [0, 32) exceptions, [32, 64) interrupts. */
   readonly mTraps = new Float64Array(64);
   readonly instretByPriv = new Float64Array(4);
@@ -258,7 +266,29 @@ export class Hart {
     this.tlbLoadLo.fill(-1);
     this.tlbStoreLo.fill(-1);
     this.fetchVpnLo = -1;
-    this.sumTlbEntries = false;
+    this.sumCount = 0;
+  }
+
+  /** Note that TLB slot `e` holds an entry that only mstatus.SUM allows. */
+  noteSumSlot(e: number): void {
+    if (this.sumCount < SUM_SLOTS) this.sumSlots[this.sumCount] = e;
+    if (this.sumCount <= SUM_SLOTS) this.sumCount++;
+  }
+
+  /** mstatus.SUM went 1 → 0: drop the entries that relied on it. */
+  revokeSum(): void {
+    const n = this.sumCount;
+    if (n === 0) return;
+    if (n > SUM_SLOTS) {
+      this.flushTlb();
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const e = this.sumSlots[i]!;
+      this.tlbLoadLo[e] = -1;
+      this.tlbStoreLo[e] = -1;
+    }
+    this.sumCount = 0;
   }
 
   /**

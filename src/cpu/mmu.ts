@@ -32,6 +32,8 @@ export function dataPriv(h: Hart): number {
 
 /** Privilege of the most recent successful translation, for the PMP check that follows it. */
 let lastPriv = 0;
+/** Whether the most recent successful translation was allowed only by mstatus.SUM. */
+let lastSum = false;
 
 /**
  * Translate virtual address (lo, hi) for `access`. Returns the physical address, or -1
@@ -40,6 +42,7 @@ let lastPriv = 0;
 export function translate(h: Hart, lo: number, hi: number, access: number): number {
   const priv = access === Access.Fetch ? h.priv : dataPriv(h);
   lastPriv = priv;
+  lastSum = false;
   const satpHi = h.csr64[Csr64.SATP + 1]!;
   if (priv === Priv.M || satpHi >>> 28 === SatpMode.Bare) {
     return (hi >>> 0) * TWO32 + (lo >>> 0);
@@ -74,8 +77,8 @@ export function translate(h: Hart, lo: number, hi: number, access: number): numb
       if ((pteLo & PTE.U) === 0) return pageFault(h, lo, hi, access);
     } else if ((pteLo & PTE.U) !== 0) {
       if (access === Access.Fetch || (h.mstatus & MSTATUS.SUM) === 0) return pageFault(h, lo, hi, access);
-      // An S-mode access to a U page, allowed by SUM: clearing SUM must flush what it cached.
-      h.sumTlbEntries = true;
+      // An S-mode access to a U page, allowed by SUM: clearing SUM must drop what is cached.
+      lastSum = true;
     }
     if (access === Access.Fetch) {
       if ((pteLo & PTE.X) === 0) return pageFault(h, lo, hi, access);
@@ -132,6 +135,7 @@ export function loadSlow(h: Hart, lo: number, hi: number, width: number): boolea
       const e = (lo >>> 12) & TLB_MASK;
       h.tlbLoadLo[e] = lo >>> 12;
       h.tlbLoadHi[e] = hi;
+      if (lastSum) h.noteSumSlot(e);
       h.tlbLoadOff[e] = off & ~0xfff;
     }
     readRam(h, off, width);
@@ -218,6 +222,7 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
     if (pageCacheable(h, pa - (off & 0xfff), Access.Store, lastPriv)) {
       const e = (lo >>> 12) & TLB_MASK;
       h.tlbStoreLo[e] = lo >>> 12;
+      if (lastSum) h.noteSumSlot(e);
       h.tlbStoreHi[e] = hi;
       h.tlbStoreOff[e] = off & ~0xfff;
     }
