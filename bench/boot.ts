@@ -26,7 +26,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp } from "./lib/common.js";
+import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp, runMain } from "./lib/common.js";
 import { findGuest, type GuestImages } from "./lib/iobench.js";
 import { summarizeProfile, type HotSpot } from "./lib/cpuprofile.js";
 
@@ -565,12 +565,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.log(`boot bench: ERROR ${(e as Error).message ?? String(e)}`);
-    process.exitCode = 1;
-  },
-);
+runMain("boot bench", main);

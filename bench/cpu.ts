@@ -24,8 +24,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  fixed,
+import { fixed,
   gitInfo,
   group,
   hostInfo,
@@ -38,6 +37,7 @@ import {
   type ProcResult,
   intOption,
   printHeaderHelp,
+  runMain,
 } from "./lib/common.js";
 import { summarizeProfile, type HotSpot } from "./lib/cpuprofile.js";
 
@@ -598,12 +598,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.log(`cpu bench: ERROR ${(e as Error).message ?? String(e)}`);
-    process.exitCode = 1;
-  },
-);
+runMain("cpu bench", main);

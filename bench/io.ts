@@ -39,7 +39,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp } from "./lib/common.js";
+import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp, runMain } from "./lib/common.js";
 import {
   diff,
   findGuest,
@@ -587,12 +587,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.log(`io bench: ERROR ${(e as Error).message ?? String(e)}`);
-    process.exitCode = 1;
-  },
-);
+runMain("io bench", main);

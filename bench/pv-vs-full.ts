@@ -40,7 +40,7 @@ import { existsSync, mkdirSync, rmSync, truncateSync, writeFileSync } from "node
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { exitGroups } from "../src/control/stats-table.js";
-import { fixed, gitInfo, group, hostInfo, intOption, printHeaderHelp, ROOT, table, writeResults } from "./lib/common.js";
+import { fixed, gitInfo, group, hostInfo, intOption, printHeaderHelp, ROOT, table, writeResults, runMain } from "./lib/common.js";
 import { findGuest, median, tcpScripts, type GuestImages } from "./lib/iobench.js";
 import {
   blkScript,
@@ -406,12 +406,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.log(`pv-vs-full bench: ERROR ${(e as Error).message ?? String(e)}`);
-    process.exitCode = 1;
-  },
-);
+runMain("pv-vs-full bench", main);

@@ -174,3 +174,16 @@ export function intOption(name: string, v: string | undefined, min: number): num
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
   return n;
 }
+
+/** Run a bench's main: its status becomes the exit code; a crash prints one ERROR line and exits 1. */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.log(`${name}: ERROR ${(e as Error).message ?? String(e)}`);
+      process.exitCode = 1;
+    },
+  );
+}
