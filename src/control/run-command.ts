@@ -138,6 +138,7 @@ async function runPvWithDisk(
   let net: { spec: NetSpec; backend: SwitchBackend; tx?: RateLimiter; rx?: RateLimiter } | null = null;
   if (opts.net !== undefined) {
     const spec = specOrUsage(() => parseNetSpec(opts.net!));
+    if (full && spec.rate !== undefined) throw new UsageError("--net rate=: the full profile's e1000 has no rate limiter (pv only)");
     const tx = rateLimiter(spec.rate, "--net rate");
     const rx = rateLimiter(spec.rate, "--net rate");
     const backend = new SwitchBackend(new Networks().get(spec.network), "vm");

@@ -192,6 +192,22 @@ describe("full machine: errors", () => {
     assert.match(r.stderr, /cannot read firmware '.*nope\.bin': no such file \(install Debian's opensbi package/);
   });
 
+  test("pv-only limits are refused with the full profile, in one line, before anything runs", { skip: dir === null ? "no guest images" : false }, () => {
+    const cases: [string[], RegExp][] = [
+      [["run", "--profile", "full", "--disk-rate", "bw=1M", "--exec", "true"], /--disk-rate: the full profile's ATA disk has no rate limiter/],
+      [["run", "--profile", "full", "--net", "lan,rate=bw=1M", "--exec", "true"], /--net rate=: the full profile's e1000 has no rate limiter/],
+      [["multi", "--vm", "name=a,profile=full,net=l,net-rate=bw=1M,exec=true"], /net-rate= is pv only/],
+      [["multi", "--vm", "name=a,profile=xen,net=l,exec=true"], /profile=xen: expected pv or full/],
+    ];
+    for (const [args, re] of cases) {
+      const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 30_000 });
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.equal(r.stdout, "", "nothing ran");
+    }
+  });
+
   test("--profile must be pv or full", () => {
     const r = paravm(["--profile", "xen", "--exec", "true"], 30_000);
     assert.equal(r.status, 2);
