@@ -105,7 +105,7 @@ describe("Ctrl-A escapes", () => {
 describe("paravm run on real Linux (skipped without built guest images)", () => {
   const skip = defaultGuestDir() === null ? "no guest images in ~/.cache/paravm" : false;
   test("--cpus 2: the guest sees two harts", { skip, timeout: 400_000 }, () => {
-    const r = spawnSync(process.execPath, [bin, "run", "--cpus", "2", "--exec", "nproc; cat /proc/cpuinfo | grep -c processor"], {
+    const r = spawnSync(process.execPath, [bin, "run", "--cpus", "2", "--exec", "dmesg -n 1; nproc; cat /proc/cpuinfo | grep -c processor"], {
       encoding: "utf8",
       timeout: 390_000,
     });

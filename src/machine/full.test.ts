@@ -97,7 +97,7 @@ describe("full machine: OpenSBI + Linux on emulated hardware", { skip }, () => {
   });
 
   test("--cpus 2: OpenSBI starts the second hart through HSM on CLINT IPIs", () => {
-    const r = paravm(["--profile", "full", "--cpus", "2", "--stats", "--exec", "echo BEGIN; nproc; grep -c ^processor /proc/cpuinfo"]);
+    const r = paravm(["--profile", "full", "--cpus", "2", "--stats", "--exec", "dmesg -n 1; echo BEGIN; nproc; grep -c ^processor /proc/cpuinfo"]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(guestLines(r.stdout), ["2", "2", "PARAVM-EXIT-STATUS=0"]);
     const stats = JSON.parse(r.stderr.trim().split("\n").pop()!);
@@ -110,7 +110,7 @@ describe("full machine: OpenSBI + Linux on emulated hardware", { skip }, () => {
     const disk = join(work, "rw.ext2");
     copyFileSync(join(dir!, "disk.ext2"), disk);
     const write = "seq 1 30000 > /mnt/seq.txt; md5sum /mnt/seq.txt | cut -d' ' -f1; sync";
-    const r = paravm(["--profile", "full", "--disk", disk, "--stats", "--exec", `echo BEGIN; ${write}`]);
+    const r = paravm(["--profile", "full", "--disk", disk, "--stats", "--exec", `dmesg -n 1; echo BEGIN; ${write}`]);
     assert.equal(r.status, 0, r.stderr);
     const [sum] = guestLines(r.stdout);
     assert.match(sum!, /^[0-9a-f]{32}$/);
@@ -121,7 +121,7 @@ describe("full machine: OpenSBI + Linux on emulated hardware", { skip }, () => {
     const expected = Array.from({ length: 30000 }, (_, i) => `${i + 1}\n`).join("");
     assert.equal(host.stdout, expected);
     // And the pv machine reads the same bytes through virtio-blk.
-    const pv = paravm(["--disk", disk, "--exec", "echo BEGIN; md5sum /mnt/seq.txt | cut -d' ' -f1"]);
+    const pv = paravm(["--disk", disk, "--exec", "dmesg -n 1; echo BEGIN; md5sum /mnt/seq.txt | cut -d' ' -f1"]);
     assert.deepEqual(guestLines(pv.stdout), [sum, "PARAVM-EXIT-STATUS=0"], pv.stderr);
   });
 
