@@ -6,11 +6,10 @@
  * Network: a frame arriving for a VM whose harts all sleep in WFI wakes `runAsync` at
  * once (as console input does), so a VM on a switch answers with low latency.
  *
- * SMP: `cpus` harts share one thread. The run loop gives each runnable hart a slice of
- * instructions in turn (round robin); a hart in WFI with nothing to wake it, or stopped by
- * HSM, is skipped. Only when every hart waits does the loop sleep, until the earliest
- * timer deadline (or console input, in `runAsync`). Secondary harts start STOPPED; the
- * guest starts them with SBI HSM hart_start.
+ * SMP: `cpus` harts share one thread, scheduled by the RunLoop (run-loop.ts) that the full
+ * machine uses too; this file supplies its hooks: a hart stopped by HSM is parked, queued
+ * remote fences are applied before a hart's slice, STIP comes from SBI set_timer.
+ * Secondary harts start STOPPED; the guest starts them with SBI HSM hart_start.
  */
 import { Hart } from "../cpu/hart.js";
 import { PlicDevice } from "../devices/plic/device.js";
