@@ -300,15 +300,14 @@ export class FullMachine extends Machine<FullResult> {
   }
 
   /**
-   * Names e1000 registers in the PCI memory window: BAR0's base is where the guest put it,
-   * read from config space (no side effects) at each access.
+   * Names e1000 registers in the PCI memory window by where the guest put BAR0 (read when
+   * the counters are reported; Linux assigns it once at probe).
    */
   private nicRegister(host: PcieHost, windowBase: number): RegisterNamer {
-    const bar0 = (NIC_DEVICE << PCIE.DEVICE_SHIFT) + 0x10;
     return (offset) => {
-      const base = (host.ecam.read(bar0, 4) & ~0xf) >>> 0;
+      const base = host.barBase(NIC_DEVICE, 0);
       const rel = windowBase + offset - base;
-      return rel >= 0 && rel < 0x2_0000 ? `e1000.${E1000_REGS[rel >> 2] ?? "unknown"}` : "unclaimed";
+      return base >= 0 && rel >= 0 && rel < 0x2_0000 ? `e1000.${E1000_REGS[rel >> 2] ?? "unknown"}` : "unclaimed";
     };
   }
 

@@ -136,6 +136,12 @@ describe("PCIe host: configuration space (ECAM)", () => {
     // Byte-wise programming (hostile but legal) lands the same way.
     wr(host, 2, PCI_CFG.BAR0 + 3, 0x41, 1);
     assert.equal(rd(host, 2, PCI_CFG.BAR0), 0x4112_0000);
+    // The host's own view (for naming registers in exit counters) reads no config register.
+    const reads = host.stats.functions["00:02.0"]!.configReads;
+    assert.equal(host.barBase(2, 0), 0x4112_0000);
+    assert.equal(host.barBase(2, 2), -1, "unimplemented BAR");
+    assert.equal(host.barBase(9, 0), -1, "no such function");
+    assert.equal(host.stats.functions["00:02.0"]!.configReads, reads);
   });
 
   test("attach refuses device 0, 32 and a taken slot; impossible BARs are refused", () => {

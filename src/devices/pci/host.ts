@@ -191,6 +191,11 @@ export class PcieHost {
     return this.slots[deviceNumber]?.fn;
   }
 
+  /** Where the guest put BAR `bar` of function `deviceNumber` (-1: no such function or BAR); not counted as an access. */
+  barBase(deviceNumber: number, bar: number): number {
+    return this.slots[deviceNumber]?.cfg.barBase(bar) ?? -1;
+  }
+
   /** Power-on state of the whole hierarchy: every function's config space and the function itself. */
   reset(): void {
     for (const s of this.slots) {
