@@ -56,6 +56,7 @@ import {
   ADDR_A,
   ADDR_B,
   tcpScripts,
+  blkScript,
 } from "./lib/iobench.js";
 
 const QEMU = "qemu-system-riscv64";
@@ -112,21 +113,10 @@ function parseOptions(): Options {
 
 type BlkOp = "write" | "read" | "baseline-write" | "baseline-read";
 
-/** The guest script: time one dd, print IOBENCH t0/t1/status and dd's stderr as IOBENCH-DD lines. */
-function blkScript(op: BlkOp, mib: number): string {
-  const dd =
-    op === "read" || op === "baseline-read"
-      ? `dd if=/dev/vda of=/dev/null bs=1M count=${op === "read" ? mib : 0} iflag=direct`
-      : `dd if=/dev/zero of=/dev/vda bs=1M count=${op === "write" ? mib : 0} oflag=direct`;
-  return [
-    op === "read" || op === "baseline-read" ? "sync; echo 3 > /proc/sys/vm/drop_caches" : "sync",
-    "t0=$(cut -d' ' -f1 /proc/uptime)",
-    `${dd} 2>/tmp/dd.log; s=$?`,
-    "t1=$(cut -d' ' -f1 /proc/uptime)",
-    'echo "IOBENCH t0=$t0 t1=$t1 status=$s"',
-    "sed 's/^/IOBENCH-DD /' /tmp/dd.log",
-    "exit $s",
-  ].join("\n");
+/** The guest script for an operation on /dev/vda (the baselines move 0 MiB). */
+function vdaScript(op: BlkOp, mib: number): string {
+  const read = op === "read" || op === "baseline-read";
+  return blkScript(read ? "read" : "write", "/dev/vda", op === "read" || op === "write" ? mib : 0);
 }
 
 function qemuBlkArgs(g: GuestImages, disk: string, script: string): string[] {
@@ -215,7 +205,7 @@ async function runOp(
   disk: string,
 ): Promise<OpResult> {
   const res: OpResult = { emulator, op, runs: [], error: null };
-  const script = blkScript(op, opts.mib);
+  const script = vdaScript(op, opts.mib);
   const want = op.startsWith("baseline") ? 0 : opts.mib * MiB;
   for (let i = 0; i < n; i++) {
     const m =
@@ -574,9 +564,9 @@ async function main(): Promise<number> {
       git: gitInfo(),
       options: opts,
       guest: { dir: g.dir, how: g.how, kernel: g.kernel, initrd: g.initrd },
-      scripts: { write: blkScript("write", opts.mib), read: blkScript("read", opts.mib) },
+      scripts: { write: vdaScript("write", opts.mib), read: vdaScript("read", opts.mib) },
       qemuArgsExample: qemuBlkArgs(g, disk, "<script>"),
-      scriptsBaseline: { write: blkScript("baseline-write", opts.mib), read: blkScript("baseline-read", opts.mib) },
+      scriptsBaseline: { write: vdaScript("baseline-write", opts.mib), read: vdaScript("baseline-read", opts.mib) },
       paravmBaselines: bases.map((b) => ({ op: b.op, error: b.error, stats: b.runs[0]?.stats?.raw ?? null, processMs: b.runs[0]?.hostWallMs ?? null })),
       blk: summary,
       net,

@@ -41,9 +41,8 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { exitGroups } from "../src/control/stats-table.js";
 import { fixed, gitInfo, group, hostInfo, intOption, printHeaderHelp, ROOT, table, writeResults, runMain } from "./lib/common.js";
-import { findGuest, median, tcpScripts, type GuestImages } from "./lib/iobench.js";
+import { blkScript, findGuest, median, tcpScripts, type GuestImages } from "./lib/iobench.js";
 import {
-  blkScript,
   BOOTARGS,
   DISK_DEV,
   exitsPerUnit,

@@ -326,3 +326,24 @@ export function tcpScripts(mib: number): { a: string; b: string } {
   ].join("; ");
   return { a, b };
 }
+
+/**
+ * The disk method of bench:io and bench:pv-vs-full: time one dd of `mib` MiB on the raw
+ * device (`mib` = 0 is the baseline), print IOBENCH t0/t1/status and dd's stderr as
+ * IOBENCH-DD lines. Reads drop the guest's caches first.
+ */
+export function blkScript(op: "write" | "read", dev: string, mib: number): string {
+  const dd =
+    op === "read"
+      ? `dd if=${dev} of=/dev/null bs=1M count=${mib} iflag=direct`
+      : `dd if=/dev/zero of=${dev} bs=1M count=${mib} oflag=direct`;
+  return [
+    op === "read" ? "sync; echo 3 > /proc/sys/vm/drop_caches" : "sync",
+    "t0=$(cut -d' ' -f1 /proc/uptime)",
+    `${dd} 2>/tmp/dd.log; s=$?`,
+    "t1=$(cut -d' ' -f1 /proc/uptime)",
+    'echo "IOBENCH t0=$t0 t1=$t1 status=$s"',
+    "sed 's/^/IOBENCH-DD /' /tmp/dd.log",
+    "exit $s",
+  ].join("\n");
+}
