@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
 import { PV_DEFAULTS } from "../machine/pv.js";
-import { parseRateLimit, type RateLimiter } from "../hypervisor/rate-limiter.js";
+import { parseRateLimit, type RateLimiter } from "../devices/rate-limiter.js";
 import { SpecError } from "../hypervisor/vm-spec.js";
 
 

@@ -11,9 +11,9 @@ import { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
 import type { BlockBackend } from "../devices/virtio/blk/device.js";
 import { ipBootArg, Subnet } from "../devices/virtio/net/ip.js";
 import { macFromName } from "../devices/virtio/net/mac.js";
-import { SwitchBackend } from "../devices/virtio/net/switch-backend.js";
-import { type RateLimiter } from "../hypervisor/rate-limiter.js";
-import { Networks } from "../hypervisor/switch.js";
+import { SwitchBackend } from "../net/switch-backend.js";
+import { type RateLimiter } from "../devices/rate-limiter.js";
+import { Networks } from "../net/switch.js";
 import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
 import { MULTI_DEFAULTS } from "../machine/pv-multi.js";
 

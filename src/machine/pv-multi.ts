@@ -15,9 +15,9 @@
 import type { BlockBackend } from "../devices/virtio/blk/device.js";
 import { ipBootArg, Subnet } from "../devices/virtio/net/ip.js";
 import { formatMac, macFromName } from "../devices/virtio/net/mac.js";
-import { SwitchBackend } from "../devices/virtio/net/switch-backend.js";
-import type { RateLimiter } from "../hypervisor/rate-limiter.js";
-import { Networks, type PortStats } from "../hypervisor/switch.js";
+import { SwitchBackend } from "../net/switch-backend.js";
+import type { RateLimiter } from "../devices/rate-limiter.js";
+import { Networks, type PortStats } from "../net/switch.js";
 import { PvMachine, PV_DEFAULTS, type PvResult } from "./pv.js";
 import { FullMachine, FULL_DEFAULTS, type FullResult } from "./full.js";
 

@@ -18,7 +18,7 @@ import { VirtioConsole, type CharBackend } from "../devices/virtio/console/devic
 import { VirtioRng } from "../devices/virtio/rng/device.js";
 import { VirtioBlk, type BlkStats, type BlockBackend } from "../devices/virtio/blk/device.js";
 import { VirtioNet, type NetBackend, type NetStats } from "../devices/virtio/net/device.js";
-import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../hypervisor/rate-limiter.js";
+import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../devices/rate-limiter.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { SbiDispatcher } from "../sbi/dispatch.js";

@@ -24,7 +24,7 @@
 import type { GuestRam } from "../../../mem/ram.js";
 import { copyFromSegments, copyToSegments, type DescChain, type Segment, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
-import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../../hypervisor/rate-limiter.js";
+import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../rate-limiter.js";
 
 export const VIRTIO_BLK = {
   SECTOR: 512,

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GuestRam } from "../../../mem/ram.js";
-import { RateLimiter } from "../../../hypervisor/rate-limiter.js";
-import { VirtualSwitch } from "../../../hypervisor/switch.js";
+import { RateLimiter } from "../../rate-limiter.js";
+import { VirtualSwitch } from "../../../net/switch.js";
 import { MockDriver, type MockQueue } from "../mock-driver.js";
 import { VIRTIO_MMIO, VirtioMmioTransport } from "../mmio.js";
 import { bit, VIRTIO_F, VIRTIO_STATUS } from "../virtio.js";
 import { type NetBackend, VIRTIO_NET, VIRTIO_NET_F, VirtioNet, type VirtioNetOptions } from "./device.js";
 import { formatMac, isLocallyAdministered, isMulticast, macFromName, parseMac } from "./mac.js";
-import { SwitchBackend } from "./switch-backend.js";
+import { SwitchBackend } from "../../../net/switch-backend.js";
 import { be16, be32, checkRx, fold, onesSum, type RxChecksum } from "../../e1000/packet.js";
 import { VIRTIO_NET_HDR } from "./offload.js";
 

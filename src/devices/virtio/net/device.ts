@@ -40,7 +40,7 @@
  * business (DEVICE_NEEDS_RESET through the transport).
  */
 import type { GuestRam } from "../../../mem/ram.js";
-import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../../hypervisor/rate-limiter.js";
+import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../rate-limiter.js";
 import { copyFromSegments, copyToSegments, type DescChain, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
 import { checkRx, type RxChecksum } from "../../e1000/packet.js";

@@ -3,8 +3,8 @@
  * into the switch (which copies them once); frames the switch delivers go to the device,
  * and the device's "dropped" answer becomes the port's no-buffer drop.
  */
-import type { AttachOptions, SwitchPort, VirtualSwitch } from "../../../hypervisor/switch.js";
-import type { NetBackend } from "./device.js";
+import type { AttachOptions, SwitchPort, VirtualSwitch } from "./switch.js";
+import type { NetBackend } from "../devices/virtio/net/device.js";
 
 export class SwitchBackend implements NetBackend {
   readonly port: SwitchPort;

@@ -23,7 +23,7 @@
  * The MAC table ages entries out (default 300 s, 802.1D's default) and holds at most
  * `maxMacs` entries; when full, expired entries go first, then the oldest learned one.
  */
-import { type Clock, monotonicClock, type RateLimiter } from "./rate-limiter.js";
+import { type Clock, monotonicClock, type RateLimiter } from "../devices/rate-limiter.js";
 
 export const ETH = {
   HEADER: 14,

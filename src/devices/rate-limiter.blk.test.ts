@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GuestRam } from "../mem/ram.js";
-import { MemoryBackend, VIRTIO_BLK_T, VirtioBlk } from "../devices/virtio/blk/device.js";
-import { MockDriver } from "../devices/virtio/mock-driver.js";
-import { VirtioMmioTransport } from "../devices/virtio/mmio.js";
+import { MemoryBackend, VIRTIO_BLK_T, VirtioBlk } from "./virtio/blk/device.js";
+import { MockDriver } from "./virtio/mock-driver.js";
+import { VirtioMmioTransport } from "./virtio/mmio.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 function header(type: number, sector: number): Uint8Array {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { RateLimiter } from "./rate-limiter.js";
+import { RateLimiter } from "../devices/rate-limiter.js";
 import { checkFrame, Networks, VirtualSwitch } from "./switch.js";
 
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
