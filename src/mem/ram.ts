@@ -18,15 +18,22 @@ export class GuestRam {
   readonly f64: Float64Array;
   readonly f32: Float32Array;
 
-  /** `base` is the guest-physical address of byte 0; `size` a multiple of the page size. */
+  /**
+   * `base` is the guest-physical address of byte 0; `size` a multiple of the page size.
+   * `shared`: an existing buffer of exactly `size` bytes (another thread's view of the same RAM).
+   */
   constructor(
     readonly base: number,
     readonly size: number,
+    shared?: SharedArrayBuffer,
   ) {
     if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
       throw new RangeError(`RAM size must be a positive multiple of ${PAGE_SIZE} bytes, got ${size}`);
     }
-    this.sab = new SharedArrayBuffer(size);
+    if (shared !== undefined && shared.byteLength !== size) {
+      throw new RangeError(`shared RAM buffer holds ${shared.byteLength} bytes, expected ${size}`);
+    }
+    this.sab = shared ?? new SharedArrayBuffer(size);
     this.u8 = new Uint8Array(this.sab);
     this.i8 = new Int8Array(this.sab);
     this.u16 = new Uint16Array(this.sab);
