@@ -36,6 +36,7 @@ import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout 
 import { ataRegister, clintRegister, CountingDevice, plicRegister, uartRegister, type RegisterNamer } from "./register-exits.js";
 import { IrqSources, Machine, RunLoop, type RunResult } from "./run-loop.js";
 import { wakingBackend } from "./pv.js";
+import { busServer, linkStop, type MachineThreads } from "./vcpu-link.js";
 
 export const FULL_DEFAULTS = {
   MEM: 256 * 1024 * 1024,
@@ -87,6 +88,18 @@ export interface FullOptions {
   readonly disk?: { readonly backend: BlockBackend; readonly serial?: string };
   /** An e1000 NIC (eth0) at PCI 00:01.0 behind the ECAM host, on `backend` (e.g. a switch port). */
   readonly net?: { readonly backend: NetBackend; readonly mac: Uint8Array };
+  /** Harts on threads of their own: this machine is the owner (hart 0 and every device), see vcpu-link.ts. */
+  readonly threads?: MachineThreads;
+}
+
+/** Traps from the kernel into the firmware (M-mode), as `firmware.<cause>` exits. */
+export function firmwareExits(h: Hart, exits: Record<string, number>): void {
+  const t = h.mTraps;
+  for (let c = 0; c < 64; c++) {
+    if (t[c]! === 0) continue;
+    const name = c < 32 ? (M_EXCEPTIONS[c] ?? `exception-${c}`) : (M_INTERRUPTS[c - 32] ?? `interrupt-${c - 32}`);
+    exits[`firmware.${name}`] = t[c]!;
+  }
 }
 
 /** PCI device number of the NIC: INTA of device 1 is PLIC source 0x21, as on QEMU virt. */
@@ -123,8 +136,14 @@ export class FullMachine extends Machine<FullResult> {
   /** Rising edges per hart of the interrupt lines into the hart: CLINT timer and soft, PLIC M/S external. */
   private readonly edges: { timer: number; ipi: number; external: number }[];
 
+  private readonly threads: MachineThreads | undefined;
+  private readonly server: ReturnType<typeof busServer> | null = null;
+
   constructor(options: FullOptions) {
     super();
+    const threads = options.threads;
+    this.threads = threads;
+    if (threads && threads.link.harts !== (options.cpus ?? 1)) throw new Error("FullMachine: the link is for another number of harts");
     const mem = options.memBytes ?? FULL_DEFAULTS.MEM;
     const cpus = options.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > FULL_DEFAULTS.MAX_CPUS) {
@@ -175,7 +194,8 @@ export class FullMachine extends Machine<FullResult> {
       harts,
       this.bus,
       {
-        parked: () => false,
+        // Threaded: harts other than 0 run on their own threads.
+        parked: (i) => threads !== undefined && i !== 0,
         woke: () => {},
         beforeSlice: () => this.pumpInput(),
         updateTimers: () => {
@@ -186,8 +206,10 @@ export class FullMachine extends Machine<FullResult> {
         msToNextDeadline: () => (this.pendingHead < this.pendingInput.length ? 1 : this.clint.nextDeadline()),
         stopRequest: () => {
           const r = this.test.request;
-          return r === null ? null : r.kind === "reset" ? "reboot" : "shutdown";
+          if (r === null) return threads ? linkStop(threads.link) : null;
+          return r.kind === "reset" ? "reboot" : "shutdown";
         },
+        ...(threads ? { poll: () => threads.link.serve(this.server!) } : {}),
         deliverInput: (bytes) => {
           for (const b of bytes) this.pendingInput.push(b);
           this.pumpInput();
@@ -195,7 +217,7 @@ export class FullMachine extends Machine<FullResult> {
         hartExtras: (i, exits, interrupts) => this.hartExtras(i, exits, interrupts),
         sources,
       },
-      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined },
+      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined, ...(threads ? { slice: threads.slice } : {}) },
     );
 
     // Interrupt wires into each hart, counting rising edges per kind.
@@ -210,11 +232,13 @@ export class FullMachine extends Machine<FullResult> {
             else e.external++;
           }
           level[bit] = on ? 1 : 0;
-          h.setInterruptPending(bit, on);
+          // Harts on other threads see the wire through the link.
+          if (threads && i !== 0) threads.link.setLevel(i, bit, on);
+          else h.setInterruptPending(bit, on);
         },
       };
     });
-    this.clint = clint = new ClintDevice(targets, { clockMs: options.clockMs });
+    this.clint = clint = new ClintDevice(targets, { clockMs: options.clockMs, ...(threads ? { epochMs: threads.epochMs } : {}) });
     this.plic = new PlicDevice(targets);
 
     const board = new BoardLayout();
@@ -269,6 +293,7 @@ export class FullMachine extends Machine<FullResult> {
       if (pcieRec.pio) this.map(pcieRec.pio.base, host.ioWindow, "pcie-pio", (off) => (off & 4 ? "IODATA" : "IOADDR"));
     }
     this.loop.devicesMapped();
+    if (threads) this.server = busServer(this.bus, this.loop, () => -1);
 
     this.fdt = buildDeviceTree({
       harts: cpus,
@@ -334,12 +359,7 @@ export class FullMachine extends Machine<FullResult> {
 
   private hartExtras(i: number, exits: Record<string, number>, interrupts: Record<string, number>): void {
     for (const [name, dev] of this.counted) dev.addExits(name, i, exits);
-    const t = this.harts[i]!.mTraps;
-    for (let c = 0; c < 64; c++) {
-      if (t[c]! === 0) continue;
-      const name = c < 32 ? (M_EXCEPTIONS[c] ?? `exception-${c}`) : (M_INTERRUPTS[c - 32] ?? `interrupt-${c - 32}`);
-      exits[`firmware.${name}`] = t[c]!;
-    }
+    firmwareExits(this.harts[i]!, exits);
     const e = this.edges[i]!;
     interrupts.timer = e.timer;
     interrupts.ipi = e.ipi;
@@ -348,6 +368,7 @@ export class FullMachine extends Machine<FullResult> {
 
   protected resetReason(): number | undefined {
     const r = this.test.request;
+    if (r === null && this.threads && linkStop(this.threads.link) !== null) return this.threads.link.stopReason() || undefined;
     return r?.kind === "fail" ? r.code : undefined;
   }
 

@@ -7,6 +7,7 @@ import { pmpAllowAll } from "../cpu/pmp.js";
 import type { Hart } from "../cpu/hart.js";
 import type { GuestRam } from "../mem/ram.js";
 import type { FenceKindValue, SbiHost } from "../sbi/host.js";
+import { LinkStop, MboxOp, type VcpuLink } from "./vcpu-link.js";
 
 export const MTIME_HZ = 10_000_000;
 /** Console input bytes kept for SBI getchar before the oldest are dropped. */
@@ -19,6 +20,13 @@ export interface PvHostOptions {
   readonly output: (bytes: Uint8Array) => void;
   /** Host monotonic clock in ms (default performance.now). */
   readonly clockMs?: () => number;
+  /** The clockMs value at which mtime is 0 (default: clockMs() at construction). Threads of one VM share it. */
+  readonly epochMs?: number;
+  /**
+   * Threaded VMs: this host serves hart `self` only; the other harts run on other threads,
+   * reached through `link` (IPIs, fences, starts, console input from the owner).
+   */
+  readonly threads?: { readonly link: VcpuLink; readonly self: number; readonly whileWaiting: () => void };
 }
 
 export class PvHost implements SbiHost {
@@ -49,12 +57,19 @@ export class PvHost implements SbiHost {
     this.harts = hartList.length;
     this.deadlines = hartList.map(() => Infinity);
     this.pendingFence = hartList.map(() => false);
-    this.parked = hartList.map((_, i) => i !== 0);
+    // Threaded: the harts of other threads are never run here.
+    this.parked = hartList.map((_, i) => i !== 0 || (options.threads !== undefined && options.threads.self !== 0));
     this.resumeAt = hartList.map(() => null);
     this.timerIrqs = hartList.map(() => 0);
     this.ipis = hartList.map(() => 0);
     this.clockMs = options.clockMs ?? (() => performance.now());
-    this.t0 = this.clockMs();
+    this.t0 = options.epochMs ?? this.clockMs();
+  }
+
+  /** True when hart `i` runs on another thread. */
+  private remote(i: number): boolean {
+    const t = this.options.threads;
+    return t !== undefined && t.self !== i;
   }
 
   /** Queue bytes for consoleGetchar (at most INPUT_MAX waiting; older bytes are dropped first). */
@@ -77,6 +92,8 @@ export class PvHost implements SbiHost {
   }
 
   consoleGetchar(): number {
+    const t = this.options.threads;
+    if (t !== undefined && t.self !== 0) return t.link.call(t.self, MboxOp.GETCHAR, 0, 1, 0, t.whileWaiting).result;
     if (this.inputHead >= this.input.length) return -1;
     const b = this.input[this.inputHead++]!;
     if (this.inputHead >= 4096 && this.inputHead * 2 >= this.input.length) {
@@ -132,6 +149,10 @@ export class PvHost implements SbiHost {
 
   sendIpi(targets: number[]): void {
     for (const t of targets) {
+      if (this.remote(t)) {
+        this.options.threads!.link.postSoft(t, SSIP);
+        continue;
+      }
       const h = this.hartList[t]!;
       h.mip |= SSIP;
       h.event = true;
@@ -140,7 +161,21 @@ export class PvHost implements SbiHost {
   }
 
   remoteFence(_kind: FenceKindValue, harts: number[]): void {
-    for (const t of harts) this.pendingFence[t] = true;
+    const th = this.options.threads;
+    const tickets: number[] = [];
+    for (const t of harts) {
+      if (this.remote(t)) tickets.push(t, th!.link.requestFence(t));
+      else this.pendingFence[t] = true;
+    }
+    // Linux reuses the memory once the SBI call returns: wait until every remote hart has
+    // flushed (each acknowledges at its next slice boundary, or at once if it sleeps).
+    for (let i = 0; i < tickets.length; i += 2) {
+      while (!th!.link.fenceDone(tickets[i]!, tickets[i + 1]!)) {
+        th!.whileWaiting();
+        if (th!.link.stopKind() !== LinkStop.NONE) return;
+        th!.link.waitFenceAck(tickets[i]!, tickets[i + 1]!, 1);
+      }
+    }
   }
 
   /** Apply fences queued for hart i before it runs. */
@@ -155,6 +190,10 @@ export class PvHost implements SbiHost {
   hartStart(hartId: number, startAddr: number, opaque: bigint): number {
     const h = this.hartList[hartId]!;
     if (h === undefined) return -3; // SBI_ERR_INVALID_PARAM (the SBI checked the id already)
+    if (this.remote(hartId)) {
+      this.options.threads!.link.requestStart(hartId, startAddr, Number(opaque & 0xffffffffn), Number((opaque >> 32n) & 0xffffffffn));
+      return 0;
+    }
     bootHart(h, startAddr, opaque);
     this.parked[hartId] = false;
     this.resumeAt[hartId] = null;
@@ -177,6 +216,7 @@ export class PvHost implements SbiHost {
   reset(type: number, reason: number): void {
     this.resetRequest = { type, reason };
     for (const h of this.hartList) h.requestStop();
+    this.options.threads?.link.requestStop(type === 0 ? LinkStop.SHUTDOWN : LinkStop.REBOOT, reason);
   }
 
   readGuest(pa: number, len: number): Uint8Array | null {

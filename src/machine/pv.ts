@@ -27,6 +27,7 @@ import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
 import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
 import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
 import { IrqSources, Machine, RunLoop, type MachineStop, type RunResult } from "./run-loop.js";
+import { absorbLink, busServer, linkStop, type MachineThreads } from "./vcpu-link.js";
 
 export const PV_DEFAULTS = {
   MEM: 256 * 1024 * 1024,
@@ -58,6 +59,11 @@ export interface PvOptions {
     readonly txRateLimiter?: RateLimiter;
     readonly rxRateLimiter?: RateLimiter;
   };
+  /**
+   * A VM whose harts run on threads of their own: this machine is the owner (hart 0 and
+   * every device); the other harts reach it through the link (see vcpu-link.ts).
+   */
+  readonly threads?: MachineThreads;
 }
 
 export type PvStop = MachineStop;
@@ -87,9 +93,14 @@ export class PvMachine extends Machine<PvResult> {
   private consoleInput: ((b: Uint8Array) => void) | null = null;
   /** SEIP rising edges per hart: external interrupts taken from the PLIC. */
   private readonly external: number[];
+  private readonly threads: MachineThreads | undefined;
+  private readonly server: ReturnType<typeof busServer> | null = null;
 
   constructor(options: PvOptions) {
     super();
+    const threads = options.threads;
+    this.threads = threads;
+    if (threads && threads.link.harts !== (options.cpus ?? 1)) throw new Error("PvMachine: the link is for another number of harts");
     const mem = options.memBytes ?? PV_DEFAULTS.MEM;
     const cpus = options.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > PV_DEFAULTS.MAX_CPUS) {
@@ -135,8 +146,10 @@ export class PvMachine extends Machine<PvResult> {
         msToNextDeadline: () => this.host.msToNextDeadline(),
         stopRequest: () => {
           const r = this.host.resetRequest;
-          return r === null ? null : r.type === 0 ? "shutdown" : "reboot";
+          if (r === null) return threads ? linkStop(threads.link) : null;
+          return r.type === 0 ? "shutdown" : "reboot";
         },
+        ...(threads ? { poll: () => this.poll() } : {}),
         deliverInput: (bytes) => {
           if (this.consoleInput) this.consoleInput(bytes);
           this.host.pushInput(bytes);
@@ -149,16 +162,20 @@ export class PvMachine extends Machine<PvResult> {
         },
         sources,
       },
-      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined },
+      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined, ...(threads ? { slice: threads.slice } : {}) },
     );
     // Console output; the first output after some hart has run in U-mode opens the input gate.
     const output = (bytes: Uint8Array): void => {
       this.loop.noteOutput();
       options.output(bytes);
     };
-    host = new PvHost(harts, this.ram, { output, clockMs: options.clockMs });
+    host = new PvHost(harts, this.ram, {
+      output,
+      clockMs: options.clockMs,
+      ...(threads ? { epochMs: threads.epochMs, threads: { link: threads.link, self: 0, whileWaiting: () => this.poll() } } : {}),
+    });
     this.host = host;
-    this.sbi = new SbiDispatcher(host, { bootHart: 0 });
+    this.sbi = new SbiDispatcher(host, { bootHart: 0, ...(threads ? { hsmStates: threads.link.hsmStates } : {}) });
     for (const h of harts) h.hypercalls = this.sbi;
 
     const board = new BoardLayout();
@@ -183,7 +200,9 @@ export class PvMachine extends Machine<PvResult> {
             if (on && !level) this.external[i]!++;
             level = on;
           }
-          h.setInterruptPending(bit, on);
+          // Harts on other threads see the wire through the link.
+          if (threads && i !== 0) threads.link.setLevel(i, bit, on);
+          else h.setInterruptPending(bit, on);
         },
       };
     });
@@ -216,6 +235,7 @@ export class PvMachine extends Machine<PvResult> {
       this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, irq(netRec)), netRec.name);
     }
     this.loop.devicesMapped();
+    if (threads) this.server = busServer(this.bus, this.loop, () => this.host.consoleGetchar());
 
     this.fdt = buildDeviceTree({
       harts: cpus,
@@ -236,8 +256,15 @@ export class PvMachine extends Machine<PvResult> {
     bootHart(harts[0]!, this.layout.kernelAddr, BigInt(this.layout.fdtAddr));
   }
 
+  /** Threaded: take IPIs and fences for hart 0, answer the other harts' device accesses. */
+  private poll(): void {
+    const t = this.threads!;
+    if (absorbLink(this.harts[0]!, t.link, 0, 0) !== 0) this.host.ipis[0]!++;
+    t.link.serve(this.server!);
+  }
+
   protected resetReason(): number | undefined {
-    return this.host.resetRequest?.reason;
+    return this.host.resetRequest?.reason ?? (this.threads && linkStop(this.threads.link) !== null ? this.threads.link.stopReason() : undefined);
   }
 
   protected finish(r: RunResult): PvResult {

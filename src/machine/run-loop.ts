@@ -89,6 +89,12 @@ export interface RunHooks {
   hartExtras(i: number, exits: Record<string, number>, interrupts: Record<string, number>): void;
   /** Interrupts raised per device ("irq.<device>": rising edges on its wire). */
   readonly sources: IrqSources;
+  /**
+   * Threaded VMs: take what other threads left for this thread's harts (interrupt levels,
+   * IPIs, fences, starts) and serve their device accesses. Called before every round of
+   * slices and before deciding that every hart waits.
+   */
+  poll?(): void;
 }
 
 /** Counts rising edges on device interrupt wires, per device: interrupts raised per source. */
@@ -115,6 +121,8 @@ export interface RunLoopOptions {
   readonly maxInsns?: number;
   /** A network device is attached: never report a WFI deadlock in `runAsync`, a frame may come. */
   readonly waitsForFrames?: boolean;
+  /** Instructions per slice (default RUN_DEFAULTS.SLICE, or SMP_SLICE with several harts). */
+  readonly slice?: number;
 }
 
 /** Per-hart bookkeeping. */
@@ -125,7 +133,7 @@ interface HartAcct {
 }
 
 /** What one call of `advance` ended with. */
-type Step = { kind: "stop"; stop: MachineStop } | { kind: "yield" } | { kind: "idle"; waitMs: number };
+export type Step = { kind: "stop"; stop: MachineStop } | { kind: "yield" } | { kind: "idle"; waitMs: number };
 
 export class RunLoop {
   /** The hart whose slice is running (devices that count per hart read it). */
@@ -155,7 +163,7 @@ export class RunLoop {
     private readonly hooks: RunHooks,
     private readonly options: RunLoopOptions = {},
   ) {
-    this.slice = harts.length === 1 ? RUN_DEFAULTS.SLICE : RUN_DEFAULTS.SMP_SLICE;
+    this.slice = options.slice ?? (harts.length === 1 ? RUN_DEFAULTS.SLICE : RUN_DEFAULTS.SMP_SLICE);
     this.acct = harts.map(() => ({ wfi: 0, mmio: new Float64Array(0) }));
   }
 
@@ -207,6 +215,7 @@ export class RunLoop {
     const regions = this.bus.regions;
     const n = harts.length;
     for (;;) {
+      hooks.poll?.();
       let ran = false;
       for (let i = 0; i < n; i++) {
         if (this.stopRequested) return { kind: "stop", stop: "stopped" };
@@ -252,6 +261,7 @@ export class RunLoop {
         if (this.stopRequested) return { kind: "stop", stop: "stopped" };
       }
       hooks.updateTimers();
+      if (!ran) hooks.poll?.();
       if (!ran && !this.anyRunnable()) return { kind: "idle", waitMs: hooks.msToNextDeadline() };
       this.idleRounds = 0;
       if (performance.now() >= untilMs) return { kind: "yield" };
@@ -266,6 +276,48 @@ export class RunLoop {
       if (!h.wfi || (h.mie & h.effectiveMip()) !== 0) return true;
     }
     return false;
+  }
+
+  /**
+   * For a caller that drives the loop itself (a vCPU thread under the scheduler): `begin`
+   * once, then `step` until it returns "stop" (or the caller stops), sleeping as it likes
+   * on "idle" (then `timersDue`), and `finish` for the result.
+   */
+  begin(): void {
+    this.startMs = performance.now();
+  }
+
+  step(untilMs: number): Step {
+    return this.advance(untilMs);
+  }
+
+  /** Whether some hart of this loop would execute now (after taking what other threads left). */
+  runnable(): boolean {
+    this.hooks.poll?.();
+    this.hooks.updateTimers();
+    return this.anyRunnable();
+  }
+
+  /** Milliseconds until the next timer deadline of this loop's harts (Infinity: none). */
+  msToNextDeadline(): number {
+    return this.hooks.msToNextDeadline();
+  }
+
+  /** The guest's power request, or the host's stop, if any (checked between steps). */
+  pendingStop(): MachineStop | null {
+    if (this.stopRequested) return "stopped";
+    return this.hooks.stopRequest();
+  }
+
+  /** After a sleep: raise what came due, and count the sleep. */
+  slept(ms: number): void {
+    this.sleptMs += ms;
+    this.sleeps++;
+    this.hooks.updateTimers();
+  }
+
+  finish(profile: RunResult["profile"], stop: MachineStop, resetReason: number | undefined): RunResult {
+    return this.result(profile, stop, resetReason);
   }
 
   /** Run to a stop without returning to the event loop (no console input arrives meanwhile). */
@@ -416,6 +468,11 @@ export abstract class Machine<R extends RunResult> {
   /** Run to a stop, returning to Node's event loop every few ms (see RunLoop.runAsync). */
   async runAsync(opts: { waitForInput?: boolean } = {}): Promise<R> {
     return this.finish(await this.loop.runAsync(this.profile, opts, () => this.resetReason()));
+  }
+
+  /** The result of a run driven through `loop.begin/step` (a vCPU thread), ended with `stop`. */
+  result(stop: MachineStop): R {
+    return this.finish(this.loop.finish(this.profile, stop, this.resetReason()));
   }
 
   /** The guest's reason code for its power-off (SBI SRST reason, sifive-test fail code). */

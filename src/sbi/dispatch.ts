@@ -61,6 +61,8 @@ interface Entry {
 export interface SbiOptions {
   /** The hart that is running at power-on (HSM state STARTED); the others are STOPPED. Default 0. */
   bootHart?: number;
+  /** HSM states shared by the threads of one VM (see HsmExtension). */
+  hsmStates?: Uint8Array;
 }
 
 export class SbiDispatcher implements HypercallHandler {
@@ -87,7 +89,7 @@ export class SbiDispatcher implements HypercallHandler {
     this.time = new TimeExtension(host);
     this.ipi = new IpiExtension(host);
     this.rfence = new RfenceExtension(host);
-    this.hsm = new HsmExtension(host, opts.bootHart ?? 0);
+    this.hsm = new HsmExtension(host, opts.bootHart ?? 0, opts.hsmStates);
     this.srst = new SrstExtension(host);
     this.dbcn = new DbcnExtension(host);
     this.legacy = new LegacyExtension(host);

@@ -27,10 +27,19 @@ export class HsmExtension implements SbiExtension {
   readonly eids = [Eid.HSM];
   private readonly states: Uint8Array;
 
+  /**
+   * `shared`: the states of a VM whose harts run on several threads (one array every
+   * thread's SBI sees, initialised by its creator); default a private array.
+   */
   constructor(
     private readonly host: SbiHost,
     bootHart: number,
+    shared?: Uint8Array,
   ) {
+    if (shared !== undefined) {
+      this.states = shared;
+      return;
+    }
     this.states = new Uint8Array(host.harts).fill(HartState.STOPPED);
     if (bootHart >= 0 && bootHart < host.harts) this.states[bootHart] = HartState.STARTED;
   }

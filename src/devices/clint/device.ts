@@ -46,6 +46,8 @@ export interface InterruptTarget {
 export interface ClintOptions {
   /** Host monotonic clock in milliseconds (default `performance.now`); tests pass a fake one. */
   readonly clockMs?: () => number;
+  /** The clockMs value at which mtime is 0 (default: at construction); the threads of one VM share it. */
+  readonly epochMs?: number;
 }
 
 /** Also the harts' `TimeSource` (structurally: `mtime()`), so the CPU needs no import from here. */
@@ -72,7 +74,7 @@ export class ClintDevice implements MmioDevice {
       throw new RangeError(`clint: ${harts.length} harts; 1..${CLINT.MAX_HARTS} supported`);
     }
     this.clockMs = options.clockMs ?? (() => performance.now());
-    this.epochMs = this.clockMs();
+    this.epochMs = options.epochMs ?? this.clockMs();
     const n = harts.length;
     this.msip = new Uint8Array(n);
     this.cmpHalves = new Uint32Array(2 * n);

@@ -1,0 +1,93 @@
+/**
+ * What a vCPU thread needs to build its VM's machine: plain data (posted to a worker), so
+ * the disk file, the NIC's port and the rate limiters are made on the thread that owns the
+ * devices. The main thread checks everything it can first (files, sizes), so a bad spec is
+ * refused before any thread starts.
+ */
+import { FileBackend } from "../devices/virtio/blk/file-backend.js";
+import { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
+import type { BlockBackend } from "../devices/virtio/blk/device.js";
+import type { NetBackend } from "../devices/virtio/net/device.js";
+import { parseRateLimit } from "../devices/rate-limiter.js";
+import { FullMachine } from "../machine/full.js";
+import { PvMachine } from "../machine/pv.js";
+import type { MachineThreads } from "../machine/vcpu-link.js";
+
+export interface DiskSpecData {
+  readonly path: string;
+  readonly readonly: boolean;
+  /** Copy-on-write: the guest's writes stay in host memory. */
+  readonly snapshot: boolean;
+  readonly cache: "writeback" | "none";
+  readonly serial?: string;
+  /** A `--disk-rate` spec (pv only). */
+  readonly rate?: string;
+}
+
+export interface MachineSpec {
+  readonly profile: "pv" | "full";
+  readonly cpus: number;
+  readonly memBytes: number;
+  readonly kernel: Uint8Array;
+  readonly initrd?: Uint8Array;
+  readonly firmware?: Uint8Array;
+  readonly bootargs: string;
+  readonly maxInsns?: number;
+  readonly disk?: DiskSpecData;
+  /** A NIC on the hypervisor's switch; `rate` is a `--net rate=` spec (pv only). */
+  readonly net?: { readonly mac: Uint8Array; readonly rate?: string };
+}
+
+/** The owner's machine (hart 0 and every device) for `spec`; `close` releases the disk. */
+export function buildOwnerMachine(
+  spec: MachineSpec,
+  threads: MachineThreads,
+  io: { output: (bytes: Uint8Array) => void; net: NetBackend | null; clockMs: () => number },
+): { machine: PvMachine | FullMachine; close: () => void } {
+  let file: FileBackend | null = null;
+  let disk: BlockBackend | null = null;
+  if (spec.disk) {
+    file = new FileBackend(spec.disk.path, { readonly: spec.disk.readonly || spec.disk.snapshot, cache: spec.disk.cache });
+    disk = spec.disk.snapshot ? new OverlayBackend(file) : file;
+  }
+  const common = {
+    kernel: spec.kernel,
+    initrd: spec.initrd,
+    bootargs: spec.bootargs,
+    memBytes: spec.memBytes,
+    cpus: spec.cpus,
+    maxInsns: spec.maxInsns,
+    output: io.output,
+    clockMs: io.clockMs,
+    threads,
+  };
+  try {
+    let machine: PvMachine | FullMachine;
+    if (spec.profile === "full") {
+      if (!spec.firmware) throw new Error("a full machine needs its firmware");
+      machine = new FullMachine({
+        ...common,
+        firmware: spec.firmware,
+        ...(disk ? { disk: { backend: disk, ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}) } } : {}),
+        ...(spec.net && io.net ? { net: { backend: io.net, mac: spec.net.mac } } : {}),
+      });
+    } else {
+      const diskLimiter = spec.disk?.rate !== undefined ? parseRateLimit(spec.disk.rate) : null;
+      const tx = spec.net?.rate !== undefined ? parseRateLimit(spec.net.rate) : null;
+      const rx = spec.net?.rate !== undefined ? parseRateLimit(spec.net.rate) : null;
+      machine = new PvMachine({
+        ...common,
+        ...(disk
+          ? { disk: { backend: disk, ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}), ...(diskLimiter ? { rateLimiter: diskLimiter } : {}) } }
+          : {}),
+        ...(spec.net && io.net
+          ? { net: { backend: io.net, mac: spec.net.mac, ...(tx ? { txRateLimiter: tx } : {}), ...(rx ? { rxRateLimiter: rx } : {}) } }
+          : {}),
+      });
+    }
+    return { machine, close: () => file?.close() };
+  } catch (e) {
+    file?.close();
+    throw e;
+  }
+}

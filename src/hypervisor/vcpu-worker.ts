@@ -1,0 +1,195 @@
+/**
+ * One vCPU thread (a worker_thread): it runs one hart of one VM, under the credit
+ * scheduler. Hart 0's thread — the owner — also holds the VM's devices (see
+ * machine/vcpu-link.ts); the others build a RemoteVcpu over the shared RAM.
+ *
+ * The loop, between slices of about a millisecond:
+ *   - the VM command (pause, stop) from the main thread;
+ *   - nothing runnable (WFI, HSM-stopped) → give the host core back and sleep on the
+ *     doorbell until an interrupt, a timer deadline or a command;
+ *   - no host core → wait for the scheduler's grant (the doorbell wakes us for device
+ *     work or commands meanwhile);
+ *   - run a slice, then tell the scheduler how long it took (it may take the core away).
+ * The owner also returns to its event loop every few ms (and after every sleep), where
+ * console input, frames from the switch and device timers arrive.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { NetBackend } from "../devices/virtio/net/device.js";
+import type { FullMachine } from "../machine/full.js";
+import type { PvMachine } from "../machine/pv.js";
+import { RemoteVcpu } from "../machine/remote-vcpu.js";
+import type { MachineStop } from "../machine/run-loop.js";
+import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
+import { buildOwnerMachine, type MachineSpec } from "./machine-spec.js";
+import { VcpuSched } from "./vcpu-sched.js";
+import { VM_CTL, VcpuReport, VmCommand, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
+
+export interface VcpuWorkerData {
+  readonly hart: number;
+  readonly spec: MachineSpec;
+  readonly link: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
+  readonly sched: SharedArrayBuffer;
+  /** Scheduler slot of each hart of the VM. */
+  readonly slots: readonly number[];
+  /** performance.timeOrigin + performance.now() at which the VM's mtime is 0. */
+  readonly epochAbsMs: number;
+  readonly slice: number;
+  /** Remote harts only: the owner's RAM and device windows. */
+  readonly ram?: { sab: SharedArrayBuffer; base: number; size: number };
+  readonly regions?: RegionInfo[];
+  readonly firmwareEntry?: { pc: number; fdt: number };
+}
+
+export const VCPU_TIMING = {
+  /** Host time a vCPU runs between scheduler decisions. */
+  SLICE_MS: 1,
+  /** The owner returns to its event loop at least this often while running. */
+  YIELD_MS: 8,
+  /** Longest sleep without looking around (deadlines are usually sooner). */
+  MAX_SLEEP_MS: 100,
+  PAUSED_SLEEP_MS: 1000,
+} as const;
+
+const data = workerData as VcpuWorkerData;
+const port = parentPort!;
+const post = (m: VcpuMessage, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
+const absMs = (): number => performance.timeOrigin + performance.now();
+const clockMs = (): number => absMs() - data.epochAbsMs;
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function main(): Promise<void> {
+  const k = data.hart;
+  const link = new VcpuLink(data.link);
+  link.ring = (h) => VcpuSched.ring(data.sched, data.slots[h]!);
+  const control = new Int32Array(data.control);
+  const sched = new VcpuSched(data.sched, data.slots[k]!);
+  const threads: MachineThreads = { link, epochMs: 0, slice: data.slice };
+  const output = (bytes: Uint8Array): void => post({ t: "out", bytes: bytes.slice() });
+  const owner = k === 0;
+
+  let machine: PvMachine | FullMachine | RemoteVcpu;
+  let close = (): void => {};
+  let deliverFrame: ((frame: Uint8Array) => boolean) | null = null;
+  if (owner) {
+    const net: NetBackend | null = data.spec.net
+      ? {
+          send: (frame) => {
+            const copy = frame.slice();
+            post({ t: "frame", frame: copy }, [copy.buffer as ArrayBuffer]);
+            return true;
+          },
+          onReceive: (cb) => {
+            deliverFrame = cb;
+          },
+        }
+      : null;
+    const built = buildOwnerMachine(data.spec, threads, { output, net, clockMs });
+    machine = built.machine;
+    close = built.close;
+    const m = machine;
+    port.on("message", (msg: OwnerMessage) => {
+      if (msg.t === "input") m.input(msg.bytes);
+      else if (msg.t === "frame") deliverFrame?.(msg.frame);
+    });
+    post({
+      t: "ready",
+      ram: m.ram.sab,
+      ramBase: m.ram.base,
+      ramSize: m.ram.size,
+      regions: m.bus.regions.map((r) => ({ base: r.base, size: r.size, name: r.name })),
+      ...(m.profile === "full" ? { firmwareEntry: { pc: m.ram.base, fdt: m.layout.fdtAddr } } : {}),
+    });
+  } else {
+    machine = new RemoteVcpu({
+      profile: data.spec.profile,
+      hartId: k,
+      cpus: data.spec.cpus,
+      ram: data.ram!,
+      regions: data.regions!,
+      threads,
+      ...(data.firmwareEntry ? { firmwareEntry: data.firmwareEntry } : {}),
+      output,
+      clockMs,
+      ...(data.spec.maxInsns !== undefined ? { maxInsns: data.spec.maxInsns } : {}),
+    });
+  }
+
+  const loop = machine.loop;
+  const report = (r: number): void => {
+    Atomics.store(control, VM_CTL.HART_BASE + k, r);
+  };
+  const sta = "sbi" in machine && machine.sbi ? machine.sbi.sta : null;
+  report(VcpuReport.RUNNING);
+  loop.begin();
+  let lastYield = performance.now();
+  let stop: MachineStop;
+  for (;;) {
+    const cmd = Atomics.load(control, VM_CTL.COMMAND);
+    if (cmd === VmCommand.STOP) {
+      stop = "stopped";
+      break;
+    }
+    if (cmd === VmCommand.PAUSE) {
+      sched.offline();
+      report(VcpuReport.PAUSED);
+      while (Atomics.load(control, VM_CTL.COMMAND) === VmCommand.PAUSE) sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS);
+      report(VcpuReport.RUNNING);
+      continue;
+    }
+    const pending = loop.pendingStop();
+    if (pending !== null) {
+      stop = pending;
+      break;
+    }
+    if (!loop.runnable()) {
+      const wait = Math.min(loop.msToNextDeadline(), VCPU_TIMING.MAX_SLEEP_MS);
+      const t = performance.now();
+      if (wait > 0) sched.idle(wait);
+      loop.slept(performance.now() - t);
+      if (owner) {
+        await tick();
+        lastYield = performance.now();
+      }
+      continue;
+    }
+    if (!sched.holdsGrant) {
+      const got = sched.acquire(Math.min(loop.msToNextDeadline(), VCPU_TIMING.MAX_SLEEP_MS));
+      if (!got) {
+        if (owner) {
+          await tick();
+          lastYield = performance.now();
+        }
+        continue;
+      }
+      // Tell the guest how long it waited for a host core (SBI STA), before it runs again.
+      sta?.report(k, sched.stealNs(), false);
+    }
+    const t0 = performance.now();
+    const step = loop.step(t0 + VCPU_TIMING.SLICE_MS);
+    const t1 = performance.now();
+    if (step.kind === "stop") {
+      stop = step.stop;
+      break;
+    }
+    sched.sliceEnd(t1 - t0);
+    if (owner && t1 - lastYield >= VCPU_TIMING.YIELD_MS) {
+      await tick();
+      lastYield = performance.now();
+    }
+  }
+  sched.offline();
+  const result = machine.result(stop);
+  // The guest's power request reaches every thread of the VM.
+  if (stop === "shutdown" || stop === "reboot") {
+    link.requestStop(stop === "shutdown" ? LinkStop.SHUTDOWN : LinkStop.REBOOT, result.resetReason ?? 0);
+  }
+  close();
+  report(VcpuReport.DONE);
+  post({ t: "done", hart: k, result });
+}
+
+main().catch((e: unknown) => {
+  // The main thread sees the error as the worker's 'error' event: the VM crashed.
+  throw e;
+});

@@ -1,0 +1,323 @@
+/**
+ * A VM as the hypervisor holds it: one worker_thread per vCPU (hart 0's thread owns the
+ * devices), a slot per vCPU in the credit scheduler, and a lifecycle whose every change is
+ * an event.
+ *
+ *   created → running ⇄ paused → stopped        (start, pause, resume, stop; reboot = stop + start)
+ *                     ↘ crashed (a thread threw or died: its reason is kept, every thread is gone)
+ *
+ * A crash is contained: the VM's threads are terminated, its scheduler slots freed, and no
+ * other VM notices anything but the host core it gets back.
+ */
+import { EventEmitter } from "node:events";
+import { Worker } from "node:worker_threads";
+import type { FullResult } from "../machine/full.js";
+import type { PvResult } from "../machine/pv.js";
+import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
+import { VcpuLink } from "../machine/vcpu-link.js";
+import type { MachineSpec } from "./machine-spec.js";
+import type { CreditScheduler } from "./scheduler.js";
+import { VcpuSched } from "./vcpu-sched.js";
+import type { VcpuWorkerData } from "./vcpu-worker.js";
+import { createVmControl, VM_CTL, VcpuReport, VmCommand, type VcpuMessage } from "./vm-control.js";
+
+export type VmState = "created" | "running" | "paused" | "stopped" | "crashed";
+
+export interface VmEvent {
+  readonly vm: string;
+  readonly state: VmState;
+  /** Why (crashes, and how a run ended). */
+  readonly reason?: string;
+  readonly at: number;
+}
+
+/** How a run of the VM ended: the merged result of its threads, or the crash. */
+export type VmOutcome =
+  | { readonly kind: "stopped"; readonly result: PvResult | FullResult }
+  | { readonly kind: "crashed"; readonly reason: string };
+
+export const VM_DEFAULTS = {
+  /** Instructions per slice on a vCPU thread: about a millisecond at tens of MIPS. */
+  SLICE: 50_000,
+  /** How long pause waits for every thread to report that it stopped. */
+  PAUSE_TIMEOUT_MS: 5000,
+} as const;
+
+/** A network port for the VM's NIC, on the hypervisor's switch (main thread). */
+export interface VmNetPort {
+  send(frame: Uint8Array): void;
+  onReceive(cb: (frame: Uint8Array) => boolean): void;
+}
+
+export interface VmOptions {
+  readonly name: string;
+  readonly spec: MachineSpec;
+  readonly scheduler: CreditScheduler;
+  readonly weight?: number;
+  readonly cap?: number;
+  readonly net?: VmNetPort;
+}
+
+const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
+
+export class Vm extends EventEmitter {
+  readonly name: string;
+  readonly spec: MachineSpec;
+  state: VmState = "created";
+  /** Why the VM crashed, or how its last run ended. */
+  reason: string | undefined;
+  /** The scheduler's index for this VM and its vCPU slots, while it runs. */
+  schedVm = -1;
+  slots: number[] = [];
+  private workers: Worker[] = [];
+  private control: Int32Array | null = null;
+  private results: (RunResult | null)[] = [];
+  private finished: Promise<VmOutcome> | null = null;
+  private settle: ((o: VmOutcome) => void) | null = null;
+  private readonly scheduler: CreditScheduler;
+  private weight: number;
+  private cap: number;
+
+  constructor(private readonly options: VmOptions) {
+    super();
+    this.name = options.name;
+    this.spec = options.spec;
+    this.scheduler = options.scheduler;
+    this.weight = options.weight ?? 256;
+    this.cap = options.cap ?? 0;
+    options.net?.onReceive((frame) => {
+      const owner = this.workers[0];
+      if (!owner || this.state === "stopped" || this.state === "crashed") return false;
+      owner.postMessage({ t: "frame", frame });
+      VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
+      return true;
+    });
+  }
+
+  private setState(state: VmState, reason?: string): void {
+    this.state = state;
+    this.reason = reason;
+    const ev: VmEvent = { vm: this.name, state, ...(reason !== undefined ? { reason } : {}), at: Date.now() };
+    this.emit("state", ev);
+  }
+
+  /** Start the VM's threads; resolves once the owner thread has built the machine. */
+  async start(): Promise<void> {
+    if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
+    const cpus = this.spec.cpus;
+    const link = VcpuLink.create(cpus);
+    this.control = createVmControl(cpus);
+    this.results = new Array<RunResult | null>(cpus).fill(null);
+    this.schedVm = this.scheduler.addVm({ weight: this.weight, cap: this.cap });
+    this.slots = [];
+    for (let i = 0; i < cpus; i++) this.slots.push(this.scheduler.addVcpu(this.schedVm));
+    this.finished = new Promise<VmOutcome>((resolve) => (this.settle = resolve));
+    const base = {
+      spec: this.spec,
+      link: link.sab,
+      control: this.control.buffer as SharedArrayBuffer,
+      sched: this.scheduler.sab,
+      slots: this.slots,
+      epochAbsMs: performance.timeOrigin + performance.now(),
+      slice: VM_DEFAULTS.SLICE,
+    };
+    const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
+      const owner = this.spawn({ ...base, hart: 0 });
+      owner.once("error", reject);
+      owner.on("message", (m: VcpuMessage) => {
+        if (m.t === "ready") resolve(m);
+      });
+    });
+    let info: Extract<VcpuMessage, { t: "ready" }>;
+    try {
+      info = await ready;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.crash(`the VM could not be built: ${msg}`);
+      throw new Error(`VM ${this.name}: ${msg}`);
+    }
+    for (let k = 1; k < cpus; k++) {
+      this.spawn({
+        ...base,
+        hart: k,
+        ram: { sab: info.ram, base: info.ramBase, size: info.ramSize },
+        regions: info.regions,
+        ...(info.firmwareEntry ? { firmwareEntry: info.firmwareEntry } : {}),
+      });
+    }
+    this.setState("running");
+  }
+
+  private spawn(data: VcpuWorkerData): Worker {
+    const w = new Worker(WORKER_URL, { workerData: data, name: `${this.name}/vcpu${data.hart}` });
+    this.workers.push(w);
+    w.on("message", (m: VcpuMessage) => this.onMessage(m));
+    w.on("error", (e) => this.crash(`vCPU ${data.hart}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`));
+    w.on("exit", (code) => {
+      if (this.results[data.hart] === null && this.state !== "crashed" && this.state !== "stopped") {
+        this.crash(`vCPU ${data.hart}'s thread exited (code ${code}) before the VM stopped`);
+      }
+    });
+    return w;
+  }
+
+  private onMessage(m: VcpuMessage): void {
+    if (m.t === "out") this.emit("output", m.bytes);
+    else if (m.t === "frame") this.options.net?.send(m.frame);
+    else if (m.t === "done") {
+      this.results[m.hart] = m.result as RunResult;
+      if (this.results.every((r) => r !== null)) this.finish();
+    }
+  }
+
+  private finish(): void {
+    const result = mergeResults(this.results as RunResult[]);
+    this.release();
+    this.setState("stopped", result.stop);
+    this.settle?.({ kind: "stopped", result });
+  }
+
+  private crash(reason: string): void {
+    if (this.state === "crashed" || this.state === "stopped") return;
+    for (const w of this.workers) void w.terminate();
+    this.release();
+    this.setState("crashed", reason);
+    this.settle?.({ kind: "crashed", reason });
+  }
+
+  private release(): void {
+    this.workers = [];
+    if (this.schedVm >= 0) this.scheduler.removeVm(this.schedVm);
+    this.schedVm = -1;
+  }
+
+  private command(cmd: number): void {
+    if (!this.control) return;
+    Atomics.store(this.control, VM_CTL.COMMAND, cmd);
+    for (const s of this.slots) VcpuSched.ring(this.scheduler.sab, s);
+  }
+
+  /** Resolves when the current run ends (powered off, stopped or crashed). */
+  wait(): Promise<VmOutcome> {
+    if (!this.finished) throw new Error(`VM ${this.name} was never started`);
+    return this.finished;
+  }
+
+  /** Stop every vCPU thread at its next slice boundary: 0 host CPU until resume. */
+  async pause(): Promise<void> {
+    if (this.state !== "running") throw new Error(`VM ${this.name} is ${this.state}, not running`);
+    this.command(VmCommand.PAUSE);
+    const ctl = this.control!;
+    const t0 = performance.now();
+    for (;;) {
+      let all = true;
+      for (let k = 0; k < this.spec.cpus; k++) {
+        const r = Atomics.load(ctl, VM_CTL.HART_BASE + k);
+        if (r !== VcpuReport.PAUSED && r !== VcpuReport.DONE) all = false;
+      }
+      if (all) break;
+      if (this.state !== "running") return;
+      if (performance.now() - t0 > VM_DEFAULTS.PAUSE_TIMEOUT_MS) {
+        this.command(VmCommand.RUN);
+        throw new Error(`VM ${this.name}: a vCPU did not pause within ${VM_DEFAULTS.PAUSE_TIMEOUT_MS} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    this.setState("paused");
+  }
+
+  resume(): void {
+    if (this.state !== "paused") throw new Error(`VM ${this.name} is ${this.state}, not paused`);
+    this.command(VmCommand.RUN);
+    this.setState("running");
+  }
+
+  /** Stop the VM (its result says "stopped") and wait for its threads to finish. */
+  async stop(): Promise<VmOutcome> {
+    if (this.state !== "running" && this.state !== "paused") throw new Error(`VM ${this.name} is ${this.state}, not running`);
+    this.command(VmCommand.STOP);
+    return this.wait();
+  }
+
+  /** Stop, then boot again from the same spec. */
+  async reboot(): Promise<void> {
+    await this.stop();
+    this.setState("created");
+    await this.start();
+  }
+
+  /** Console input for the guest. */
+  input(bytes: Uint8Array): void {
+    const owner = this.workers[0];
+    if (!owner) return;
+    owner.postMessage({ t: "input", bytes });
+    VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
+  }
+
+  setWeight(weight: number): void {
+    if (this.schedVm >= 0) this.scheduler.setWeight(this.schedVm, weight);
+    this.weight = weight;
+  }
+
+  setCap(cap: number): void {
+    if (this.schedVm >= 0) this.scheduler.setCap(this.schedVm, cap);
+    this.cap = cap;
+  }
+
+  get settings(): { weight: number; cap: number } {
+    return { weight: this.weight, cap: this.cap };
+  }
+}
+
+/**
+ * One result for the VM from its threads' results: hart k's figures come from thread k
+ * (the owner adds what it counted for hart k: PLIC/CLINT edges, per-register exits).
+ */
+export function mergeResults(parts: readonly RunResult[]): RunResult & Partial<PvResult & FullResult> {
+  const owner = parts[0]!;
+  const add = (into: Record<string, number>, from: Record<string, number>): void => {
+    for (const [key, v] of Object.entries(from)) if (v !== 0) into[key] = (into[key] ?? 0) + v;
+  };
+  const harts: HartResult[] = owner.harts.map((_, k) => {
+    const exits: Record<string, number> = {};
+    const interrupts: Record<string, number> = {};
+    add(exits, owner.harts[k]!.exits);
+    add(interrupts, owner.harts[k]!.interrupts);
+    const mine = parts[k]!.harts[k]!;
+    if (k !== 0) {
+      add(exits, mine.exits);
+      add(interrupts, mine.interrupts);
+    }
+    return { hart: k, instret: mine.instret, instretByPriv: mine.instretByPriv, exits, interrupts };
+  });
+  const exits: Record<string, number> = {};
+  const interrupts: Record<string, number> = {};
+  const byPriv = { M: 0, S: 0, U: 0 };
+  let instret = 0;
+  for (const h of harts) {
+    add(exits, h.exits);
+    add(interrupts, h.interrupts);
+    byPriv.M += h.instretByPriv.M;
+    byPriv.S += h.instretByPriv.S;
+    byPriv.U += h.instretByPriv.U;
+    instret += h.instret;
+  }
+  // Device interrupt sources ("irq.<device>") are counted by the owner only.
+  for (const [key, v] of Object.entries(owner.interrupts)) if (key.startsWith("irq.")) interrupts[key] = v;
+  // A stop the guest asked for wins over "stopped" on threads that only followed it.
+  const stop = parts.find((p) => p.stop !== "stopped")?.stop ?? owner.stop;
+  const resetReason = parts.find((p) => p.resetReason !== undefined)?.resetReason;
+  return {
+    ...owner,
+    stop,
+    ...(resetReason !== undefined ? { resetReason } : {}),
+    instret,
+    instretByPriv: byPriv as PrivCounts,
+    exits,
+    interrupts,
+    harts,
+    wallMs: Math.max(...parts.map((p) => p.wallMs)),
+    sleptMs: parts.reduce((s, p) => s + p.sleptMs, 0),
+    sleeps: parts.reduce((s, p) => s + p.sleeps, 0),
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * A hart of a threaded VM that runs on a thread other than the owner's (see vcpu-link.ts):
+ * guest RAM is the same SharedArrayBuffer, every device window is a RemoteDevice that calls
+ * the owner, and interrupts, IPIs, fences and HSM starts arrive through the link.
+ *
+ * pv: the hart has its own SBI (timers and its own HSM transitions are local; IPIs,
+ * remote fences and hart_start to other harts go through the link; console getchar is a
+ * call to the owner). full: OpenSBI runs in the hart's M-mode as on the owner; its CLINT
+ * and PLIC are the owner's, so MSIP, MTIP, MEIP and SEIP are levels in the link.
+ *
+ * It is a Machine like the others, so a vCPU thread drives every hart the same way
+ * (loop.begin/step, result). The other harts exist here only as idle placeholders, so
+ * hart ids index arrays the same way on every thread.
+ */
+import { Hart, type TimeSource } from "../cpu/hart.js";
+import { Bus } from "../mem/bus.js";
+import { GuestRam } from "../mem/ram.js";
+import { SbiDispatcher } from "../sbi/dispatch.js";
+import { firmwareExits } from "./full.js";
+import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
+import { IrqSources, Machine, RunLoop, type RunHooks, type RunResult } from "./run-loop.js";
+import { absorbLink, linkStop, RemoteDevice, type MachineThreads, type RegionInfo, type VcpuLink } from "./vcpu-link.js";
+
+/** mip bits the owner drives on a full machine's harts: MSIP, MTIP, SEIP, MEIP. */
+const FULL_LEVELS = (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11);
+/** On pv only the PLIC's SEIP comes from the owner (STIP is this thread's SBI timer). */
+const PV_LEVELS = 1 << 9;
+
+export interface RemoteVcpuOptions {
+  readonly profile: "pv" | "full";
+  readonly hartId: number;
+  readonly cpus: number;
+  /** The VM's RAM, shared with the owner. */
+  readonly ram: { readonly sab: SharedArrayBuffer; readonly base: number; readonly size: number };
+  /** The owner's device windows. */
+  readonly regions: readonly RegionInfo[];
+  readonly threads: MachineThreads;
+  /** full: where every hart enters the firmware, and the device tree address it gets in a1. */
+  readonly firmwareEntry?: { readonly pc: number; readonly fdt: number };
+  /** pv: SBI console output from this hart. */
+  readonly output: (bytes: Uint8Array) => void;
+  readonly clockMs?: () => number;
+  readonly maxInsns?: number;
+}
+
+export class RemoteVcpu extends Machine<RunResult> {
+  readonly profile: "pv" | "full";
+  readonly ram: GuestRam;
+  readonly bus: Bus;
+  readonly harts: readonly Hart[];
+  readonly loop: RunLoop;
+  readonly self: number;
+  readonly host: PvHost | null = null;
+  readonly sbi: SbiDispatcher | null = null;
+  private readonly link: VcpuLink;
+
+  constructor(options: RemoteVcpuOptions) {
+    super();
+    const { link, epochMs } = options.threads;
+    this.link = link;
+    const k = options.hartId;
+    this.self = k;
+    this.profile = options.profile;
+    this.ram = new GuestRam(options.ram.base, options.ram.size, options.ram.sab);
+    this.bus = new Bus(this.ram);
+    const clockMs = options.clockMs ?? (() => performance.now());
+    let pvHost: PvHost | null = null;
+    const time: TimeSource =
+      options.profile === "pv"
+        ? { mtime: () => pvHost!.now() }
+        : { mtime: () => Math.floor((clockMs() - epochMs) * (MTIME_HZ / 1000)) };
+    const harts: Hart[] = [];
+    for (let i = 0; i < options.cpus; i++) harts.push(new Hart(this.bus, i, time));
+    this.harts = harts;
+    const me = harts[k]!;
+    // While waiting for the owner, keep acknowledging fences: the owner may be waiting for ours.
+    const whileWaiting = (): void => {
+      const req = link.fencePending(k);
+      if (req !== 0) {
+        me.flushTlb();
+        me.flushDecoded();
+        link.ackFence(k, req);
+      }
+    };
+    for (const r of options.regions) {
+      this.bus.map(r.base, new RemoteDevice(link, k, r.base, r.size, whileWaiting, () => (this.bus.fault = true)), r.name);
+    }
+
+    const sources = new IrqSources();
+    let hooks: RunHooks;
+    if (options.profile === "pv") {
+      const host = new PvHost(harts, this.ram, {
+        output: options.output,
+        clockMs,
+        epochMs,
+        threads: { link, self: k, whileWaiting },
+      });
+      pvHost = host;
+      this.host = host;
+      const sbi = new SbiDispatcher(host, { bootHart: 0, hsmStates: link.hsmStates });
+      this.sbi = sbi;
+      me.hypercalls = sbi;
+      hooks = {
+        parked: (i) => host.parked[i]!,
+        woke: (i) => {
+          const resume = host.resumeAt[i];
+          if (resume) {
+            host.resumeAt[i] = null;
+            bootHart(harts[i]!, resume.addr, resume.opaque);
+          }
+          sbi.hsm.resumed(i);
+        },
+        beforeSlice: (i) => host.applyFences(i),
+        updateTimers: () => host.updateTimers(),
+        msToNextDeadline: () => host.msToNextDeadline(),
+        stopRequest: () => {
+          const r = host.resetRequest;
+          if (r === null) return linkStop(link);
+          return r.type === 0 ? "shutdown" : "reboot";
+        },
+        deliverInput: () => {},
+        hartExtras: (i, exits, interrupts) => {
+          if (i !== k) return;
+          for (const c of sbi.counters(i)) if (c.count > 0) exits[c.name] = c.count;
+          interrupts.timer = host.timerIrqs[i]!;
+          interrupts.ipi = host.ipis[i]!;
+        },
+        sources,
+        poll: () => {
+          if (absorbLink(me, link, k, PV_LEVELS) !== 0) host.ipis[k]!++;
+          const start = link.takeStart(k);
+          if (start !== null) host.hartStart(k, start.pc, start.a1);
+        },
+      };
+    } else {
+      const entry = options.firmwareEntry;
+      if (!entry) throw new Error("RemoteVcpu: a full machine's hart needs the firmware entry");
+      // As the owner sets up every hart at power-on: M-mode at the firmware, a0 = hartid, a1 = the tree.
+      me.reset();
+      me.x[20] = k;
+      me.x[22] = entry.fdt | 0;
+      me.x[23] = Math.floor(entry.fdt / 2 ** 32) | 0;
+      me.setPc(entry.pc);
+      me.event = true;
+      hooks = {
+        parked: (i) => i !== k,
+        woke: () => {},
+        beforeSlice: () => {},
+        // The owner's CLINT raises MTIP here through the link; nothing is timed on this thread.
+        updateTimers: () => {},
+        msToNextDeadline: () => Infinity,
+        stopRequest: () => linkStop(link),
+        deliverInput: () => {},
+        hartExtras: (i, exits) => {
+          if (i === k) firmwareExits(me, exits);
+        },
+        sources,
+        poll: () => {
+          absorbLink(me, link, k, FULL_LEVELS);
+        },
+      };
+    }
+    this.loop = new RunLoop(harts, this.bus, hooks, { maxInsns: options.maxInsns, slice: options.threads.slice });
+    this.loop.devicesMapped();
+  }
+
+  protected resetReason(): number | undefined {
+    const r = this.host?.resetRequest;
+    if (r) return r.reason;
+    return linkStop(this.link) !== null ? this.link.stopReason() : undefined;
+  }
+
+  protected finish(r: RunResult): RunResult {
+    return r;
+  }
+}
