@@ -119,6 +119,14 @@ export function parseCpus(text: string): number {
   return n;
 }
 
+/** `--pcpus`: host cores the scheduler hands out (1..256; more than the host has oversubscribes nothing, fewer does on purpose). */
+export function parsePcpus(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError("expected a whole number from 1 to 256.");
+  const n = Number(text.trim());
+  if (n < 1 || n > 256) throw new InvalidArgumentError("must be from 1 to 256.");
+  return n;
+}
+
 /** A disk image: a readable regular file, non-empty, a whole number of 512-byte sectors. */
 export function checkDisk(file: string): void {
   let size: number;

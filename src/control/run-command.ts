@@ -4,17 +4,15 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { PvMachine, PV_DEFAULTS, type PvResult } from "../machine/pv.js";
-import { FullMachine, FULL_DEFAULTS, type FullResult } from "../machine/full.js";
-import { FileBackend, parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
-import { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
-import type { BlockBackend } from "../devices/virtio/blk/device.js";
+import { PV_DEFAULTS, type PvResult } from "../machine/pv.js";
+import { FULL_DEFAULTS, type FullResult } from "../machine/full.js";
+import { parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
 import { ipBootArg, Subnet } from "../devices/virtio/net/ip.js";
 import { macFromName } from "../devices/virtio/net/mac.js";
-import { SwitchBackend } from "../net/switch-backend.js";
-import { type RateLimiter } from "../devices/rate-limiter.js";
-import { Networks } from "../net/switch.js";
 import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
+import { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
+import type { VmOutcome, VmSchedStats } from "../hypervisor/vm.js";
 import { MULTI_DEFAULTS } from "../machine/pv-multi.js";
 
 import { checkDisk, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
@@ -30,6 +28,8 @@ export interface RunOptions {
   append?: string;
   mem: number;
   cpus: number;
+  /** Host cores the scheduler hands out (default: all). */
+  pcpus?: number;
   exec?: string;
   stats?: boolean;
   maxInsns?: number;
@@ -39,7 +39,7 @@ export const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)/;
 
 
 /** The `--stats` JSON document (README, "Command line", lists the fields). */
-export function statsJson(result: PvResult | FullResult, setupMs: number): Record<string, unknown> {
+export function statsJson(result: PvResult | FullResult, setupMs: number, sched?: VmSchedStats | null): Record<string, unknown> {
   const r3 = (x: number): number => Math.round(x * 1000) / 1000;
   return {
     profile: result.profile,
@@ -59,6 +59,7 @@ export function statsJson(result: PvResult | FullResult, setupMs: number): Recor
     ...("ata" in result && result.ata ? { disk: result.ata } : {}),
     ...("net" in result && result.net ? { net: result.net } : {}),
     ...("e1000" in result && result.e1000 ? { net: result.e1000 } : {}),
+    ...(sched ? { sched: roundSched(sched) } : {}),
     harts: result.harts.map((h) => ({
       hart: h.hart,
       instructions: h.instret,
@@ -66,6 +67,21 @@ export function statsJson(result: PvResult | FullResult, setupMs: number): Recor
       exits: h.exits,
       interrupts: h.interrupts,
     })),
+  };
+}
+
+/** The scheduler's figures with times in whole-microsecond ms and shares to 3 places. */
+function roundSched(s: VmSchedStats): Record<string, unknown> {
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  return {
+    weight: s.weight,
+    cap: s.cap,
+    cpuMs: r3(s.cpuMs),
+    waitMs: r3(s.waitMs),
+    idleMs: r3(s.idleMs),
+    share: r3(s.share),
+    entitlement: r3(s.entitlement),
+    vcpus: s.vcpus.map((v) => ({ vcpu: v.vcpu, cpuMs: r3(v.cpuMs), waitMs: r3(v.waitMs), idleMs: r3(v.idleMs) })),
   };
 }
 
@@ -95,60 +111,53 @@ export class EscapeFilter {
 }
 
 
-/** `paravm run`: boot Linux on the pv machine; resolves to the exit status. */
+/** `paravm run`: boot Linux on the pv or full machine (one VM of a hypervisor); resolves to the exit status. */
 export async function runPv(opts: RunOptions): Promise<number> {
   const t0 = performance.now();
   const { dir, kernel, initrd } = loadGuest(opts);
-  let file: FileBackend | null = null;
+  const full = opts.profile === "full";
   // The default guest also gets the ext2 disk the image builder made: that file is the
   // pristine image every run shares, so it is attached read-only (pv: virtio-blk tells the
   // guest) or as a snapshot (full: ATA cannot say read-only; writes stay in memory).
   // Pass --disk with a copy for a writable one.
   const builtDisk = dir !== null && opts.kernel === undefined ? join(dir, "disk.ext2") : null;
-  const builtMode = opts.profile === "full" ? "snapshot" : "readonly";
+  const builtMode = full ? "snapshot" : "readonly";
   const diskArg = opts.disk ?? (builtDisk !== null && existsSync(builtDisk) ? `${builtDisk},${builtMode}` : undefined);
-  let disk: BlockBackend | null = null;
+  let disk: DiskSpecData | undefined;
+  const diskLimiter = rateLimiter(opts.diskRate, "--disk-rate");
+  if (full && diskLimiter) throw new UsageError("--disk-rate: the full profile's ATA disk has no rate limiter (pv only)");
   if (diskArg !== undefined) {
     const spec = parseDiskSpec(diskArg);
     checkDisk(spec.path);
-    file = new FileBackend(spec.path, { readonly: spec.readonly || spec.snapshot, cache: spec.cache });
-    disk = spec.snapshot ? new OverlayBackend(file) : file;
+    disk = { path: spec.path, readonly: spec.readonly, snapshot: spec.snapshot, cache: spec.cache, serial: "paravm-0", ...(opts.diskRate !== undefined ? { rate: opts.diskRate } : {}) };
   } else if (opts.diskRate !== undefined) {
     throw new UsageError("--disk-rate without --disk");
   }
-  try {
-    return await runPvWithDisk(opts, kernel, initrd, disk, t0);
-  } finally {
-    file?.close();
-  }
-}
-
-async function runPvWithDisk(
-  opts: RunOptions,
-  kernel: Uint8Array,
-  initrd: Uint8Array | undefined,
-  disk: BlockBackend | null,
-  t0: number,
-): Promise<number> {
-  const full = opts.profile === "full";
   let bootargs = opts.append ?? (full ? FULL_DEFAULTS.BOOTARGS : PV_DEFAULTS.BOOTARGS);
   const firmware = full ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : null;
   // --net: one VM on a network of its own (frames to nobody), with an address from the
   // kernel command line; useful for the counters (and as the single-VM form of `multi`).
-  let net: { spec: NetSpec; backend: SwitchBackend; tx?: RateLimiter; rx?: RateLimiter } | null = null;
+  let net: NetSpec | null = null;
   if (opts.net !== undefined) {
-    const spec = specOrUsage(() => parseNetSpec(opts.net!));
-    if (full && spec.rate !== undefined) throw new UsageError("--net rate=: the full profile's e1000 has no rate limiter (pv only)");
-    const tx = rateLimiter(spec.rate, "--net rate");
-    const rx = rateLimiter(spec.rate, "--net rate");
-    const backend = new SwitchBackend(new Networks().get(spec.network), "vm");
-    net = { spec, backend, ...(tx ? { tx } : {}), ...(rx ? { rx } : {}) };
+    net = specOrUsage(() => parseNetSpec(opts.net!));
+    if (full && net.rate !== undefined) throw new UsageError("--net rate=: the full profile's e1000 has no rate limiter (pv only)");
+    rateLimiter(net.rate, "--net rate");
     const subnet = new Subnet(MULTI_DEFAULTS.SUBNET);
     bootargs += ` ${ipBootArg({ address: subnet.assign("vm"), netmask: subnet.netmask, device: "eth0" })}`;
   }
-  const diskLimiter = rateLimiter(opts.diskRate, "--disk-rate");
-  if (full && diskLimiter) throw new UsageError("--disk-rate: the full profile's ATA disk has no rate limiter (pv only)");
   if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
+  const spec: MachineSpec = {
+    profile: opts.profile,
+    cpus: opts.cpus,
+    memBytes: opts.mem,
+    kernel,
+    ...(initrd ? { initrd } : {}),
+    ...(firmware ? { firmware } : {}),
+    bootargs,
+    ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),
+    ...(disk ? { disk } : {}),
+    ...(net ? { net: { mac: net.mac ?? macFromName(net.network), ...(net.rate !== undefined ? { rate: net.rate } : {}) } } : {}),
+  };
   const stdout = process.stdout;
   stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
@@ -163,50 +172,29 @@ async function runPvWithDisk(
       if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
     }
   };
-  let machine: PvMachine | FullMachine;
+  const interactive = opts.exec === undefined;
+  const hv = new Hypervisor(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {});
+  const vm = hv.create({
+    name: "vm",
+    spec,
+    ...(net ? { network: net.network } : {}),
+    waitsForInput: interactive,
+  });
+  vm.on("output", output);
   try {
-    machine = firmware !== null ? new FullMachine({
-      kernel,
-      initrd,
-      firmware,
-      bootargs,
-      memBytes: opts.mem,
-      cpus: opts.cpus,
-      maxInsns: opts.maxInsns,
-      ...(disk ? { disk: { backend: disk, serial: "paravm-0" } } : {}),
-      ...(net ? { net: { backend: net.backend, mac: net.spec.mac ?? macFromName(net.spec.network) } } : {}),
-      output,
-    }) : new PvMachine({
-      kernel,
-      initrd,
-      bootargs,
-      memBytes: opts.mem,
-      cpus: opts.cpus,
-      maxInsns: opts.maxInsns,
-      ...(disk ? { disk: { backend: disk, serial: "paravm-0", ...(diskLimiter ? { rateLimiter: diskLimiter } : {}) } } : {}),
-      ...(net
-        ? {
-            net: {
-              backend: net.backend,
-              mac: net.spec.mac ?? macFromName(net.spec.network),
-              ...(net.tx ? { txRateLimiter: net.tx } : {}),
-              ...(net.rx ? { rxRateLimiter: net.rx } : {}),
-            },
-          }
-        : {}),
-      output,
-    });
+    await vm.start();
   } catch (e) {
-    if (e instanceof RangeError && /alloc|memory/i.test(e.message)) {
-      throw new UsageError(`--mem: cannot allocate ${opts.mem} bytes of guest RAM on this host`);
-    }
+    await hv.close();
+    const msg = (e as Error).message;
+    if (/alloc|memory/i.test(msg)) throw new UsageError(`--mem: cannot allocate ${opts.mem} bytes of guest RAM on this host`);
+    if (e instanceof Error && /ImageError|must be|too small|exceeds|does not fit/.test(msg)) throw new UsageError(msg.replace(/^VM vm: /, ""));
     throw e;
   }
   const setupMs = performance.now() - t0;
+  const machine = { stop: (): void => void vm.stop().catch(() => {}), input: (b: Uint8Array): void => vm.input(b) };
 
   // The terminal: without --exec, stdin goes to the guest console (raw mode on a TTY).
   const stdin = process.stdin;
-  const interactive = opts.exec === undefined;
   const tty = interactive && stdin.isTTY === true;
   let quit = false;
   const restore = (): void => {
@@ -233,9 +221,9 @@ async function runPvWithDisk(
   }
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let result: PvResult | FullResult;
+  let outcome: VmOutcome;
   try {
-    result = await machine.runAsync({ waitForInput: interactive });
+    outcome = await vm.wait();
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -245,12 +233,20 @@ async function runPvWithDisk(
       stdin.destroy();
     }
   }
+  const sched = vm.schedStats();
+  const port = hv.port("vm");
+  const portStats = port ? structuredClone(port.port.stats) : null;
+  await hv.close();
+  if (outcome.kind === "crashed") {
+    process.stderr.write(`paravm: the VM crashed: ${outcome.reason}\n`);
+    return EXIT.GUEST_FAILED;
+  }
+  const result = outcome.result;
   if (opts.stats === true) {
-    const doc = statsJson(result, setupMs);
-    if (net) doc.switchPort = { network: net.spec.network, ...structuredClone(net.backend.port.stats) };
+    const doc = statsJson(result, setupMs, sched);
+    if (net && portStats) doc.switchPort = { network: net.network, ...portStats };
     process.stderr.write(`${JSON.stringify(doc)}\n`);
   }
-  net?.backend.close();
   if (result.stop === "stopped") {
     if (tty) process.stderr.write("\r\nparavm: terminated\r\n");
     return quit ? EXIT.OK : 130;

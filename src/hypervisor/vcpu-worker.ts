@@ -39,6 +39,8 @@ export interface VcpuWorkerData {
   readonly ram?: { sab: SharedArrayBuffer; base: number; size: number };
   readonly regions?: RegionInfo[];
   readonly firmwareEntry?: { pc: number; fdt: number };
+  /** Nothing can wake a sleeping 1-hart VM but its timer (no console input, no NIC): WFI with none armed ends the run. */
+  readonly detectDeadlock: boolean;
 }
 
 export const VCPU_TIMING = {
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
   report(VcpuReport.RUNNING);
   loop.begin();
   let lastYield = performance.now();
+  let idleForever = 0;
   let stop: MachineStop;
   for (;;) {
     const cmd = Atomics.load(control, VM_CTL.COMMAND);
@@ -143,7 +146,14 @@ async function main(): Promise<void> {
       break;
     }
     if (!loop.runnable()) {
-      const wait = Math.min(loop.msToNextDeadline(), VCPU_TIMING.MAX_SLEEP_MS);
+      const deadline = loop.msToNextDeadline();
+      if (deadline === Infinity && data.detectDeadlock && data.spec.cpus === 1) {
+        if (++idleForever >= 2) {
+          stop = "wfiDeadlock";
+          break;
+        }
+      } else idleForever = 0;
+      const wait = Math.min(deadline, VCPU_TIMING.MAX_SLEEP_MS);
       const t = performance.now();
       if (wait > 0) sched.idle(wait);
       loop.slept(performance.now() - t);

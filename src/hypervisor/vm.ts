@@ -36,6 +36,20 @@ export type VmOutcome =
   | { readonly kind: "stopped"; readonly result: PvResult | FullResult }
   | { readonly kind: "crashed"; readonly reason: string };
 
+/** Scheduler figures for one VM, as `--stats` and the API report them (README: "--stats"). */
+export interface VmSchedStats {
+  readonly weight: number;
+  readonly cap: number;
+  /** Host CPU time received (ms), time runnable but waiting for a core (= steal), time idle. */
+  readonly cpuMs: number;
+  readonly waitMs: number;
+  readonly idleMs: number;
+  /** Cores received over the last second, and the cores the VM is entitled to now. */
+  readonly share: number;
+  readonly entitlement: number;
+  readonly vcpus: readonly { readonly vcpu: number; readonly cpuMs: number; readonly waitMs: number; readonly idleMs: number; readonly state: string }[];
+}
+
 export const VM_DEFAULTS = {
   /** Instructions per slice on a vCPU thread: about a millisecond at tens of MIPS. */
   SLICE: 50_000,
@@ -56,6 +70,8 @@ export interface VmOptions {
   readonly weight?: number;
   readonly cap?: number;
   readonly net?: VmNetPort;
+  /** Console input may come (default true); false: a 1-vCPU VM without a NIC that waits with no timer armed is stopped ("wfiDeadlock"). */
+  readonly waitsForInput?: boolean;
 }
 
 const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
@@ -120,6 +136,7 @@ export class Vm extends EventEmitter {
       slots: this.slots,
       epochAbsMs: performance.timeOrigin + performance.now(),
       slice: VM_DEFAULTS.SLICE,
+      detectDeadlock: this.options.waitsForInput === false && this.options.net === undefined,
     };
     const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
       const owner = this.spawn({ ...base, hart: 0 });
@@ -172,6 +189,8 @@ export class Vm extends EventEmitter {
 
   private finish(): void {
     const result = mergeResults(this.results as RunResult[]);
+    // Every thread has posted its result; the owner's port listener would keep it alive.
+    for (const w of this.workers) void w.terminate();
     this.release();
     this.setState("stopped", result.stop);
     this.settle?.({ kind: "stopped", result });
@@ -185,7 +204,28 @@ export class Vm extends EventEmitter {
     this.settle?.({ kind: "crashed", reason });
   }
 
+  /** The scheduler's figures: live while the VM runs, as they were at its end after. */
+  schedStats(): VmSchedStats | null {
+    if (this.schedVm < 0) return this.lastSched;
+    const s = this.scheduler.vmStats(this.schedVm);
+    return {
+      ...this.settings,
+      cpuMs: s.runMs,
+      waitMs: s.waitMs,
+      idleMs: s.idleMs,
+      share: s.share,
+      entitlement: s.entitlement,
+      vcpus: this.slots.map((slot, i) => {
+        const v = this.scheduler.vcpuStats(slot);
+        return { vcpu: i, cpuMs: v.runMs, waitMs: v.waitMs, idleMs: v.idleMs, state: v.state };
+      }),
+    };
+  }
+
+  private lastSched: VmSchedStats | null = null;
+
   private release(): void {
+    if (this.schedVm >= 0) this.lastSched = this.schedStats();
     this.workers = [];
     if (this.schedVm >= 0) this.scheduler.removeVm(this.schedVm);
     this.schedVm = -1;

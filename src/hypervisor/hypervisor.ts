@@ -1,0 +1,114 @@
+/**
+ * The hypervisor: the fleet of VMs on this host, the credit scheduler that shares the
+ * host's cores among their vCPU threads, and the virtual networks between them. The CLI's
+ * `run` and `multi` (and later the API) are thin users of this class.
+ *
+ * Every VM state change is re-emitted here as an "event" (VmEvent), so one subscription
+ * sees the whole fleet.
+ */
+import { EventEmitter } from "node:events";
+import { availableParallelism } from "node:os";
+import { Networks } from "../net/switch.js";
+import { SwitchBackend } from "../net/switch-backend.js";
+import type { MachineSpec } from "./machine-spec.js";
+import { LIMITS } from "./sched-layout.js";
+import { CreditScheduler } from "./scheduler.js";
+import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
+
+export type { VmSchedStats };
+
+export interface HypervisorOptions {
+  /** Host cores the scheduler hands out (default: all of this host's). */
+  readonly pcpus?: number;
+  readonly networks?: Networks;
+}
+
+export interface CreateVm {
+  readonly name: string;
+  readonly spec: MachineSpec;
+  readonly weight?: number;
+  readonly cap?: number;
+  /** Plug the VM's NIC (spec.net) into this network's switch, on a port named after the VM. */
+  readonly network?: string;
+  /** See VmOptions.waitsForInput. */
+  readonly waitsForInput?: boolean;
+}
+
+export class Hypervisor extends EventEmitter {
+  readonly scheduler: CreditScheduler;
+  readonly networks: Networks;
+  readonly vms = new Map<string, Vm>();
+  private readonly ports = new Map<string, SwitchBackend>();
+
+  constructor(options: HypervisorOptions = {}) {
+    super();
+    this.scheduler = new CreditScheduler({ pcpus: options.pcpus ?? availableParallelism() });
+    this.scheduler.start();
+    this.networks = options.networks ?? new Networks();
+  }
+
+  /** Add a VM (not started). Names are unique; bad settings throw before anything changes. */
+  create(c: CreateVm): Vm {
+    if (this.vms.has(c.name)) throw new Error(`a VM named "${c.name}" already exists`);
+    checkSetting("weight", c.weight, LIMITS.weightMin, LIMITS.weightMax);
+    checkSetting("cap", c.cap, LIMITS.capMin, 100 * LIMITS.pcpusMax);
+    let port: SwitchBackend | undefined;
+    if (c.network !== undefined) {
+      if (!c.spec.net) throw new Error(`VM ${c.name}: a network needs a NIC in the machine spec`);
+      port = new SwitchBackend(this.networks.get(c.network), c.name);
+      this.ports.set(c.name, port);
+    }
+    const vm = new Vm({
+      name: c.name,
+      spec: c.spec,
+      scheduler: this.scheduler,
+      ...(c.weight !== undefined ? { weight: c.weight } : {}),
+      ...(c.cap !== undefined ? { cap: c.cap } : {}),
+      ...(port ? { net: port } : {}),
+      ...(c.waitsForInput !== undefined ? { waitsForInput: c.waitsForInput } : {}),
+    });
+    vm.on("state", (e: VmEvent) => this.emit("event", e));
+    this.vms.set(c.name, vm);
+    return vm;
+  }
+
+  get(name: string): Vm {
+    const vm = this.vms.get(name);
+    if (!vm) throw new Error(`no VM named "${name}"`);
+    return vm;
+  }
+
+  /** The switch port of a VM's NIC (its counters), if it has one. */
+  port(name: string): SwitchBackend | undefined {
+    return this.ports.get(name);
+  }
+
+  /** Stop the VM if it runs, unplug it, forget it. */
+  async destroy(name: string): Promise<void> {
+    const vm = this.get(name);
+    if (vm.state === "running" || vm.state === "paused") await vm.stop();
+    this.ports.get(name)?.close();
+    this.ports.delete(name);
+    this.vms.delete(name);
+  }
+
+  setPcpus(n: number): void {
+    this.scheduler.setPcpus(n);
+  }
+
+  /** The scheduler's figures for a VM: live while it runs, as they were at the end after. */
+  schedStats(name: string): VmSchedStats | null {
+    return this.get(name).schedStats();
+  }
+
+  /** Stop every VM and the scheduler's timer. */
+  async close(): Promise<void> {
+    await Promise.all([...this.vms.keys()].map((n) => this.destroy(n)));
+    this.scheduler.stop();
+  }
+}
+
+function checkSetting(name: string, v: number | undefined, min: number, max: number): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} ${v}: must be a whole number from ${min} to ${max}`);
+}
