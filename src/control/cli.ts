@@ -175,7 +175,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--firmware <file>", `M-mode firmware for profile=full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
     .requiredOption(
       "--vm <spec>",
-      "name=N[,profile=pv|full],net=NET[,mac=…][,mem=…][,cpus=…][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
+      "name=N[,profile=pv|full][,net=NET][,mac=…][,mem=…][,cpus=…][,weight=1..65535][,cap=%][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
       collect,
       [],
     )
@@ -183,6 +183,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--stats", "print a JSON summary (per VM, and per switch port) to stderr at the end")
     .option("--max-insns <n>", "stop each VM after N instructions", parseCount)
+    .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores; 1 to oversubscribe on purpose)", parsePcpus)
     .addHelpText(
       "after",
       `\nEach VM joins network NET (one learning switch per name) and gets an address from\n${MULTI_DEFAULTS.SUBNET} in --vm order (.2, .3, …), given to the kernel as ip= (no DHCP).\nExit status: the first non-zero guest status (the other VMs are then stopped), else 0.`,

@@ -32,6 +32,8 @@ export interface CreateVm {
   readonly network?: string;
   /** See VmOptions.waitsForInput. */
   readonly waitsForInput?: boolean;
+  /** See VmOptions.injectFault (tests). */
+  readonly injectFault?: { readonly hart: number; readonly ms: number };
 }
 
 export class Hypervisor extends EventEmitter {
@@ -42,7 +44,7 @@ export class Hypervisor extends EventEmitter {
 
   constructor(options: HypervisorOptions = {}) {
     super();
-    this.scheduler = new CreditScheduler({ pcpus: options.pcpus ?? availableParallelism() });
+    this.scheduler = new CreditScheduler({ pcpus: options.pcpus ?? Math.min(availableParallelism(), LIMITS.pcpusMax) });
     this.scheduler.start();
     this.networks = options.networks ?? new Networks();
   }
@@ -66,6 +68,7 @@ export class Hypervisor extends EventEmitter {
       ...(c.cap !== undefined ? { cap: c.cap } : {}),
       ...(port ? { net: port } : {}),
       ...(c.waitsForInput !== undefined ? { waitsForInput: c.waitsForInput } : {}),
+      ...(c.injectFault ? { injectFault: c.injectFault } : {}),
     });
     vm.on("state", (e: VmEvent) => this.emit("event", e));
     this.vms.set(c.name, vm);

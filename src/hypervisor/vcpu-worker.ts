@@ -41,6 +41,8 @@ export interface VcpuWorkerData {
   readonly firmwareEntry?: { pc: number; fdt: number };
   /** Nothing can wake a sleeping 1-hart VM but its timer (no console input, no NIC): WFI with none armed ends the run. */
   readonly detectDeadlock: boolean;
+  /** Fault injection for tests: this thread throws after running this long (ms). */
+  readonly throwAfterMs?: number;
 }
 
 export const VCPU_TIMING = {
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
   report(VcpuReport.RUNNING);
   loop.begin();
   let lastYield = performance.now();
+  const startedAt = lastYield;
   let idleForever = 0;
   let stop: MachineStop;
   for (;;) {
@@ -140,6 +143,8 @@ async function main(): Promise<void> {
       report(VcpuReport.RUNNING);
       continue;
     }
+    // Read the doorbell before looking for work: a ring after this point wakes the wait below at once.
+    const bell = sched.bell();
     const pending = loop.pendingStop();
     if (pending !== null) {
       stop = pending;
@@ -155,7 +160,7 @@ async function main(): Promise<void> {
       } else idleForever = 0;
       const wait = Math.min(deadline, VCPU_TIMING.MAX_SLEEP_MS);
       const t = performance.now();
-      if (wait > 0) sched.idle(wait);
+      if (wait > 0) sched.idle(wait, bell);
       loop.slept(performance.now() - t);
       if (owner) {
         await tick();
@@ -164,7 +169,7 @@ async function main(): Promise<void> {
       continue;
     }
     if (!sched.holdsGrant) {
-      const got = sched.acquire(Math.min(loop.msToNextDeadline(), VCPU_TIMING.MAX_SLEEP_MS));
+      const got = sched.acquire(Math.min(loop.msToNextDeadline(), VCPU_TIMING.MAX_SLEEP_MS), bell);
       if (!got) {
         if (owner) {
           await tick();
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
       sta?.report(k, sched.stealNs(), false);
     }
     const t0 = performance.now();
+    if (data.throwAfterMs !== undefined && t0 - startedAt > data.throwAfterMs) throw new Error(`fault injected into vCPU ${k} after ${data.throwAfterMs} ms`);
     const step = loop.step(t0 + VCPU_TIMING.SLICE_MS);
     const t1 = performance.now();
     if (step.kind === "stop") {

@@ -90,9 +90,18 @@ export interface VmSpec {
   readonly exec?: string;
   /** "pv" (default) or "full". */
   readonly profile?: "pv" | "full";
+  /** Credit scheduler: weight 1..65535 (default 256), cap in % of one host core (0 = none). */
+  readonly weight?: number;
+  readonly cap?: number;
 }
 
-const VM_KEYS = ["name", "profile", "net", "mac", "mem", "cpus", "disk", "net-rate", "disk-rate", "exec"] as const;
+const VM_KEYS = ["name", "profile", "net", "mac", "mem", "cpus", "weight", "cap", "disk", "net-rate", "disk-rate", "exec"] as const;
+
+/** A whole number in [min, max] for key `k` of VM `name`. */
+function intKey(name: string, k: string, v: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new SpecError(`--vm ${name}: ${k}=${v}: expected a whole number from ${min} to ${max}`);
+  return Number(v);
+}
 
 /** One `--vm` spec. */
 export function parseVmSpec(spec: string): VmSpec {
@@ -131,10 +140,12 @@ export function parseVmSpec(spec: string): VmSpec {
     ...(g("disk") !== undefined ? { disk: g("disk")! } : {}),
     ...(g("disk-rate") !== undefined ? { diskRate: g("disk-rate")! } : {}),
     ...(g("exec") !== undefined ? { exec: g("exec")! } : {}),
+    ...(g("weight") !== undefined ? { weight: intKey(name, "weight", g("weight")!, 1, 65535) } : {}),
+    ...(g("cap") !== undefined ? { cap: intKey(name, "cap", g("cap")!, 0, 25600) } : {}),
   };
 }
 
-/** Several `--vm` specs (for `paravm multi`): names distinct, each with net= and exec=. */
+/** Several `--vm` specs (for `paravm multi`): names distinct, each with exec=. */
 export function parseVmSpecs(specs: readonly string[]): VmSpec[] {
   if (specs.length === 0) throw new SpecError("multi: give at least one --vm");
   const vms = specs.map(parseVmSpec);
@@ -142,7 +153,6 @@ export function parseVmSpecs(specs: readonly string[]): VmSpec[] {
   for (const v of vms) {
     if (names.has(v.name)) throw new SpecError(`--vm: duplicate name "${v.name}"`);
     names.add(v.name);
-    if (v.net === undefined) throw new SpecError(`--vm ${v.name}: missing net= (every VM of multi joins a network)`);
     if (v.exec === undefined) throw new SpecError(`--vm ${v.name}: missing exec= (the command the VM runs; it must come last)`);
   }
   return vms;

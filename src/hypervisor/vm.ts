@@ -55,6 +55,8 @@ export const VM_DEFAULTS = {
   SLICE: 50_000,
   /** How long pause waits for every thread to report that it stopped. */
   PAUSE_TIMEOUT_MS: 5000,
+  /** How long the other threads of a crashed VM get to stop before they are terminated. */
+  CRASH_GRACE_MS: 1000,
 } as const;
 
 /** A network port for the VM's NIC, on the hypervisor's switch (main thread). */
@@ -72,6 +74,8 @@ export interface VmOptions {
   readonly net?: VmNetPort;
   /** Console input may come (default true); false: a 1-vCPU VM without a NIC that waits with no timer armed is stopped ("wfiDeadlock"). */
   readonly waitsForInput?: boolean;
+  /** Fault injection (tests): vCPU `hart`'s thread throws after `ms` of running. */
+  readonly injectFault?: { readonly hart: number; readonly ms: number };
 }
 
 const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
@@ -139,7 +143,9 @@ export class Vm extends EventEmitter {
       detectDeadlock: this.options.waitsForInput === false && this.options.net === undefined,
     };
     const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
-      const owner = this.spawn({ ...base, hart: 0 });
+      const fault = (hart: number): { throwAfterMs?: number } =>
+      this.options.injectFault?.hart === hart ? { throwAfterMs: this.options.injectFault.ms } : {};
+    const owner = this.spawn({ ...base, hart: 0, ...fault(0) });
       owner.once("error", reject);
       owner.on("message", (m: VcpuMessage) => {
         if (m.t === "ready") resolve(m);
@@ -157,6 +163,7 @@ export class Vm extends EventEmitter {
       this.spawn({
         ...base,
         hart: k,
+        ...fault(k),
         ram: { sab: info.ram, base: info.ramBase, size: info.ramSize },
         regions: info.regions,
         ...(info.firmwareEntry ? { firmwareEntry: info.firmwareEntry } : {}),
@@ -188,6 +195,7 @@ export class Vm extends EventEmitter {
   }
 
   private finish(): void {
+    if (this.state === "crashed") return;
     const result = mergeResults(this.results as RunResult[]);
     // Every thread has posted its result; the owner's port listener would keep it alive.
     for (const w of this.workers) void w.terminate();
@@ -198,10 +206,20 @@ export class Vm extends EventEmitter {
 
   private crash(reason: string): void {
     if (this.state === "crashed" || this.state === "stopped") return;
-    for (const w of this.workers) void w.terminate();
-    this.release();
     this.setState("crashed", reason);
     this.settle?.({ kind: "crashed", reason });
+    // The other threads stop at their next slice boundary; one that does not (stuck in
+    // host code) is terminated. Only then are the scheduler slots freed: a thread killed
+    // inside a scheduler call could hold the table's lock.
+    this.command(VmCommand.STOP);
+    const workers = this.workers;
+    this.workers = [];
+    const exited = Promise.all(workers.map((w) => new Promise<void>((r) => (w.threadId < 0 ? r() : w.once("exit", () => r())))));
+    const grace = new Promise<void>((r) => setTimeout(r, VM_DEFAULTS.CRASH_GRACE_MS).unref());
+    void Promise.race([exited, grace]).then(() => {
+      for (const w of workers) void w.terminate();
+      this.release();
+    });
   }
 
   /** The scheduler's figures: live while the VM runs, as they were at its end after. */
