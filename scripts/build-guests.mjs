@@ -14,13 +14,16 @@
 //
 // What is built, from Debian packages only (installed with apt-get when missing, as root
 // or through `sudo -n`):
-//   Image              linux-source-6.1, `tinyconfig` + guests/kernel.config, cross-built
-//                      with gcc-riscv64-linux-gnu on every core; also vmlinux, System.map
-//                      and the final kernel .config (kernel.config)
+//   Image              linux-source-6.1 with guests/patches/*.patch applied (in name
+//                      order; a patch that no longer applies stops the build), `tinyconfig`
+//                      + guests/kernel.config, cross-built with gcc-riscv64-linux-gnu on
+//                      every core; also vmlinux, System.map and the final kernel .config
+//                      (kernel.config)
 //   busybox            Debian's busybox source package (`apt-get source`, with a deb-src
 //                      list derived from this machine's apt sources and kept in the
 //                      cache), defconfig + guests/busybox.config, static against
 //                      libc6-dev-riscv64-cross
+//   paravm-atomics     guests/atomics/atomics.c, static against libc6-dev-riscv64-cross
 //   initramfs.cpio.gz  guests/rootfs.txt packed by the kernel's usr/gen_init_cpio
 //   disk.ext2          64 MiB ext2 made with `mke2fs -d guests/disk` (a pristine image:
 //                      copy it before handing it to a guest read-write)
@@ -59,6 +62,8 @@ import { fileURLToPath } from "node:url";
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = dirname(dirname(SCRIPT));
 const GUESTS = join(ROOT, "guests");
+const PATCHES = join(GUESTS, "patches");
+const ATOMICS_SRC = join(GUESTS, "atomics", "atomics.c");
 const CACHE = process.env.PARAVM_CACHE ?? join(homedir(), ".cache", "paravm");
 
 const ARCH = "riscv";
@@ -83,6 +88,7 @@ const APT_PACKAGES = [
   "xz-utils",
   "e2fsprogs",
   "dpkg-dev",
+  "patch",
 ];
 /** Packages whose versions go into the keys (dpkg-query patterns; the compiler proper
  *  is gcc-N-riscv64-linux-gnu). */
@@ -285,7 +291,10 @@ function computeKeys() {
   return {
     packages: pkgs.split("\n"),
     missing: pkgs.includes("=missing"),
-    kernel: k([["guests/kernel.config", join(GUESTS, "kernel.config")]], `${common}\n${LINUX_TARBALL}\n${buildKernel}`),
+    kernel: k(
+      [["guests/kernel.config", join(GUESTS, "kernel.config")], ...kernelPatches().map((p) => [relative(ROOT, p), p])],
+      `${common}\n${LINUX_TARBALL}\n${[buildKernel, kernelPatches, applyKernelPatches].map(String).join("\n")}`,
+    ),
     busybox: k(
       [["guests/busybox.config", join(GUESTS, "busybox.config")]],
       `${common}\n${[buildBusybox, fetchBusyboxSource, debSrcSources, applyFragment].map(String).join("\n")}`,
@@ -498,6 +507,34 @@ function applyFragment(configPath, fragmentPath) {
 // ---------------------------------------------------------------------------------------
 // kernel
 
+/** guests/patches/*.patch, in name order. */
+function kernelPatches() {
+  if (!existsSync(PATCHES)) return [];
+  return readdirSync(PATCHES)
+    .filter((f) => f.endsWith(".patch"))
+    .sort()
+    .map((f) => join(PATCHES, f));
+}
+
+/**
+ * Apply guests/patches/*.patch to the unpacked kernel source, each checked first with
+ * `patch --dry-run`. No fuzz and no reversed or already-applied patches: one that does
+ * not apply exactly (e.g. after a linux-source-6.1 update) stops the build, naming it.
+ */
+async function applyKernelPatches(src, log) {
+  for (const file of kernelPatches()) {
+    const name = relative(ROOT, file);
+    const argv = ["-p1", "--forward", "--batch", "--fuzz=0", "--no-backup-if-mismatch", "-d", src, "-i", file];
+    const dry = capture("patch", ["--dry-run", ...argv]);
+    if (!dry.ok) {
+      const why = dry.error ? dry.error.message : `${dry.stdout}${dry.stderr}`.trim();
+      throw new BuildError(`${name} does not apply to ${basename(LINUX_TARBALL)} (patch --dry-run failed):\n${why}`);
+    }
+    say(`kernel: applying ${name}`);
+    await run("patch", argv, { log, what: `applying ${name}` });
+  }
+}
+
 const buildEnv = (extra = {}) => ({
   ...process.env,
   ARCH,
@@ -523,6 +560,7 @@ async function buildKernel(dest) {
 
   say(`kernel: unpacking ${LINUX_TARBALL} (log: ${log})`);
   await run("tar", ["-xf", LINUX_TARBALL, "-C", src, "--strip-components=1"], { log, what: "unpacking the kernel source" });
+  await applyKernelPatches(src, log);
 
   say("kernel: configuring (tinyconfig + guests/kernel.config)");
   const make = (argv, what, progress) => run("make", ["-C", src, `O=${obj}`, ...argv], { env, log, what, progress });
@@ -689,8 +727,8 @@ function linkOrCopy(from, to) {
   }
 }
 
-/** The gen_init_cpio list: guests/rootfs.txt with ${GUESTS}/${BUSYBOX} and the applet links. */
-function cpioList(busybox, linksFile) {
+/** The gen_init_cpio list: guests/rootfs.txt with ${GUESTS}/${BUSYBOX}/${ATOMICS} and the applet links. */
+function cpioList({ busybox, atomics }, linksFile) {
   const out = [];
   const dirs = new Set();
   const body = readFileSync(join(GUESTS, "rootfs.txt"), "utf8").split("\n");
@@ -698,7 +736,7 @@ function cpioList(busybox, linksFile) {
     const m = /^dir\s+(\S+)/.exec(l);
     if (m) dirs.add(m[1]);
   }
-  const vars = { GUESTS, BUSYBOX: busybox };
+  const vars = { GUESTS, BUSYBOX: busybox, ATOMICS: atomics };
   for (const l of body) {
     if (l.trim() === "@busybox-links") {
       for (const link of readFileSync(linksFile, "utf8").split("\n").map((s) => s.trim()).filter(Boolean)) {
@@ -725,8 +763,16 @@ function cpioList(busybox, linksFile) {
 async function assemble(dest, kernelDir, busyboxDir, keys) {
   const tmp = tempFor(dest);
   const log = join(tmp, "assemble.log");
+  say(`paravm-atomics: ${CROSS}gcc -static -O2 -pthread ${relative(ROOT, ATOMICS_SRC)}`);
+  const atomics = join(tmp, "paravm-atomics");
+  await run(`${CROSS}gcc`, ["-static", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o", atomics, ATOMICS_SRC], {
+    env: buildEnv(),
+    log,
+    what: `compiling ${relative(ROOT, ATOMICS_SRC)}`,
+  });
+
   say("initramfs: packing guests/rootfs.txt with gen_init_cpio | gzip -9");
-  const list = cpioList(join(busyboxDir, "busybox"), join(busyboxDir, "busybox.links"));
+  const list = cpioList({ busybox: join(busyboxDir, "busybox"), atomics }, join(busyboxDir, "busybox.links"));
   writeFileSync(join(tmp, "initramfs.list"), list);
   const cpio = capture(join(kernelDir, "gen_init_cpio"), ["-t", "0", join(tmp, "initramfs.list")], {
     encoding: "buffer",
@@ -767,7 +813,7 @@ async function assemble(dest, kernelDir, busyboxDir, keys) {
   const kernel = JSON.parse(readFileSync(join(kernelDir, "kernel.json"), "utf8"));
   const bb = JSON.parse(readFileSync(join(busyboxDir, "busybox.json"), "utf8"));
   const files = {};
-  for (const f of ["Image", "initramfs.cpio.gz", "disk.ext2", "vmlinux", "System.map", "kernel.config", "busybox", "busybox.config"]) {
+  for (const f of ["Image", "initramfs.cpio.gz", "disk.ext2", "vmlinux", "System.map", "kernel.config", "busybox", "busybox.config", "paravm-atomics"]) {
     const p = join(dest, f);
     files[f] = { path: p, size: statSync(join(tmp, f)).size, sha256: sha256File(join(tmp, f)) };
   }
@@ -782,6 +828,7 @@ async function assemble(dest, kernelDir, busyboxDir, keys) {
       version: kernel.version,
       configSha256: sha256(readFileSync(join(tmp, "kernel.config"))),
       fragmentSha256: sha256(readFileSync(join(GUESTS, "kernel.config"))),
+      patches: Object.fromEntries(kernelPatches().map((p) => [relative(ROOT, p), sha256(readFileSync(p))])),
     },
     busybox: {
       version: bb.version,

@@ -252,7 +252,10 @@ function decode32(i: number): [number, number] {
     }
     case 0x0f:
       // FENCE ignores its reserved fields (they are hints); FENCE.I requires f3 = 1.
-      if (f3 === 0) return [pack(Op.Fence, 0, 0, 0), 0];
+      // imm = 1 when the fence orders something (predecessor and successor sets both
+      // non-empty): with several vCPU threads it is a host barrier (docs/memory-model.md).
+      // PAUSE (fence w,0) and other empty-set fences order nothing: imm = 0.
+      if (f3 === 0) return [pack(Op.Fence, 0, 0, 0), (i >>> 24) & 15 && (i >>> 20) & 15 ? 1 : 0];
       if (f3 === 1) return [pack(Op.FenceI, 0, 0, 0), 0];
       return ill;
     case 0x73:

@@ -107,11 +107,31 @@ export class Hart {
   /** True when some PMP entry is locked, so PMP applies to M-mode too. */
   pmpLocked = false;
   readonly pmp = new PmpRegions();
-  /** LR/SC reservation: guest-physical address, or -1 for none. */
+  /** LR/SC reservation: RAM byte offset of the reserved address, or -1 for none. */
   resv = -1;
   /** Virtual address the reservation was made with: an SC elsewhere fails before translation. */
   resvVaLo = 0;
   resvVaHi = 0;
+  /**
+   * The value LR loaded (as written to rd: LR.W sign-extended). SC succeeds only if it can
+   * compare-and-swap this value for the new one (docs/memory-model.md, "LR/SC").
+   */
+  resvLo = 0;
+  resvHi = 0;
+  /**
+   * Set by the machine while other threads run harts over the same RAM: `fence` then
+   * executes a sequentially consistent Atomics operation on `fenceWord` (a host barrier).
+   * False: fence costs nothing (one thread cannot observe reordering of its own accesses).
+   */
+  smp = false;
+  /**
+   * The word a fence's host barrier goes to (index 0). Default: a word of this hart's own,
+   * on its own cache line (no contention); a machine may point every hart of a VM at one
+   * shared word (see docs/memory-model.md, "fence").
+   */
+  fenceWord: Int32Array = new Int32Array(new SharedArrayBuffer(128), 64, 1);
+  /** Guest RAM as 64-bit words, for the 64-bit atomics (mmu.ts). */
+  readonly ram64: BigInt64Array;
   /** Counters: instructions retired (total and per privilege), and offsets from guest writes. */
   instret = 0;
   /**
@@ -189,6 +209,7 @@ export class Hart {
     this.decoded = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
     this.decodedSnap = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
     this.decodedEpoch = new Uint32Array(bus.ram.size >>> 12);
+    this.ram64 = new BigInt64Array(bus.ram.sab);
     this.fetchPage = this.scratchPage;
     this.reset();
   }
@@ -900,6 +921,8 @@ export class Hart {
           break;
         }
         case Op.Fence:
+          // imm = 1: the fence orders something (decode.ts). See docs/memory-model.md.
+          if (imm !== 0 && this.smp) Atomics.add(this.fenceWord, 0, 1);
           break;
         default: {
           // System instructions, CSRs, fence.i, illegal: may trap, change privilege or translation.

@@ -21,6 +21,13 @@
  * never traps and never sees self-modifying code: the interpreter does all of that with
  * its own exact accounting.
  *
+ * Guest memory is shared with other threads (docs/memory-model.md): every guest load and
+ * store is one typed-array access at its place in program order, executed again on every
+ * pass of a loop; no RAM value is cached in a local (locals hold guest registers only). A
+ * call runs at most `room` instructions and runBlocks caps room (BLOCK_ROOM), so even a
+ * host compiler that kept a load across a back-edge would re-read it within that many
+ * guest instructions: a spin-wait on a flag another thread sets always ends.
+ *
  * Register and immediate numbers are literals. Guest registers the block uses live in
  * locals a<r> (low half) and b<r> (high half), always int32, loaded at entry; the ones
  * the block writes are stored back in the one epilogue that every exit reaches (`break
@@ -423,6 +430,9 @@ class Gen {
         if (rd !== 32) this.out += `${M_HELPER[op]}(t2,0,${A},${C});a${rd}=t2[0];b${rd}=t2[1];`;
         break;
       case Op.Fence:
+        // A fence that orders something is a host barrier while other threads share RAM
+        // (hart.ts; docs/memory-model.md). h.smp is read at run time: it may change after compiling.
+        if (imm !== 0) this.out += "if(h.smp)Atomics.add(h.fenceWord,0,1);";
         break;
       case Op.Lb:
       case Op.Lbu:

@@ -62,6 +62,14 @@ const ALLOW_BURST = 256;
 const ALLOW_INSNS_PER_BLOCK = 500_000;
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
+/**
+ * Most instructions one block call may run (its `room`; at least MAX_BLOCK). A loop in a
+ * block leaves the call after this many and carries on in a new call (or the interpreter),
+ * so its guest loads are executed afresh by new code at least this often, whatever the
+ * host compiler proves about a single call: a spin-wait sees another thread's store
+ * (docs/memory-model.md). Costs one return and call per 16 Ki instructions of a hot loop.
+ */
+export const BLOCK_ROOM = 1 << 14;
 const SLOTS = 2048;
 
 /** Compiled blocks and heat counters of one RAM page, valid while `dp` is that page's decoded array. */
@@ -307,7 +315,8 @@ export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room
     const slot = (pcLo & 0xfff) >>> 1;
     const bf = fns[slot]!;
     if (bf === null || room - done < lens[slot]!) return done;
-    const r = bf(h, pcLo, pcHi, room - done);
+    const left = room - done;
+    const r = bf(h, pcLo, pcHi, left < BLOCK_ROOM ? left : BLOCK_ROOM);
     if (r < 0) return ~(done + ~r);
     done += r;
     pcLo = h.pcLo;

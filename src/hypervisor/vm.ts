@@ -142,10 +142,10 @@ export class Vm extends EventEmitter {
       slice: VM_DEFAULTS.SLICE,
       detectDeadlock: this.options.waitsForInput === false && this.options.net === undefined,
     };
-    const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
-      const fault = (hart: number): { throwAfterMs?: number } =>
+    const fault = (hart: number): { throwAfterMs?: number } =>
       this.options.injectFault?.hart === hart ? { throwAfterMs: this.options.injectFault.ms } : {};
-    const owner = this.spawn({ ...base, hart: 0, ...fault(0) });
+    const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
+      const owner = this.spawn({ ...base, hart: 0, ...fault(0) });
       owner.once("error", reject);
       owner.on("message", (m: VcpuMessage) => {
         if (m.t === "ready") resolve(m);
