@@ -293,6 +293,8 @@ export class FullMachine extends Machine<FullResult> {
       if (pcieRec.pio) this.map(pcieRec.pio.base, host.ioWindow, "pcie-pio", (off) => (off & 4 ? "IODATA" : "IOADDR"));
     }
     this.loop.devicesMapped();
+    // Other threads share the RAM: fence must be a real barrier (docs/memory-model.md).
+    if (threads && cpus > 1) harts[0]!.smp = true;
     if (threads) this.server = busServer(this.bus, this.loop, () => -1);
 
     this.fdt = buildDeviceTree({

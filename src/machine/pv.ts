@@ -235,6 +235,8 @@ export class PvMachine extends Machine<PvResult> {
       this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, irq(netRec)), netRec.name);
     }
     this.loop.devicesMapped();
+    // Other threads share the RAM: fence must be a real barrier (docs/memory-model.md).
+    if (threads && cpus > 1) harts[0]!.smp = true;
     if (threads) this.server = busServer(this.bus, this.loop, () => this.host.consoleGetchar());
 
     this.fdt = buildDeviceTree({

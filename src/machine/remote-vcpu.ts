@@ -73,6 +73,8 @@ export class RemoteVcpu extends Machine<RunResult> {
     for (let i = 0; i < options.cpus; i++) harts.push(new Hart(this.bus, i, time));
     this.harts = harts;
     const me = harts[k]!;
+    // The owner's thread shares the RAM: fence must be a real barrier (docs/memory-model.md).
+    me.smp = true;
     // While waiting for the owner, keep acknowledging fences: the owner may be waiting for ours.
     const whileWaiting = (): void => {
       const req = link.fencePending(k);
