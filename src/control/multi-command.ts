@@ -7,6 +7,7 @@ import { parseVmSpecs } from "../hypervisor/vm-spec.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import { runFleet, type FleetVm } from "../hypervisor/fleet-run.js";
 import type { DiskSpecData } from "../hypervisor/machine-spec.js";
+import { VmBuildError } from "../hypervisor/vm.js";
 import { LinePrefixer } from "../machine/pv-multi.js";
 
 import { checkDisk, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
@@ -91,8 +92,10 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
   try {
     r = await runFleet(hv, vms, { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) }, (name, bytes) => lines.push(name, bytes));
   } catch (e) {
-    const msg = (e as Error).message;
-    if (/alloc|memory/i.test(msg)) throw new UsageError(`mem: cannot allocate guest RAM for ${vms.length} VMs on this host`);
+    if (e instanceof VmBuildError && e.usage) {
+      if (/alloc/i.test(e.message)) throw new UsageError(`mem: cannot allocate guest RAM for ${vms.length} VMs on this host`);
+      throw new UsageError(e.message);
+    }
     throw e;
   } finally {
     process.off("SIGINT", onSignal);

@@ -12,7 +12,7 @@ import { macFromName } from "../devices/virtio/net/mac.js";
 import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
-import type { VmOutcome, VmSchedStats } from "../hypervisor/vm.js";
+import { VmBuildError, type VmOutcome, type VmSchedStats } from "../hypervisor/vm.js";
 import { MULTI_DEFAULTS } from "../machine/pv-multi.js";
 
 import { checkDisk, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
@@ -185,9 +185,10 @@ export async function runPv(opts: RunOptions): Promise<number> {
     await vm.start();
   } catch (e) {
     await hv.close();
-    const msg = (e as Error).message;
-    if (/alloc|memory/i.test(msg)) throw new UsageError(`--mem: cannot allocate ${opts.mem} bytes of guest RAM on this host`);
-    if (e instanceof Error && /ImageError|must be|too small|exceeds|does not fit/.test(msg)) throw new UsageError(msg.replace(/^VM vm: /, ""));
+    if (e instanceof VmBuildError && e.usage) {
+      if (/alloc/i.test(e.message)) throw new UsageError(`--mem: cannot allocate ${opts.mem} bytes of guest RAM on this host`);
+      throw new UsageError(e.message);
+    }
     throw e;
   }
   const setupMs = performance.now() - t0;

@@ -17,6 +17,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { NetBackend } from "../devices/virtio/net/device.js";
 import type { FullMachine } from "../machine/full.js";
 import type { PvMachine } from "../machine/pv.js";
+import { ImageError } from "../machine/linux-image.js";
 import { RemoteVcpu } from "../machine/remote-vcpu.js";
 import type { MachineStop } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
@@ -88,7 +89,16 @@ async function main(): Promise<void> {
           },
         }
       : null;
-    const built = buildOwnerMachine(data.spec, threads, { output, net, clockMs });
+    let built: ReturnType<typeof buildOwnerMachine>;
+    try {
+      built = buildOwnerMachine(data.spec, threads, { output, net, clockMs });
+    } catch (e) {
+      // Bad images and sizes are the user's to fix: say so in one line, not as a crash.
+      const usage = e instanceof ImageError || (e instanceof RangeError && /alloc|memory|RAM/i.test(e.message));
+      post({ t: "buildError", message: (e as Error).message, usage });
+      port.close();
+      return;
+    }
     machine = built.machine;
     close = built.close;
     const m = machine;

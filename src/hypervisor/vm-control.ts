@@ -24,7 +24,9 @@ export type VcpuMessage =
   | { t: "ready"; ram: SharedArrayBuffer; ramBase: number; ramSize: number; regions: { base: number; size: number; name: string }[]; firmwareEntry?: { pc: number; fdt: number } }
   | { t: "out"; bytes: Uint8Array }
   | { t: "frame"; frame: Uint8Array }
-  | { t: "done"; hart: number; result: unknown };
+  | { t: "done"; hart: number; result: unknown }
+  /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
+  | { t: "buildError"; message: string; usage: boolean };
 
 /** Messages from the main thread to the owner thread. */
 export type OwnerMessage = { t: "input"; bytes: Uint8Array } | { t: "frame"; frame: Uint8Array };

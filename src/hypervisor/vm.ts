@@ -78,6 +78,17 @@ export interface VmOptions {
   readonly injectFault?: { readonly hart: number; readonly ms: number };
 }
 
+/** The machine could not be built; `usage` when the spec is at fault (a bad image, too little memory). */
+export class VmBuildError extends Error {
+  constructor(
+    message: string,
+    readonly usage: boolean,
+  ) {
+    super(message);
+    this.name = "VmBuildError";
+  }
+}
+
 const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
 
 export class Vm extends EventEmitter {
@@ -149,6 +160,7 @@ export class Vm extends EventEmitter {
       owner.once("error", reject);
       owner.on("message", (m: VcpuMessage) => {
         if (m.t === "ready") resolve(m);
+        else if (m.t === "buildError") reject(new VmBuildError(m.message, m.usage));
       });
     });
     let info: Extract<VcpuMessage, { t: "ready" }>;
@@ -156,8 +168,12 @@ export class Vm extends EventEmitter {
       info = await ready;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      this.crash(`the VM could not be built: ${msg}`);
-      throw new Error(`VM ${this.name}: ${msg}`);
+      for (const w of this.workers) void w.terminate();
+      this.workers = [];
+      this.release();
+      this.setState("stopped", `not built: ${msg}`);
+      this.settle?.({ kind: "crashed", reason: `not built: ${msg}` });
+      throw e instanceof VmBuildError ? e : new VmBuildError(msg, false);
     }
     for (let k = 1; k < cpus; k++) {
       this.spawn({
