@@ -19,7 +19,7 @@ import { ImageError } from "../machine/linux-image.js";
 import { PV_DEFAULTS } from "../machine/pv.js";
 import { FULL_DEFAULTS } from "../machine/full.js";
 import { DiskError } from "../devices/virtio/blk/file-backend.js";
-import { MULTI_DEFAULTS } from "../machine/pv-multi.js";
+import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
 import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus } from "./args.js";
 import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";

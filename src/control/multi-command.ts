@@ -8,7 +8,7 @@ import { Hypervisor } from "../hypervisor/hypervisor.js";
 import { runFleet, type FleetVm } from "../hypervisor/fleet-run.js";
 import type { DiskSpecData } from "../hypervisor/machine-spec.js";
 import { VmBuildError } from "../hypervisor/vm.js";
-import { LinePrefixer } from "../machine/pv-multi.js";
+import { LinePrefixer } from "./line-prefixer.js";
 
 import { checkDisk, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
 import { statsJson } from "./run-command.js";

@@ -13,7 +13,7 @@ import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
 import { VmBuildError, type VmOutcome, type VmSchedStats } from "../hypervisor/vm.js";
-import { MULTI_DEFAULTS } from "../machine/pv-multi.js";
+import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 
 import { checkDisk, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
 

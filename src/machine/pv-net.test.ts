@@ -16,7 +16,9 @@ import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { defaultGuestDir } from "../control/cli.js";
 import { parseNetSpec, parseVmSpec, parseVmSpecs, SpecError } from "../hypervisor/vm-spec.js";
-import { LinePrefixer, MultiRun } from "./pv-multi.js";
+import { LinePrefixer } from "../control/line-prefixer.js";
+import { runFleet } from "../hypervisor/fleet-run.js";
+import { Hypervisor } from "../hypervisor/hypervisor.js";
 import { FULL_DEFAULTS } from "./full.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -40,7 +42,10 @@ describe("vm and net specs", () => {
   test("bad specs are one-line SpecErrors", () => {
     assert.throws(() => parseVmSpec("name=a,net=x,colour=red,exec=true"), (e: Error) => e instanceof SpecError && /unknown key "colour"/.test(e.message));
     assert.throws(() => parseVmSpecs(["name=a,net=x,exec=true", "name=a,net=x,exec=true"]), /duplicate name "a"/);
-    assert.throws(() => parseVmSpecs(["name=a,exec=true"]), /missing net=/);
+    assert.equal(parseVmSpecs(["name=a,exec=true"])[0]!.net, undefined, "net= is optional");
+    assert.throws(() => parseVmSpec("name=a,weight=0,exec=true"), /weight=0: expected a whole number from 1 to 65535/);
+    assert.throws(() => parseVmSpec("name=a,cap=-5,exec=true"), /cap=-5: expected a whole number from 0 to 25600/);
+    assert.deepEqual([parseVmSpec("name=a,weight=512,cap=50,exec=true").weight, parseVmSpec("name=a,cap=50,exec=true").cap], [512, 50]);
     assert.throws(() => parseVmSpecs(["name=a,net=x"]), /missing exec=/);
     assert.throws(() => parseVmSpec("net=x,exec=true"), /missing name=/);
     assert.throws(() => parseNetSpec("lan0,mac=zz"), /bad MAC/);
@@ -51,7 +56,8 @@ describe("vm and net specs", () => {
     for (const [args, re] of [
       [["multi", "--vm", "name=a,net=lan0,foo=1,exec=true"], /unknown key "foo"/],
       [["multi", "--vm", "name=a,net=l,exec=true", "--vm", "name=a,net=l,exec=true"], /duplicate name "a"/],
-      [["multi", "--vm", "name=a,exec=true"], /missing net=/],
+      [["multi", "--vm", "name=a,weight=70000,exec=true"], /weight=70000/],
+      [["run", "--pcpus", "0"], /--pcpus/],
       [["run", "--net", "lan0,bogus=1"], /unknown key "bogus"/],
     ] as const) {
       const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
@@ -101,21 +107,28 @@ async function transfer(bProfile: "pv" | "full"): Promise<void> {
   ].join("; ");
   let text = "";
   const lines = new LinePrefixer((t) => (text += t));
-  const run = new MultiRun(
-    [
-      { name: "a", net: { network: "lan0" }, exec: a },
-      { name: "b", profile: bProfile, net: { network: "lan0" }, exec: b },
-    ],
-    { kernel, initrd, ...(firmware ? { firmware } : {}), output: (n, bytes) => lines.push(n, bytes) },
-  );
+  const hv = new Hypervisor();
   const t0 = performance.now();
-  const r = await run.run();
+  let r: Awaited<ReturnType<typeof runFleet>>;
+  try {
+    r = await runFleet(
+      hv,
+      [
+        { name: "a", net: { network: "lan0" }, exec: a },
+        { name: "b", profile: bProfile, net: { network: "lan0" }, exec: b },
+      ],
+      { kernel, initrd, ...(firmware ? { firmware } : {}) },
+      (n, bytes) => lines.push(n, bytes),
+    );
+  } finally {
+    await hv.close();
+  }
   lines.flush();
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   const tail = text.split("\n").filter((l) => !/^\[.\] \[ *\d/.test(l)).slice(-20).join("\n");
   assert.equal(r.status, 0, `status ${r.status} after ${secs}s:\n${tail}`);
   assert.deepEqual(
-    r.vms.map((v) => [v.name, v.result.profile, v.result.stop, v.execStatus, v.address]),
+    r.vms.map((v) => [v.name, v.result?.profile, v.result?.stop, v.execStatus, v.address]),
     [
       ["a", "pv", "shutdown", 0, "10.0.2.2"],
       ["b", bProfile, "shutdown", 0, "10.0.2.3"],
@@ -128,7 +141,7 @@ async function transfer(bProfile: "pv" | "full"): Promise<void> {
   assert.ok(rx, tail);
   assert.equal(tx[2], String(1024 * 1024));
   assert.equal(rx[1], tx[1], "checksum of the bytes received differs from the bytes sent");
-  const ports = r.ports.lan0!;
+  const ports = Object.fromEntries(r.vms.map((v) => [v.name, v.port]));
   for (const name of ["a", "b"]) {
     const p = ports[name]!;
     assert.ok(p.rxFrames > 0 && p.txFrames > 0 && p.rxBytes > 0 && p.txBytes > 0, JSON.stringify(p));
@@ -137,7 +150,7 @@ async function transfer(bProfile: "pv" | "full"): Promise<void> {
   // b sent the megabyte: the switch received at least that much from b's port.
   assert.ok(ports.b!.rxBytes > 1024 * 1024, JSON.stringify(ports.b));
   assert.ok(ports.a!.txBytes > 1024 * 1024, JSON.stringify(ports.a));
-  const rb = r.vms[1]!.result;
+  const rb = r.vms[1]!.result!;
   const sent = "net" in rb && rb.net ? rb.net.txFrames : "e1000" in rb && rb.e1000 ? rb.e1000.txFrames : 0;
   assert.ok(sent > 700, `b's NIC sent ${sent} frames`);
 }
