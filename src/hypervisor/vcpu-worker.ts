@@ -149,7 +149,11 @@ async function main(): Promise<void> {
     if (cmd === VmCommand.PAUSE) {
       sched.offline();
       report(VcpuReport.PAUSED);
-      while (Atomics.load(control, VM_CTL.COMMAND) === VmCommand.PAUSE) sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS);
+      while (Atomics.load(control, VM_CTL.COMMAND) === VmCommand.PAUSE) {
+        // Another vCPU may be in the middle of a device access or a fence: answer it, so it reaches its own pause.
+        loop.runnable();
+        sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS);
+      }
       report(VcpuReport.RUNNING);
       continue;
     }

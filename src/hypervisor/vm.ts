@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 import type { FullResult } from "../machine/full.js";
 import type { PvResult } from "../machine/pv.js";
 import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
-import { VcpuLink } from "../machine/vcpu-link.js";
+import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
@@ -102,6 +102,7 @@ export class Vm extends EventEmitter {
   slots: number[] = [];
   private workers: Worker[] = [];
   private control: Int32Array | null = null;
+  private link: VcpuLink | null = null;
   private results: (RunResult | null)[] = [];
   private finished: Promise<VmOutcome> | null = null;
   private settle: ((o: VmOutcome) => void) | null = null;
@@ -137,6 +138,7 @@ export class Vm extends EventEmitter {
     if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
     const cpus = this.spec.cpus;
     const link = VcpuLink.create(cpus);
+    this.link = link;
     this.control = createVmControl(cpus);
     this.results = new Array<RunResult | null>(cpus).fill(null);
     this.schedVm = this.scheduler.addVm({ weight: this.weight, cap: this.cap });
@@ -268,6 +270,8 @@ export class Vm extends EventEmitter {
   private command(cmd: number): void {
     if (!this.control) return;
     Atomics.store(this.control, VM_CTL.COMMAND, cmd);
+    // Threads waiting on each other (a device access, a fence) give up when the VM ends.
+    if (cmd === VmCommand.STOP) this.link?.requestStop(LinkStop.HOST, 0);
     for (const s of this.slots) VcpuSched.ring(this.scheduler.sab, s);
   }
 

@@ -62,7 +62,8 @@ export const HART_WORD = {
 const HSM_STARTED = 0;
 const HSM_STOPPED = 1;
 
-export const LinkStop = { NONE: 0, SHUTDOWN: 1, REBOOT: 2 } as const;
+/** HOST: the hypervisor stops the VM (a thread waiting on another gives up at once). */
+export const LinkStop = { NONE: 0, SHUTDOWN: 1, REBOOT: 2, HOST: 3 } as const;
 export const MboxOp = { READ: 1, WRITE: 2, GETCHAR: 3 } as const;
 const MBOX_IDLE = 0;
 const MBOX_REQUEST = 1;
@@ -231,6 +232,10 @@ export class VcpuLink {
     // The owner answers within its slice; spin briefly, then sleep in short waits.
     for (let spin = 0; spin < 2000 && Atomics.load(i32, state) !== MBOX_DONE; spin++);
     while (Atomics.load(i32, state) !== MBOX_DONE) {
+      // The VM is ending: the owner may never answer. The access reads 0; the hart stops next.
+      if (Atomics.load(i32, LINK.STOP) !== LinkStop.NONE && Atomics.compareExchange(i32, state, MBOX_REQUEST, MBOX_IDLE) === MBOX_REQUEST) {
+        return { result: 0, fault: false };
+      }
       Atomics.wait(i32, state, MBOX_REQUEST, 1);
       whileWaiting();
     }
