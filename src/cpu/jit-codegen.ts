@@ -24,9 +24,9 @@
  * Guest memory is shared with other threads (docs/memory-model.md): every guest load and
  * store is one typed-array access at its place in program order, executed again on every
  * pass of a loop; no RAM value is cached in a local (locals hold guest registers only). A
- * call runs at most `room` instructions and runBlocks caps room (BLOCK_ROOM), so even a
- * host compiler that kept a load across a back-edge would re-read it within that many
- * guest instructions: a spin-wait on a flag another thread sets always ends.
+ * call runs at most `room` instructions and, on an smp hart, runBlocks caps room
+ * (BLOCK_ROOM), so even a host compiler that kept a load across a back-edge would re-read
+ * it within that many guest instructions: a spin-wait on a flag another thread sets ends.
  *
  * Register and immediate numbers are literals. Guest registers the block uses live in
  * locals a<r> (low half) and b<r> (high half), always int32, loaded at entry; the ones

@@ -63,11 +63,13 @@ const ALLOW_INSNS_PER_BLOCK = 500_000;
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
 /**
- * Most instructions one block call may run (its `room`; at least MAX_BLOCK). A loop in a
- * block leaves the call after this many and carries on in a new call (or the interpreter),
+ * Most instructions one runBlocks call, so one block call, may run (at least MAX_BLOCK).
+ * A loop in a block leaves the call after this many and carries on in a new call (or the interpreter),
  * so its guest loads are executed afresh by new code at least this often, whatever the
  * host compiler proves about a single call: a spin-wait sees another thread's store
- * (docs/memory-model.md). Costs one return and call per 16 Ki instructions of a hot loop.
+ * (docs/memory-model.md). Only while the hart is marked smp (one thread cannot race
+ * itself): the cap costs about 1.5% on the CPU benchmark (returns to run(), V8 re-entering
+ * loop functions more often), which a single vCPU does not pay.
  */
 export const BLOCK_ROOM = 1 << 14;
 const SLOTS = 2048;
@@ -307,6 +309,8 @@ export class Jit {
  * hold the next pc.
  */
 export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room: number): number {
+  // With other threads on the same RAM: at most BLOCK_ROOM instructions per call.
+  if (room > BLOCK_ROOM && h.smp) room = BLOCK_ROOM;
   const fns = jp.fns;
   const lens = jp.lens;
   const page = pcLo >>> 12;
@@ -315,8 +319,7 @@ export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room
     const slot = (pcLo & 0xfff) >>> 1;
     const bf = fns[slot]!;
     if (bf === null || room - done < lens[slot]!) return done;
-    const left = room - done;
-    const r = bf(h, pcLo, pcHi, left < BLOCK_ROOM ? left : BLOCK_ROOM);
+    const r = bf(h, pcLo, pcHi, room - done);
     if (r < 0) return ~(done + ~r);
     done += r;
     pcLo = h.pcLo;
