@@ -55,6 +55,8 @@ export const VM_DEFAULTS = {
   SLICE: 50_000,
   /** How long pause waits for every thread to report that it stopped. */
   PAUSE_TIMEOUT_MS: 5000,
+  /** How long stop waits for every thread before it terminates the stragglers. */
+  STOP_TIMEOUT_MS: 5000,
   /** How long the other threads of a crashed VM get to stop before they are terminated. */
   CRASH_GRACE_MS: 1000,
 } as const;
@@ -310,11 +312,25 @@ export class Vm extends EventEmitter {
     this.setState("running");
   }
 
-  /** Stop the VM (its result says "stopped") and wait for its threads to finish. */
+  /**
+   * Stop the VM (its result says "stopped") and wait for its threads to finish. A thread
+   * that has not finished within STOP_TIMEOUT_MS is terminated and the VM ends "crashed"
+   * with that reason: a stop always ends.
+   */
   async stop(): Promise<VmOutcome> {
     if (this.state !== "running" && this.state !== "paused") throw new Error(`VM ${this.name} is ${this.state}, not running`);
     this.command(VmCommand.STOP);
-    return this.wait();
+    const done = this.wait();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), VM_DEFAULTS.STOP_TIMEOUT_MS)));
+    const first = await Promise.race([done, late]);
+    clearTimeout(timer);
+    if (first === "late") {
+      const stuck = this.results.map((r, k) => (r === null ? k : -1)).filter((k) => k >= 0);
+      this.crash(`vCPU ${stuck.join(", ")} did not stop within ${VM_DEFAULTS.STOP_TIMEOUT_MS} ms and was terminated`);
+      return done;
+    }
+    return first;
   }
 
   /** Stop, then boot again from the same spec. */
