@@ -13,7 +13,7 @@
  * The owner also returns to its event loop every few ms (and after every sleep), where
  * console input, frames from the switch and device timers arrive.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import type { NetBackend } from "../devices/virtio/net/device.js";
 import type { FullMachine } from "../machine/full.js";
 import type { PvMachine } from "../machine/pv.js";
@@ -51,8 +51,13 @@ export const VCPU_TIMING = {
   SLICE_MS: 1,
   /** The owner returns to its event loop at least this often while running. */
   YIELD_MS: 8,
-  /** Longest sleep without looking around (deadlines are usually sooner). */
-  MAX_SLEEP_MS: 100,
+  /**
+   * Longest sleep without looking around: the doorbell wakes a vCPU for everything else
+   * (interrupts, IPIs, input, frames, commands), so this only bounds clock drift. VMs with
+   * a rate limiter sleep at most RATE_SLEEP_MS: its retry timers run on the event loop.
+   */
+  MAX_SLEEP_MS: 1000,
+  RATE_SLEEP_MS: 100,
   PAUSED_SLEEP_MS: 1000,
 } as const;
 
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
   let machine: PvMachine | FullMachine | RemoteVcpu;
   let close = (): void => {};
   let deliverFrame: ((frame: Uint8Array) => boolean) | null = null;
+  let drainMessages = (): void => {};
   if (owner) {
     const net: NetBackend | null = data.spec.net
       ? {
@@ -102,10 +108,16 @@ async function main(): Promise<void> {
     machine = built.machine;
     close = built.close;
     const m = machine;
-    port.on("message", (msg: OwnerMessage) => {
+    const handle = (msg: OwnerMessage): void => {
       if (msg.t === "input") m.input(msg.bytes);
       else if (msg.t === "frame") deliverFrame?.(msg.frame);
-    });
+    };
+    port.on("message", handle);
+    // Frames and input are taken between slices and right after a wake-up, without
+    // waiting for the event loop (which the owner reaches only every few ms while it runs).
+    drainMessages = (): void => {
+      for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) handle(r.message as OwnerMessage);
+    };
     post({
       t: "ready",
       ram: m.ram.sab,
@@ -139,6 +151,8 @@ async function main(): Promise<void> {
   let lastYield = performance.now();
   const startedAt = lastYield;
   let idleForever = 0;
+  const rateLimited = owner && (data.spec.disk?.rate !== undefined || data.spec.net?.rate !== undefined);
+  const maxSleep = rateLimited ? VCPU_TIMING.RATE_SLEEP_MS : VCPU_TIMING.MAX_SLEEP_MS;
   let stop: MachineStop;
   for (;;) {
     const cmd = Atomics.load(control, VM_CTL.COMMAND);
@@ -159,6 +173,7 @@ async function main(): Promise<void> {
     }
     // Read the doorbell before looking for work: a ring after this point wakes the wait below at once.
     const bell = sched.bell();
+    drainMessages();
     const pending = loop.pendingStop();
     if (pending !== null) {
       stop = pending;
@@ -172,7 +187,7 @@ async function main(): Promise<void> {
           break;
         }
       } else idleForever = 0;
-      const wait = Math.min(deadline, VCPU_TIMING.MAX_SLEEP_MS);
+      const wait = Math.min(deadline, maxSleep);
       const t = performance.now();
       if (wait > 0) sched.idle(wait, bell);
       loop.slept(performance.now() - t);
@@ -183,7 +198,7 @@ async function main(): Promise<void> {
       continue;
     }
     if (!sched.holdsGrant) {
-      const got = sched.acquire(Math.min(loop.msToNextDeadline(), VCPU_TIMING.MAX_SLEEP_MS), bell);
+      const got = sched.acquire(Math.min(loop.msToNextDeadline(), maxSleep), bell);
       if (!got) {
         if (owner) {
           await tick();
