@@ -136,7 +136,7 @@ describe("credit scheduler on real guests (pcpus = 1)", { skip, timeout: 300_000
 });
 
 describe("VM lifecycle on real guests", { skip, timeout: 300_000 }, () => {
-  test("pause stops the threads (no progress, ~0 host CPU), resume continues the same boot; a crash in one VM leaves another running", async () => {
+  test("pause stops the threads (no progress, ~0 host CPU), resume continues the same boot, reboot boots again; a crash in one VM leaves another running", async () => {
     const hv = new Hypervisor();
     const events: VmEvent[] = [];
     hv.on("event", (e: VmEvent) => events.push(e));
@@ -171,10 +171,16 @@ describe("VM lifecycle on real guests", { skip, timeout: 300_000 }, () => {
         assert.equal(ticks[i]!.n, ticks[i - 1]!.n + 1, `counter after resume: ${JSON.stringify(ticks)}`);
         assert.ok(ticks[i]!.up > ticks[i - 1]!.up);
       }
+      // Reboot: the same VM boots again from its spec (its counter starts over).
+      const before = cc.count(/^TICK 1 /);
+      await c.reboot();
+      await cc.until(/^TICK 1 /, before + 1);
+      assert.equal(c.state, "running");
       const stopped = await c.stop();
       assert.equal(stopped.kind, "stopped");
       const states = events.map((e) => `${e.vm}:${e.state}`);
-      for (const s of ["c:running", "d:running", "d:crashed", "c:paused", "c:stopped"]) assert.ok(states.includes(s), `${s} in ${states.join(" ")}`);
+      for (const s of ["c:running", "d:running", "d:crashed", "c:paused", "c:stopped", "c:created"]) assert.ok(states.includes(s), `${s} in ${states.join(" ")}`);
+      assert.ok(states.lastIndexOf("c:running") > states.indexOf("c:created"), `running again after the reboot: ${states.join(" ")}`);
     } finally {
       await hv.close();
     }

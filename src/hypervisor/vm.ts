@@ -104,6 +104,8 @@ export class Vm extends EventEmitter {
   slots: number[] = [];
   private workers: Worker[] = [];
   private control: Int32Array | null = null;
+  /** Which run (start) the current threads belong to. */
+  private run = 0;
   private link: VcpuLink | null = null;
   private results: (RunResult | null)[] = [];
   private finished: Promise<VmOutcome> | null = null;
@@ -139,6 +141,7 @@ export class Vm extends EventEmitter {
   async start(): Promise<void> {
     if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
     const cpus = this.spec.cpus;
+    this.run++;
     const link = VcpuLink.create(cpus);
     this.link = link;
     this.control = createVmControl(cpus);
@@ -195,10 +198,16 @@ export class Vm extends EventEmitter {
   private spawn(data: VcpuWorkerData): Worker {
     const w = new Worker(WORKER_URL, { workerData: data, name: `${this.name}/vcpu${data.hart}` });
     this.workers.push(w);
-    w.on("message", (m: VcpuMessage) => this.onMessage(m));
-    w.on("error", (e) => this.crash(`vCPU ${data.hart}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`));
+    // Threads of an earlier run (before a reboot) may still report their exit: ignore them.
+    const run = this.run;
+    w.on("message", (m: VcpuMessage) => {
+      if (run === this.run) this.onMessage(m);
+    });
+    w.on("error", (e) => {
+      if (run === this.run) this.crash(`vCPU ${data.hart}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    });
     w.on("exit", (code) => {
-      if (this.results[data.hart] === null && this.state !== "crashed" && this.state !== "stopped") {
+      if (run === this.run && this.results[data.hart] === null && this.state !== "crashed" && this.state !== "stopped") {
         this.crash(`vCPU ${data.hart}'s thread exited (code ${code}) before the VM stopped`);
       }
     });
