@@ -10,12 +10,15 @@
  * the firmware (DRAM base) with a0 = hartid, a1 = the device tree; fw_jump enters the
  * kernel at DRAM + 2 MiB in S-mode and hands it a copy of the device tree it placed at
  * DRAM + 34 MiB (FW_JUMP_FDT_ADDR of OpenSBI's generic platform), so nothing else may
- * live there.
+ * live there. Unlike QEMU, hart 0 comes out of reset first and the others only once it has
+ * left the firmware (`releaseSecondaries`): that keeps Debian's OpenSBI 1.1 out of its
+ * secondary-start race (docs/full-machine.md).
  *
  * Devices: CLINT, PLIC (M and S contexts per hart), UART0 (console), sifive-test, an ATA
  * disk when a disk is given, and an e1000 (82540EM) at PCI 00:01.0 behind the generic
  * ECAM host when a network is given; its frames go through the same switch as virtio-net.
  */
+import { Priv } from "../cpu/constants.js";
 import { Hart } from "../cpu/hart.js";
 import { AtaDevice, type AtaStats } from "../devices/ata/device.js";
 import { ClintDevice, CLINT } from "../devices/clint/device.js";
@@ -51,6 +54,13 @@ export const FULL_DEFAULTS = {
   FW_FDT_ROOM: 0x1_0000,
   /** Spare bytes at the end of our device tree for OpenSBI's fixups (reserved-memory, etc.). */
   FDT_EXTRA: 0x1000,
+  /**
+   * Secondary harts come out of reset when hart 0 first runs below M-mode, or, for a
+   * firmware that waits in M-mode for them, when hart 0 waits (WFI) in M-mode or has run
+   * this many M-mode instructions without leaving (OpenSBI 1.1's cold boot, banner
+   * included, takes about 8 M).
+   */
+  RELEASE_AFTER_M_INSNS: 100_000_000,
 } as const;
 
 /** Names of M-mode trap causes, for the firmware-entry counters. */
@@ -138,6 +148,8 @@ export class FullMachine extends Machine<FullResult> {
 
   private readonly threads: MachineThreads | undefined;
   private readonly server: ReturnType<typeof busServer> | null = null;
+  /** Harts 1.. are still held in reset (see releaseSecondaries). */
+  private secondariesHeld: boolean;
 
   constructor(options: FullOptions) {
     super();
@@ -150,6 +162,7 @@ export class FullMachine extends Machine<FullResult> {
       throw new ImageError(`--cpus ${cpus}: must be a whole number from 1 to ${FULL_DEFAULTS.MAX_CPUS}`);
     }
     this.cpus = cpus;
+    this.secondariesHeld = cpus > 1;
     const dram = BOARD_MAP.DRAM.base;
     if (options.firmware.length === 0) throw new ImageError("firmware: empty file");
     if (options.firmware.length > FULL_DEFAULTS.KERNEL_OFFSET) {
@@ -194,12 +207,16 @@ export class FullMachine extends Machine<FullResult> {
       harts,
       this.bus,
       {
-        // Threaded: harts other than 0 run on their own threads.
-        parked: (i) => threads !== undefined && i !== 0,
+        // Threaded: harts other than 0 run on their own threads. Either way they wait in reset at first.
+        parked: (i) => i !== 0 && (threads !== undefined || this.secondariesHeld),
         woke: () => {},
-        beforeSlice: () => this.pumpInput(),
+        beforeSlice: () => {
+          this.releaseSecondaries();
+          this.pumpInput();
+        },
         updateTimers: () => {
           this.clint.update();
+          this.releaseSecondaries();
           this.pumpInput();
         },
         // With input waiting for FIFO room, poll soon: the guest drains the FIFO from its interrupt handler.
@@ -315,7 +332,8 @@ export class FullMachine extends Machine<FullResult> {
       throw new ImageError(`device tree (${this.fdt.length} bytes) exceeds its ${this.layout.fdtMax}-byte slot`);
     }
     this.ram.writeBytes(this.layout.fdtAddr, this.fdt);
-    // Every hart enters the firmware at once, as on reset; OpenSBI picks the boot hart by lottery.
+    // Every hart's power-on state: M-mode at the firmware. Hart 0 runs first and wins OpenSBI's
+    // boot-hart lottery; the others stay in reset until releaseSecondaries.
     for (const h of harts) {
       h.reset();
       h.x[20] = h.hartId; // a0 lo (hi stays 0)
@@ -323,6 +341,41 @@ export class FullMachine extends Machine<FullResult> {
       h.x[23] = Math.floor(this.layout.fdtAddr / 2 ** 32) | 0;
       h.setPc(dram);
       h.event = true;
+    }
+  }
+
+  /** Whether harts 1.. are still held in reset (releaseSecondaries lets them out). */
+  get secondariesInReset(): boolean {
+    return this.secondariesHeld;
+  }
+
+  /**
+   * Between slices: let harts 1.. out of reset once hart 0 has left the firmware.
+   *
+   * Debian's OpenSBI 1.1 has a secondary-start race (fixed upstream in 1.3 by c6a092c and
+   * e8e9ed3): a secondary woken from its cold-boot wait keeps that IPI pending, so its WFI
+   * in sbi_hsm_hart_wait() returns at once and it polls its HSM state; hart_start sets the
+   * state to START_PENDING *before* it writes next_addr/next_arg1, so a secondary that
+   * finishes its warm init in that window leaves the firmware at the stale next_addr —
+   * FW_JUMP_ADDR, the kernel's boot entry — and Linux reports "CPU1: failed to come online"
+   * (or worse, with a kernel that has no boot-hart lottery). A hart that comes out of reset
+   * after the boot hart has left finds the cold boot done and gets no wake-up IPI, so it
+   * really sleeps in that WFI until hart_start's IPI, which OpenSBI sends only after writing
+   * the address. Harts released at different times is what boards with a reset controller
+   * do, and OpenSBI handles harts that arrive late; the guest is unmodified.
+   */
+  private releaseSecondaries(): void {
+    if (!this.secondariesHeld) return;
+    const h = this.harts[0]!;
+    const byPriv = h.instretByPriv;
+    const left = h.priv !== Priv.M || byPriv[Priv.S]! > 0 || byPriv[Priv.U]! > 0;
+    const waiting = h.wfi && h.priv === Priv.M;
+    if (!left && !waiting && byPriv[Priv.M]! < FULL_DEFAULTS.RELEASE_AFTER_M_INSNS) return;
+    this.secondariesHeld = false;
+    if (this.threads) {
+      // On its own thread a secondary waits for a start request: its reset vector and device tree.
+      const fdt = this.layout.fdtAddr;
+      for (let k = 1; k < this.cpus; k++) this.threads.link.requestStart(k, this.ram.base, fdt | 0, Math.floor(fdt / 2 ** 32) | 0);
     }
   }
 

@@ -6,7 +6,9 @@
  * pv: the hart has its own SBI (timers and its own HSM transitions are local; IPIs,
  * remote fences and hart_start to other harts go through the link; console getchar is a
  * call to the owner). full: OpenSBI runs in the hart's M-mode as on the owner; its CLINT
- * and PLIC are the owner's, so MSIP, MTIP, MEIP and SEIP are levels in the link.
+ * and PLIC are the owner's, so MSIP, MTIP, MEIP and SEIP are levels in the link. The hart
+ * stays in reset until the owner's start request releases it (FullMachine does once hart 0
+ * has left the firmware: OpenSBI 1.1's secondary-start race, see full.ts).
  *
  * It is a Machine like the others, so a vCPU thread drives every hart the same way
  * (loop.begin/step, result). The other harts exist here only as idle placeholders, so
@@ -138,14 +140,19 @@ export class RemoteVcpu extends Machine<RunResult> {
       const entry = options.firmwareEntry;
       if (!entry) throw new Error("RemoteVcpu: a full machine's hart needs the firmware entry");
       // As the owner sets up every hart at power-on: M-mode at the firmware, a0 = hartid, a1 = the tree.
-      me.reset();
-      me.x[20] = k;
-      me.x[22] = entry.fdt | 0;
-      me.x[23] = Math.floor(entry.fdt / 2 ** 32) | 0;
-      me.setPc(entry.pc);
-      me.event = true;
+      const powerOn = (pc: number, a1Lo: number, a1Hi: number): void => {
+        me.reset();
+        me.x[20] = k;
+        me.x[22] = a1Lo;
+        me.x[23] = a1Hi;
+        me.setPc(pc);
+        me.event = true;
+      };
+      powerOn(entry.pc, entry.fdt | 0, Math.floor(entry.fdt / 2 ** 32) | 0);
+      // Held in reset (parked, its thread asleep) until the owner's start request.
+      let inReset = true;
       hooks = {
-        parked: (i) => i !== k,
+        parked: (i) => i !== k || inReset,
         woke: () => {},
         beforeSlice: () => {},
         // The owner's CLINT raises MTIP here through the link; nothing is timed on this thread.
@@ -158,6 +165,13 @@ export class RemoteVcpu extends Machine<RunResult> {
         },
         sources,
         poll: () => {
+          if (inReset) {
+            const start = link.takeStart(k);
+            if (start !== null) {
+              powerOn(start.pc, Number(start.a1 & 0xffff_ffffn) | 0, Number(start.a1 >> 32n) | 0);
+              inReset = false;
+            }
+          }
           absorbLink(me, link, k, FULL_LEVELS);
         },
       };
