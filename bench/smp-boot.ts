@@ -149,9 +149,9 @@ interface Spawned {
 }
 
 /**
- * Runs a command (stdin closed) until it exits or `timeoutMs` passes (SIGKILL). `watch` sees the
- * console text as it grows and may ask for a look (QEMU's monitor) before the end: it returns a
- * promise the runner awaits before killing.
+ * Runs a command (stdin closed) until it exits or `timeoutMs` passes (SIGKILL). Every 200 ms
+ * `wantsLook` sees the console text (`console_()`, else stdout); once it says so, or at the
+ * timeout, `onLook` runs (QEMU's monitor) — before the kill, and the result waits for it.
  */
 function runWatched(
   cmd: string,
@@ -165,7 +165,7 @@ function runWatched(
     let stdout = "";
     let stderr = "";
     let timedOut = false;
-    let looked = false;
+    let looked: Promise<void> | null = null;
     let exitedAt = 0;
     const start = performance.now();
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -179,10 +179,11 @@ function runWatched(
     });
     const look = (why: "timeout" | "watch"): void => {
       if (looked) return;
-      looked = true;
-      void onLook(why).finally(() => {
-        if (why === "timeout") child.kill("SIGKILL");
-      });
+      looked = onLook(why)
+        .catch(() => {})
+        .finally(() => {
+          if (why === "timeout") child.kill("SIGKILL");
+        });
     };
     const poll = setInterval(() => {
       const text = console_() ?? stdout;
@@ -199,15 +200,10 @@ function runWatched(
     const done = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void => {
       clearTimeout(timer);
       clearInterval(poll);
-      resolveRun({
-        stdout,
-        stderr,
-        code,
-        signal,
-        timedOut,
-        ...(spawnError !== undefined ? { spawnError } : {}),
-        wallMs: (exitedAt || performance.now()) - start,
-      });
+      const wallMs = (exitedAt || performance.now()) - start;
+      void (looked ?? Promise.resolve()).then(() =>
+        resolveRun({ stdout, stderr, code, signal, timedOut, ...(spawnError !== undefined ? { spawnError } : {}), wallMs }),
+      );
     };
     child.on("error", (e) => done(null, null, e.message));
     child.on("close", (code, signal) => done(code, signal));
