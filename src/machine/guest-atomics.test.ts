@@ -60,9 +60,10 @@ describe("paravm-atomics on QEMU -smp 2 (the oracle)", () => {
   const work = mkdtempSync(join(tmpdir(), "paravm-atomics-"));
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  test("amo, lrsc and ticket keep every update; plain loses some; bad usage exits 2", { skip, timeout: 90_000 }, () => {
+  test("amo, lrsc and ticket keep every update; plain loses some; bad usage exits 2", { skip, timeout: 250_000 }, () => {
     const script = [
       "dmesg -n 1",
+      'echo "CPUS $(nproc)"',
       `for m in amo lrsc ticket; do paravm-atomics $m ${THREADS} ${ITERS}; echo "RC $m $?"; done`,
       'paravm-atomics nonsense 2>/dev/null; echo "RC usage $?"',
       `paravm-atomics amo 0 2>/dev/null; echo "RC zero-threads $?"`,
@@ -71,19 +72,27 @@ describe("paravm-atomics on QEMU -smp 2 (the oracle)", () => {
     ].join("\n");
     // The console goes to a file: QEMU drops output when a pipe is momentarily full.
     const outPath = join(work, "console");
-    const fd = openSync(outPath, "w");
-    const r = spawnSync(
-      "qemu-system-riscv64",
-      [
-        ...["-M", "virt", "-m", "256M", "-smp", String(THREADS), "-nographic", "-no-reboot"],
-        ...["-bios", FULL_DEFAULTS.FIRMWARE, "-kernel", join(dir!, "Image"), "-initrd", join(dir!, "initramfs.cpio.gz")],
-        ...["-append", `console=ttyS0 quiet paravm.exec=${Buffer.from(script).toString("base64")}`],
-      ],
-      { stdio: ["ignore", fd, fd], timeout: 80_000 },
-    );
-    closeSync(fd);
-    const out = readFileSync(outPath, "utf8");
-    assert.equal(r.error, undefined, `QEMU: ${String(r.error)}\n${out.slice(-1500)}`);
+    // Debian's OpenSBI 1.1 loses the second CPU in ~2.5% of QEMU MTTCG boots (its
+    // secondary-start race, docs/full-machine.md): such a boot is retried, never a failure.
+    let out = "";
+    let r: ReturnType<typeof spawnSync> | null = null;
+    for (let boot = 0; boot < 3; boot++) {
+      const fd = openSync(outPath, "w");
+      r = spawnSync(
+        "qemu-system-riscv64",
+        [
+          ...["-M", "virt", "-m", "256M", "-smp", String(THREADS), "-nographic", "-no-reboot"],
+          ...["-bios", FULL_DEFAULTS.FIRMWARE, "-kernel", join(dir!, "Image"), "-initrd", join(dir!, "initramfs.cpio.gz")],
+          ...["-append", `console=ttyS0 quiet paravm.exec=${Buffer.from(script).toString("base64")}`],
+        ],
+        { stdio: ["ignore", fd, fd], timeout: 80_000 },
+      );
+      closeSync(fd);
+      out = readFileSync(outPath, "utf8");
+      if (!/^CPUS 1\r?$/m.test(out)) break;
+    }
+    assert.match(out, /^CPUS 2\r?$/m, `QEMU never brought both CPUs online in 3 boots\n${out.slice(-800)}`);
+    assert.equal(r!.error, undefined, `QEMU: ${String(r!.error)}\n${out.slice(-1500)}`);
     assert.match(out, /PARAVM-EXIT-STATUS=0\r?$/m, out.slice(-1500));
 
     const rc = statuses(out);
