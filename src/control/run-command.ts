@@ -13,7 +13,7 @@ import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
 import { VmBuildError, type VmOutcome, type VmSchedStats } from "../hypervisor/vm.js";
-import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
+import { ExecStatusReader, FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 
 import { checkDisk, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
 
@@ -35,7 +35,6 @@ export interface RunOptions {
   maxInsns?: number;
 }
 
-export const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)/;
 
 
 /** The `--stats` JSON document (README, "Command line", lists the fields). */
@@ -162,15 +161,10 @@ export async function runPv(opts: RunOptions): Promise<number> {
   stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
   });
-  let tail = "";
-  let exitStatus: number | null = null;
+  const exit = new ExecStatusReader();
   const output = (bytes: Uint8Array): void => {
     stdout.write(bytes);
-    if (opts.exec !== undefined && exitStatus === null) {
-      tail = (tail + Buffer.from(bytes).toString("latin1")).slice(-256);
-      const m = EXIT_LINE.exec(tail);
-      if (m && /\r?\n/.test(tail.slice(m.index))) exitStatus = Number(m[1]);
-    }
+    if (opts.exec !== undefined) exit.push(bytes);
   };
   const interactive = opts.exec === undefined;
   const hv = new Hypervisor(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {});
@@ -192,7 +186,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
     throw e;
   }
   const setupMs = performance.now() - t0;
-  const machine = { stop: (): void => void vm.stop().catch(() => {}), input: (b: Uint8Array): void => vm.input(b) };
+  const stopVm = (): void => void vm.stop().catch(() => {});
 
   // The terminal: without --exec, stdin goes to the guest console (raw mode on a TTY).
   const stdin = process.stdin;
@@ -201,13 +195,11 @@ export async function runPv(opts: RunOptions): Promise<number> {
   const restore = (): void => {
     if (tty && stdin.isTTY) stdin.setRawMode(false);
   };
-  const onSignal = (): void => {
-    machine.stop();
-  };
+  const onSignal = stopVm;
   if (interactive) {
     const esc = new EscapeFilter(() => {
       quit = true;
-      machine.stop();
+      stopVm();
     });
     if (tty) {
       stdin.setRawMode(true);
@@ -215,7 +207,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
     }
     stdin.on("data", (chunk: Buffer) => {
       const bytes = tty ? esc.filter(chunk) : new Uint8Array(chunk);
-      if (bytes.length > 0) machine.input(bytes);
+      if (bytes.length > 0) vm.input(bytes);
     });
     stdin.on("error", () => {});
     stdin.resume();
@@ -261,6 +253,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
     return EXIT.GUEST_FAILED;
   }
   if (opts.exec !== undefined) {
+    const exitStatus = exit.status;
     if (exitStatus === null) {
       process.stderr.write("paravm: the guest powered off without printing PARAVM-EXIT-STATUS\n");
       return EXIT.GUEST_FAILED;
