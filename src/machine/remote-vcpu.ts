@@ -21,7 +21,7 @@ import { SbiDispatcher } from "../sbi/dispatch.js";
 import { firmwareExits } from "./full.js";
 import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
 import { IrqSources, Machine, RunLoop, type RunHooks, type RunResult } from "./run-loop.js";
-import { absorbLink, linkStop, RemoteDevice, type MachineThreads, type RegionInfo, type VcpuLink } from "./vcpu-link.js";
+import { absorbLink, ackFences, linkStop, RemoteDevice, type MachineThreads, type RegionInfo, type VcpuLink } from "./vcpu-link.js";
 
 /** mip bits the owner drives on a full machine's harts: MSIP, MTIP, SEIP, MEIP. */
 const FULL_LEVELS = (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11);
@@ -78,14 +78,7 @@ export class RemoteVcpu extends Machine<RunResult> {
     // The owner's thread shares the RAM: fence must be a real barrier (docs/memory-model.md).
     me.smp = true;
     // While waiting for the owner, keep acknowledging fences: the owner may be waiting for ours.
-    const whileWaiting = (): void => {
-      const req = link.fencePending(k);
-      if (req !== 0) {
-        me.flushTlb();
-        me.flushDecoded();
-        link.ackFence(k, req);
-      }
-    };
+    const whileWaiting = (): void => ackFences(me, link, k);
     for (const r of options.regions) {
       this.bus.map(r.base, new RemoteDevice(link, k, r.base, r.size, whileWaiting, () => (this.bus.fault = true)), r.name);
     }

@@ -335,13 +335,18 @@ export function absorbLink(h: Hart, link: VcpuLink, self: number, levelMask: num
     h.mip |= soft;
     h.event = true;
   }
+  ackFences(h, link, self);
+  return soft;
+}
+
+/** Flush hart `self`'s TLB and decoded code if another thread asked, and acknowledge. */
+export function ackFences(h: Hart, link: VcpuLink, self: number): void {
   const req = link.fencePending(self);
   if (req !== 0) {
     h.flushTlb();
     h.flushDecoded();
     link.ackFence(self, req);
   }
-  return soft;
 }
 
 /**
