@@ -7,12 +7,10 @@
  * sees the whole fleet.
  */
 import { EventEmitter } from "node:events";
-import { availableParallelism } from "node:os";
 import { Networks } from "../net/switch.js";
 import { SwitchBackend } from "../net/switch-backend.js";
 import type { MachineSpec } from "./machine-spec.js";
-import { LIMITS } from "./sched-layout.js";
-import { CreditScheduler } from "./scheduler.js";
+import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
 
 export type { VmSchedStats };
@@ -44,7 +42,8 @@ export class Hypervisor extends EventEmitter {
 
   constructor(options: HypervisorOptions = {}) {
     super();
-    this.scheduler = new CreditScheduler({ pcpus: options.pcpus ?? Math.min(availableParallelism(), LIMITS.pcpusMax) });
+    // The scheduler's default is this host's cores.
+    this.scheduler = new CreditScheduler(options.pcpus !== undefined ? { pcpus: options.pcpus } : {});
     this.scheduler.start();
     this.networks = options.networks ?? new Networks();
   }
@@ -52,8 +51,8 @@ export class Hypervisor extends EventEmitter {
   /** Add a VM (not started). Names are unique; bad settings throw before anything changes. */
   create(c: CreateVm): Vm {
     if (this.vms.has(c.name)) throw new Error(`a VM named "${c.name}" already exists`);
-    checkSetting("weight", c.weight, LIMITS.weightMin, LIMITS.weightMax);
-    checkSetting("cap", c.cap, LIMITS.capMin, 100 * LIMITS.pcpusMax);
+    if (c.weight !== undefined) checkWeight(c.weight);
+    if (c.cap !== undefined) checkCap(c.cap);
     let port: SwitchBackend | undefined;
     if (c.network !== undefined) {
       if (!c.spec.net) throw new Error(`VM ${c.name}: a network needs a NIC in the machine spec`);
@@ -111,7 +110,3 @@ export class Hypervisor extends EventEmitter {
   }
 }
 
-function checkSetting(name: string, v: number | undefined, min: number, max: number): void {
-  if (v === undefined) return;
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} ${v}: must be a whole number from ${min} to ${max}`);
-}

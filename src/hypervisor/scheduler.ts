@@ -80,6 +80,14 @@ function checkInt(field: string, value: unknown, min: number, max: number, unit 
 }
 const CAP_UNIT = " (% of one host core; 0 = no cap)";
 
+/** A VM's weight or cap, checked as addVm/setWeight/setCap check them (also for a VM not yet added). */
+export function checkWeight(weight: number): number {
+  return checkInt("weight", weight, LIMITS.weightMin, LIMITS.weightMax);
+}
+export function checkCap(cap: number): number {
+  return checkInt("cap", cap, LIMITS.capMin, LIMITS.capMax, CAP_UNIT);
+}
+
 
 /**
  * Divide `total` by weight among entries, none above its `max`; what a saturated entry
@@ -182,8 +190,8 @@ export class CreditScheduler {
   }
 
   addVm(settings: SchedVmSettings = {}): number {
-    const weight = checkInt("weight", settings.weight ?? LIMITS.weightDefault, LIMITS.weightMin, LIMITS.weightMax);
-    const cap = checkInt("cap", settings.cap ?? 0, LIMITS.capMin, LIMITS.capMax, CAP_UNIT);
+    const weight = checkWeight(settings.weight ?? LIMITS.weightDefault);
+    const cap = checkCap(settings.cap ?? 0);
     const i32 = this.t.i32;
     let vm = 0;
     while (vm < this.maxVms && i32[this.v.vmI(vm, V.USED)] !== 0) vm++;
@@ -245,7 +253,7 @@ export class CreditScheduler {
 
   setWeight(vm: number, weight: number): void {
     this.checkVm(vm);
-    checkInt("weight", weight, LIMITS.weightMin, LIMITS.weightMax);
+    checkWeight(weight);
     this.locked(() => {
       this.t.i32[this.v.vmI(vm, V.WEIGHT)] = weight;
     });
@@ -254,7 +262,7 @@ export class CreditScheduler {
   /** Takes effect at once: a raised cap may unpark the VM now, a lowered one parks it at its next sliceEnd. */
   setCap(vm: number, cap: number): void {
     this.checkVm(vm);
-    checkInt("cap", cap, LIMITS.capMin, LIMITS.capMax, CAP_UNIT);
+    checkCap(cap);
     this.locked((now) => {
       this.t.i32[this.v.vmI(vm, V.CAP)] = cap;
       this.t.dispatch(now);

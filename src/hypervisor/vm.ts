@@ -16,7 +16,7 @@ import type { PvResult } from "../machine/pv.js";
 import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import type { MachineSpec } from "./machine-spec.js";
-import type { CreditScheduler } from "./scheduler.js";
+import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
 import { createVmControl, VM_CTL, VcpuReport, VmCommand, type VcpuMessage } from "./vm-control.js";
@@ -358,12 +358,15 @@ export class Vm extends EventEmitter {
   }
 
   setWeight(weight: number): void {
+    // Checked now even when the VM does not run: its next start must not fail on it.
     if (this.schedVm >= 0) this.scheduler.setWeight(this.schedVm, weight);
+    else checkWeight(weight);
     this.weight = weight;
   }
 
   setCap(cap: number): void {
     if (this.schedVm >= 0) this.scheduler.setCap(this.schedVm, cap);
+    else checkCap(cap);
     this.cap = cap;
   }
 
