@@ -13,7 +13,11 @@
  *               and the same guest script on qemu-system-riscv64 -M virt -smp 2 with
  *               multi-threaded TCG in the same run.
  *   3  idle     host CPU of the whole process (process.cpuUsage: every thread) while
- *               --idle-vms pv VMs sit in `sleep` for --idle-s (goal < 2 % of one core).
+ *               --idle-vms pv VMs sit in `sleep` for --idle-s (goal < 2 % of one core),
+ *               after a --idle-warm-s warm-up window (measured and printed too): each
+ *               vCPU thread is its own V8 isolate, and for the first tens of seconds
+ *               after boot V8 still optimizes the interpreter (50-80 ms TurboFan jobs
+ *               per isolate) and its memory reducer runs full GCs on the boot garbage.
  *   4  ping     busybox ping between two VMs on one virtual network, pcpus = 1, without
  *               and then with a third, CPU-bound VM: median and p90 RTT (goal: median
  *               under 2 ms with the CPU-bound VM).
@@ -26,6 +30,7 @@
  *   --settle-s S       wait after a setting changes before a window starts (default 2)
  *   --idle-s S         how long the idle VMs are measured (default 30)
  *   --idle-vms N       how many idle VMs (default 10)
+ *   --idle-warm-s S    warm-up before the idle window, measured apart (default 30)
  *   --pings N          pings per phase, 0.2 s apart (default 50)
  *   --guest-dir DIR    directory with Image and initramfs.cpio.gz (default: as bench:boot)
  *   --timeout-s S      give up on a guest that does not reach its next step (default 300)
@@ -67,6 +72,7 @@ interface Options {
   settleS: number;
   idleS: number;
   idleVms: number;
+  idleWarmS: number;
   pings: number;
   guestDir: string | null;
   timeoutS: number;
@@ -82,6 +88,7 @@ function parseOptions(): Options {
       "settle-s": { type: "string", default: "2" },
       "idle-s": { type: "string", default: "30" },
       "idle-vms": { type: "string", default: "10" },
+      "idle-warm-s": { type: "string", default: "30" },
       pings: { type: "string", default: "50" },
       "guest-dir": { type: "string" },
       "timeout-s": { type: "string", default: "300" },
@@ -103,6 +110,7 @@ function parseOptions(): Options {
     settleS: intOption("settle-s", values["settle-s"], 0),
     idleS: intOption("idle-s", values["idle-s"], 1),
     idleVms: intOption("idle-vms", values["idle-vms"], 1),
+    idleWarmS: intOption("idle-warm-s", values["idle-warm-s"], 0),
     pings: intOption("pings", values.pings, 3),
     guestDir: values["guest-dir"] ?? null,
     timeoutS: intOption("timeout-s", values["timeout-s"], 10),
@@ -173,7 +181,7 @@ type Load = ReturnType<LoadProbe["end"]>;
  * (/proc/PID/task/TID/schedstat: "run wait slices"). The host's own view, beside the
  * hypervisor's: a vCPU thread can hold a grant while the host runs something else.
  */
-type TaskTimes = Map<number, { runNs: number; waitNs: number }>;
+type TaskTimes = Map<number, { runNs: number; waitNs: number; comm: string }>;
 
 function taskTimes(pid: number | "self" = "self"): TaskTimes {
   const out: TaskTimes = new Map();
@@ -181,7 +189,8 @@ function taskTimes(pid: number | "self" = "self"): TaskTimes {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "latin1").trim().split(/\s+/).map(Number);
-        out.set(Number(tid), { runNs: run ?? 0, waitNs: wait ?? 0 });
+        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "latin1").trim();
+        out.set(Number(tid), { runNs: run ?? 0, waitNs: wait ?? 0, comm });
       } catch {
         // the thread ended meanwhile
       }
@@ -760,6 +769,9 @@ interface IdleResult {
   quiesceS: number;
   /** Fleet CPU per second (scheduler run time) when the measurement began. */
   quiesceCores: number;
+  /** The warm-up window before the measured one: its length and the process's CPU in it. */
+  warmS: number;
+  warmPercent: number;
   windowS: number;
   processCpuMs: { user: number; system: number };
   /** process CPU / wall, in % of one core. */
@@ -770,6 +782,8 @@ interface IdleResult {
   perVm: { name: string; cpuMs: number; idleMs: number; wakes: number; grants: number }[];
   /** Host CPU by thread (schedstat): the main thread, the vCPU threads, the rest (V8 and libuv helpers). */
   threads: { main: HostThreads; vcpus: HostThreads; other: HostThreads };
+  /** The rest by thread (comm/tid), % of one core, the busy ones only. */
+  otherByName: Record<string, number>;
   load: Load;
 }
 
@@ -800,7 +814,14 @@ async function partIdle(opts: Options, img: Images): Promise<IdleResult> {
       if (quiesceCores < 0.01 || performance.now() - q0 > 30_000) break;
     }
     const quiesceS = (performance.now() - q0) / 1000;
-    console.log(`  all up in ${fixed(bootS, 1)} s, quiet after ${fixed(quiesceS, 1)} s (fleet at ${fixed(quiesceCores * 100, 2)}% of a core); measuring ${opts.idleS} s`);
+    console.log(`  all up in ${fixed(bootS, 1)} s, quiet after ${fixed(quiesceS, 1)} s (fleet at ${fixed(quiesceCores * 100, 2)}% of a core)`);
+    const warm0 = process.cpuUsage();
+    const warmT0 = performance.now();
+    await sleep(opts.idleWarmS * 1000);
+    const warmCpu = process.cpuUsage(warm0);
+    const warmPercent = opts.idleWarmS > 0 ? ((warmCpu.user + warmCpu.system) / 1000 / (performance.now() - warmT0)) * 100 : NaN;
+    if (opts.idleWarmS > 0) console.log(`  warm-up ${opts.idleWarmS} s (V8 still tiering up and collecting boot garbage): process ${fixed(warmPercent, 2)}% of one core`);
+    console.log(`  measuring ${opts.idleS} s`);
 
     const per0 = logs.map((l) => ({ s: sched(hv, l.vm.name), v: vcpuSums(hv, l.vm) }));
     const th0 = taskTimes();
@@ -836,17 +857,29 @@ async function partIdle(opts: Options, img: Images): Promise<IdleResult> {
         `vCPUs held a grant ${fixed(vcpuRunPercent, 2)}%, ${fixed(wakesPerS, 1)} wake-ups/s per VM; ` +
         `threads: main ${pct(threads.main)}, vCPUs ${pct(threads.vcpus)} (${threads.vcpus.threads}), others ${pct(threads.other)} (${threads.other.threads})`,
     );
+    // The helper threads one by one (all are named "node": V8's platform workers, libuv's pool…): which of them an idle fleet wakes.
+    const byComm = new Map<string, number>();
+    for (const [tid, t1] of th1) {
+      if (tid === process.pid || vcpuSet.has(tid)) continue;
+      const ms = (t1.runNs - (th0.get(tid)?.runNs ?? 0)) / 1e6;
+      byComm.set(`${t1.comm}/${tid}`, ms);
+    }
+    const otherByName = Object.fromEntries([...byComm].filter(([, ms]) => ms >= 1).sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, r2((ms / wallMs) * 100)]));
+    console.log(`  busy helper threads, % of one core: ${Object.entries(otherByName).map(([k, v]) => `${k} ${fixed(v, 2)}`).join(", ")}`);
     return {
       vms: opts.idleVms,
       bootS: r2(bootS),
       quiesceS: r2(quiesceS),
       quiesceCores: r3(quiesceCores),
+      warmS: opts.idleWarmS,
+      warmPercent: r3(warmPercent),
       windowS: r2(wallMs / 1000),
       processCpuMs: { user: r2(cpu.user / 1000), system: r2(cpu.system / 1000) },
       percentOfCore: r3(percentOfCore),
       vcpuRunPercent: r3(vcpuRunPercent),
       perVm,
       threads,
+      otherByName,
       load,
     };
   } finally {
