@@ -88,6 +88,9 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // `kill -USR2 <pid>`: where every vCPU is (pc, loop step, scheduler and link words), on stderr.
+  const onWhere = (): void => void process.stderr.write(`${hv.where().join("\n")}\n`);
+  process.on("SIGUSR2", onWhere);
   let r: Awaited<ReturnType<typeof runFleet>>;
   try {
     r = await runFleet(hv, vms, { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) }, (name, bytes) => lines.push(name, bytes));
@@ -100,6 +103,7 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGUSR2", onWhere);
     lines.flush();
     await hv.close();
   }

@@ -214,12 +214,16 @@ export async function runPv(opts: RunOptions): Promise<number> {
   }
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // `kill -USR2 <pid>`: where every vCPU is (pc, loop step, scheduler and link words), on stderr.
+  const onWhere = (): void => void process.stderr.write(`${hv.where().join("\n")}\n`);
+  process.on("SIGUSR2", onWhere);
   let outcome: VmOutcome;
   try {
     outcome = await vm.wait();
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGUSR2", onWhere);
     if (interactive) {
       restore();
       stdin.pause();

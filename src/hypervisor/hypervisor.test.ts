@@ -156,7 +156,10 @@ describe("VM lifecycle on real guests", { skip, timeout: 300_000 }, () => {
       await cc.until(/^TICK /, afterCrash + 2);
       assert.equal(c.state, "running");
 
+      // where(): one line per vCPU, from words the threads publish (a stuck VM answers too).
+      assert.match(c.where().join("\n"), /^ {2}vcpu0: report 1 (run|idle|wait-grant) pc ffffffff[0-9a-f]{8} priv 1 .* sched \w+\/\w+ grant [01]/m);
       await c.pause();
+      assert.match(c.where().join("\n"), /^ {2}vcpu0: report 2 paused pc [0-9a-f]+ .* sched offline\//m);
       const ticksAtPause = cc.count(/^TICK /);
       const cpu0 = process.cpuUsage();
       await sleep(2500);

@@ -99,6 +99,11 @@ export class Hypervisor extends EventEmitter {
   }
 
   /** The scheduler's figures for a VM: live while it runs, as they were at the end after. */
+  /** Every VM's Vm.where() lines: what each vCPU is doing now, answered even when stuck. */
+  where(): string[] {
+    return [...this.vms.values()].flatMap((vm) => vm.where());
+  }
+
   schedStats(name: string): VmSchedStats | null {
     return this.get(name).schedStats();
   }

@@ -406,6 +406,22 @@ export class CreditScheduler {
     }));
   }
 
+  /**
+   * A slot's words read without the table lock, for diagnosing a stuck VM (a thread that
+   * died holding the lock must not hang the one asking): racy, never used to decide.
+   */
+  peekSlot(slot: number): { state: string; priority: string; grant: boolean; bell: number; tableLocked: boolean } {
+    this.checkSlot(slot);
+    const t = this.t;
+    return {
+      state: STATE_NAMES[t.state(slot)] ?? "?",
+      priority: PRIO_NAMES[t.prio(slot)] ?? "?",
+      grant: t.holds(slot),
+      bell: Atomics.load(t.i32, slotI(slot, S.BELL)),
+      tableLocked: Atomics.load(t.i32, G.LOCK) !== 0,
+    };
+  }
+
   /** Slots of `vm`, in slot order. */
   vcpusOf(vm: number): number[] {
     this.checkVm(vm);

@@ -23,7 +23,7 @@ import type { MachineStop } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
 import { buildOwnerMachine, type MachineSpec } from "./machine-spec.js";
 import { VcpuSched } from "./vcpu-sched.js";
-import { VM_CTL, VcpuReport, VmCommand, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
+import { VM_CTL, VcpuPhase, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
 export interface VcpuWorkerData {
   readonly hart: number;
@@ -145,6 +145,19 @@ async function main(): Promise<void> {
   const report = (r: number): void => {
     Atomics.store(control, VM_CTL.HART_BASE + k, r);
   };
+  const hart = machine.harts[k]!;
+  const cpus = data.spec.cpus;
+  const whereBase = whereIdx(cpus, k, 0);
+  /** Publish where this thread is (for Vm.where(): plain stores, read racily by design). */
+  const where = (phase: number): void => {
+    control[whereBase + WHERE.PHASE] = phase;
+    control[whereBase + WHERE.PC_LO] = hart.pcLo;
+    control[whereBase + WHERE.PC_HI] = hart.pcHi;
+    control[whereBase + WHERE.PRIV] = hart.priv;
+    control[whereBase + WHERE.MIP] = hart.mip;
+    control[whereBase + WHERE.MIE] = hart.mie;
+    control[whereBase + WHERE.INSNS] = hart.retired() | 0;
+  };
   const sta = "sbi" in machine && machine.sbi ? machine.sbi.sta : null;
   report(VcpuReport.RUNNING);
   loop.begin();
@@ -162,6 +175,7 @@ async function main(): Promise<void> {
     }
     if (cmd === VmCommand.PAUSE) {
       sched.offline();
+      where(VcpuPhase.PAUSED);
       report(VcpuReport.PAUSED);
       while (Atomics.load(control, VM_CTL.COMMAND) === VmCommand.PAUSE) {
         // Another vCPU may be in the middle of a device access or a fence: answer it, so it reaches its own pause.
@@ -188,6 +202,7 @@ async function main(): Promise<void> {
         }
       } else idleForever = 0;
       const wait = Math.min(deadline, maxSleep);
+      where(VcpuPhase.IDLE);
       const t = performance.now();
       if (wait > 0) sched.idle(wait, bell);
       loop.slept(performance.now() - t);
@@ -198,6 +213,7 @@ async function main(): Promise<void> {
       continue;
     }
     if (!sched.holdsGrant) {
+      where(VcpuPhase.WAIT_GRANT);
       const got = sched.acquire(Math.min(loop.msToNextDeadline(), maxSleep), bell);
       if (!got) {
         if (owner) {
@@ -211,8 +227,10 @@ async function main(): Promise<void> {
     }
     const t0 = performance.now();
     if (data.throwAfterMs !== undefined && t0 - startedAt > data.throwAfterMs) throw new Error(`fault injected into vCPU ${k} after ${data.throwAfterMs} ms`);
+    where(VcpuPhase.RUN);
     const step = loop.step(t0 + VCPU_TIMING.SLICE_MS);
     const t1 = performance.now();
+    control[whereBase + WHERE.SLICES]!++;
     if (step.kind === "stop") {
       stop = step.stop;
       break;
@@ -230,6 +248,7 @@ async function main(): Promise<void> {
     link.requestStop(stop === "shutdown" ? LinkStop.SHUTDOWN : LinkStop.REBOOT, result.resetReason ?? 0);
   }
   close();
+  where(VcpuPhase.DONE);
   report(VcpuReport.DONE);
   post({ t: "done", hart: k, result });
 }

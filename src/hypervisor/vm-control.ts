@@ -15,8 +15,25 @@ export const VmCommand = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
 /** What a vCPU thread says it is doing (so pause can wait until every thread really stopped). */
 export const VcpuReport = { STARTING: 0, RUNNING: 1, PAUSED: 2, DONE: 3 } as const;
 
+/**
+ * Where each vCPU thread is, published at every step of its loop (a few plain stores per
+ * ~1 ms slice), so the main thread can say what a VM is doing even when its threads are
+ * stuck (`paravm run` prints it on SIGUSR2; Vm.where()).
+ */
+export const WHERE = { PHASE: 0, PC_LO: 1, PC_HI: 2, PRIV: 3, MIP: 4, MIE: 5, SLICES: 6, INSNS: 7 } as const;
+const WHERE_STRIDE = 8;
+
+/** WHERE.PHASE: the step of the vCPU loop the thread is in. */
+export const VcpuPhase = { STARTING: 0, RUN: 1, IDLE: 2, WAIT_GRANT: 3, PAUSED: 4, DONE: 5 } as const;
+export const VCPU_PHASE_NAMES = ["starting", "run", "idle", "wait-grant", "paused", "done"] as const;
+
+/** Index of hart `hart`'s WHERE `field` in a VM control block made for `harts` harts. */
+export function whereIdx(harts: number, hart: number, field: number): number {
+  return VM_CTL.HART_BASE + harts + hart * WHERE_STRIDE + field;
+}
+
 export function createVmControl(harts: number): Int32Array {
-  return new Int32Array(new SharedArrayBuffer((VM_CTL.HART_BASE + harts) * 4));
+  return new Int32Array(new SharedArrayBuffer((VM_CTL.HART_BASE + harts + harts * WHERE_STRIDE) * 4));
 }
 
 /** Messages from a vCPU thread to the main thread. */

@@ -19,7 +19,7 @@ import type { MachineSpec } from "./machine-spec.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
-import { createVmControl, VM_CTL, VcpuReport, VmCommand, type VcpuMessage } from "./vm-control.js";
+import { createVmControl, VCPU_PHASE_NAMES, VM_CTL, VcpuReport, VmCommand, WHERE, whereIdx, type VcpuMessage } from "./vm-control.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped" | "crashed";
 
@@ -270,6 +270,34 @@ export class Vm extends EventEmitter {
   }
 
   private lastSched: VmSchedStats | null = null;
+
+  /**
+   * Where each vCPU is right now, one line each: what its thread reports, the step of its
+   * loop, pc/privilege/interrupts as of its last step, the scheduler's view and its link
+   * words. Read without locks, so it answers even when the VM is stuck (that is its use).
+   */
+  where(): string[] {
+    const ctl = this.control;
+    if (!ctl || this.state === "created") return [`${this.name}: ${this.state}`];
+    const cpus = this.spec.cpus;
+    const hex = (v: number): string => (v >>> 0).toString(16);
+    const lines = [`${this.name}: ${this.state}${this.reason !== undefined ? ` (${this.reason})` : ""}, command ${Atomics.load(ctl, VM_CTL.COMMAND)}`];
+    for (let k = 0; k < cpus; k++) {
+      const w = (f: number): number => Atomics.load(ctl, whereIdx(cpus, k, f));
+      const phase = VCPU_PHASE_NAMES[w(WHERE.PHASE)] ?? "?";
+      const pc = `${hex(w(WHERE.PC_HI))}${hex(w(WHERE.PC_LO)).padStart(8, "0")}`;
+      const slot = this.slots[k];
+      const sched = slot !== undefined && this.schedVm >= 0 ? this.scheduler.peekSlot(slot) : null;
+      const l = this.link?.peek(k);
+      lines.push(
+        `  vcpu${k}: report ${Atomics.load(ctl, VM_CTL.HART_BASE + k)} ${phase} pc ${pc} priv ${w(WHERE.PRIV)} mip ${hex(w(WHERE.MIP))} mie ${hex(w(WHERE.MIE))} ` +
+          `slices ${w(WHERE.SLICES)} insns ${w(WHERE.INSNS) >>> 0}` +
+          (sched ? ` | sched ${sched.state}/${sched.priority} grant ${sched.grant ? 1 : 0} bell ${sched.bell}${sched.tableLocked ? " (table locked)" : ""}` : "") +
+          (l ? ` | link levels ${hex(l.levels)} soft ${hex(l.soft)} fence ${l.fenceReq}/${l.fenceAck} start ${l.start} mbox ${l.mbox} hsm ${l.hsm} stop ${l.stop}` : ""),
+      );
+    }
+    return lines;
+  }
 
   private release(): void {
     if (this.schedVm >= 0) this.lastSched = this.schedStats();

@@ -108,6 +108,21 @@ export class VcpuLink {
     this.hsmStates = new Uint8Array(sab, hsmOffset, this.harts);
   }
 
+  /** Hart `hart`'s link words and HSM state, read racily (diagnostics only). */
+  peek(hart: number): { levels: number; soft: number; fenceReq: number; fenceAck: number; start: number; mbox: number; hsm: number; stop: number } {
+    const word = (k: number): number => Atomics.load(this.i32, this.w(hart, k));
+    return {
+      levels: word(HART_WORD.LEVELS),
+      soft: word(HART_WORD.SOFT),
+      fenceReq: word(HART_WORD.FENCE_REQ),
+      fenceAck: word(HART_WORD.FENCE_ACK),
+      start: word(HART_WORD.START),
+      mbox: word(HART_WORD.MBOX_STATE),
+      hsm: this.hsmStates[hart] ?? -1,
+      stop: Atomics.load(this.i32, LINK.STOP),
+    };
+  }
+
   private w(hart: number, word: number): number {
     return LINK.HART_BASE + hart * LINK.HART_STRIDE + word;
   }
