@@ -14,7 +14,7 @@
  * console input, frames from the switch and device timers arrive.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import type { NetBackend } from "../devices/virtio/net/device.js";
+import type { FrameOffload, NetBackend } from "../devices/virtio/net/device.js";
 import type { FullMachine } from "../machine/full.js";
 import type { PvMachine } from "../machine/pv.js";
 import { ImageError } from "../machine/linux-image.js";
@@ -80,14 +80,16 @@ async function main(): Promise<void> {
 
   let machine: PvMachine | FullMachine | RemoteVcpu;
   let close = (): void => {};
-  let deliverFrame: ((frame: Uint8Array) => boolean) | null = null;
+  let deliverFrame: ((frame: Uint8Array, gso: FrameOffload | null) => boolean) | null = null;
   let drainMessages = (): void => {};
   if (owner) {
     const net: NetBackend | null = data.spec.net
       ? {
-          send: (frame) => {
+          // The switch (on the main thread) carries whole GSO packets.
+          gso: true,
+          send: (frame, gso) => {
             const copy = frame.slice();
-            post({ t: "frame", frame: copy }, [copy.buffer as ArrayBuffer]);
+            post({ t: "frame", frame: copy, gso: gso ?? null }, [copy.buffer as ArrayBuffer]);
             return true;
           },
           onReceive: (cb) => {
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
     const m = machine;
     const handle = (msg: OwnerMessage): void => {
       if (msg.t === "input") m.input(msg.bytes);
-      else if (msg.t === "frame") deliverFrame?.(msg.frame);
+      else if (msg.t === "frame") deliverFrame?.(msg.frame, msg.gso);
     };
     port.on("message", handle);
     // Frames and input are taken between slices and right after a wake-up, without

@@ -1,3 +1,5 @@
+import type { FrameOffload } from "../devices/virtio/net/device.js";
+
 /**
  * The words the main thread and a VM's vCPU threads share to control it (besides the
  * machine's own link, vcpu-link.ts, and the scheduler's table, sched-layout.ts): the
@@ -40,10 +42,10 @@ export function createVmControl(harts: number): Int32Array {
 export type VcpuMessage =
   | { t: "ready"; ram: SharedArrayBuffer; ramBase: number; ramSize: number; regions: { base: number; size: number; name: string }[]; firmwareEntry?: { pc: number; fdt: number } }
   | { t: "out"; bytes: Uint8Array }
-  | { t: "frame"; frame: Uint8Array }
+  | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
   | { t: "done"; hart: number; result: unknown }
   /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
   | { t: "buildError"; message: string; usage: boolean };
 
 /** Messages from the main thread to the owner thread. */
-export type OwnerMessage = { t: "input"; bytes: Uint8Array } | { t: "frame"; frame: Uint8Array };
+export type OwnerMessage = { t: "input"; bytes: Uint8Array } | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null };

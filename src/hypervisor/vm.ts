@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
+import type { FrameOffload } from "../devices/virtio/net/device.js";
 import type { FullResult } from "../machine/full.js";
 import type { PvResult } from "../machine/pv.js";
 import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
@@ -19,7 +20,7 @@ import type { MachineSpec } from "./machine-spec.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
-import { createVmControl, VCPU_PHASE_NAMES, VM_CTL, VcpuReport, VmCommand, WHERE, whereIdx, type VcpuMessage } from "./vm-control.js";
+import { createVmControl, VCPU_PHASE_NAMES, VM_CTL, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped" | "crashed";
 
@@ -63,8 +64,8 @@ export const VM_DEFAULTS = {
 
 /** A network port for the VM's NIC, on the hypervisor's switch (main thread). */
 export interface VmNetPort {
-  send(frame: Uint8Array): void;
-  onReceive(cb: (frame: Uint8Array) => boolean): void;
+  send(frame: Uint8Array, gso: FrameOffload | null): void;
+  onReceive(cb: (frame: Uint8Array, gso: FrameOffload | null) => boolean): void;
 }
 
 export interface VmOptions {
@@ -121,10 +122,10 @@ export class Vm extends EventEmitter {
     this.scheduler = options.scheduler;
     this.weight = options.weight ?? 256;
     this.cap = options.cap ?? 0;
-    options.net?.onReceive((frame) => {
+    options.net?.onReceive((frame, gso) => {
       const owner = this.workers[0];
       if (!owner || this.state === "stopped" || this.state === "crashed") return false;
-      owner.postMessage({ t: "frame", frame });
+      owner.postMessage({ t: "frame", frame, gso } satisfies OwnerMessage);
       VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
       return true;
     });
@@ -216,7 +217,7 @@ export class Vm extends EventEmitter {
 
   private onMessage(m: VcpuMessage): void {
     if (m.t === "out") this.emit("output", m.bytes);
-    else if (m.t === "frame") this.options.net?.send(m.frame);
+    else if (m.t === "frame") this.options.net?.send(m.frame, m.gso);
     else if (m.t === "done") {
       this.results[m.hart] = m.result as RunResult;
       if (this.results.every((r) => r !== null)) this.finish();

@@ -281,10 +281,11 @@ export class PvMachine extends Machine<PvResult> {
 /** Frames from `inner` reach the device, then `wake` the run loop in case it sleeps. */
 export function wakingBackend(inner: NetBackend, wake: () => void): NetBackend {
   return {
-    send: (frame) => inner.send(frame),
+    ...(inner.gso === true ? { gso: true } : {}),
+    send: (frame, gso) => inner.send(frame, gso),
     onReceive: (cb) =>
-      inner.onReceive((frame) => {
-        const ok = cb(frame);
+      inner.onReceive((frame, gso) => {
+        const ok = cb(frame, gso);
         wake();
         return ok;
       }),

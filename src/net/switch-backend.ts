@@ -4,21 +4,23 @@
  * and the device's "dropped" answer becomes the port's no-buffer drop.
  */
 import type { AttachOptions, SwitchPort, VirtualSwitch } from "./switch.js";
-import type { NetBackend } from "../devices/virtio/net/device.js";
+import type { FrameOffload, NetBackend } from "../devices/virtio/net/device.js";
 
 export class SwitchBackend implements NetBackend {
   readonly port: SwitchPort;
-  private rx: ((frame: Uint8Array) => boolean) | null = null;
+  /** Whole GSO packets cross the switch (each receiver takes or cuts them). */
+  readonly gso = true;
+  private rx: ((frame: Uint8Array, gso: FrameOffload | null) => boolean) | null = null;
 
   constructor(sw: VirtualSwitch, portName: string, opts: AttachOptions = {}) {
-    this.port = sw.attach({ deliver: (frame) => (this.rx ? this.rx(frame) : false) }, portName, opts);
+    this.port = sw.attach({ deliver: (frame, gso) => (this.rx ? this.rx(frame, gso) : false) }, portName, opts);
   }
 
-  send(frame: Uint8Array): void {
-    this.port.send(frame);
+  send(frame: Uint8Array, gso: FrameOffload | null = null): void {
+    this.port.send(frame, gso);
   }
 
-  onReceive(cb: (frame: Uint8Array) => boolean): void {
+  onReceive(cb: (frame: Uint8Array, gso: FrameOffload | null) => boolean): void {
     this.rx = cb;
   }
 

@@ -8,12 +8,16 @@
  * Forwarding (IEEE 802.1D, without spanning tree): each frame entering a port is
  *   1. copied once (the switch never keeps references to the sender's buffer, which may be
  *      guest RAM that another hart keeps writing) and validated on the copy: 14..1514
- *      bytes, 1518 with an 802.1Q tag; a source MAC that is not multicast/broadcast;
+ *      bytes, 1518 with an 802.1Q tag; a source MAC that is not multicast/broadcast; a
+ *      whole GSO packet (a `FrameOffload`: one TCP packet of up to 64 KiB from a pv guest's
+ *      TSO, offload.ts) only when its headers check out again on the copy;
  *   2. optionally rate limited (per-port ingress limiter): over the limit, dropped;
  *   3. learned: source MAC → ingress port;
  *   4. forwarded: unicast to the learned port, unknown unicast and broadcast/multicast
  *      flooded to every other port; never back to the ingress port (no hairpin).
  * The same copy is delivered to every destination: receivers must treat it as read-only.
+ * A GSO packet goes whole to every receiver; a receiver that cannot take one cuts it
+ * (virtio-net without GUEST_TSO4, e1000). It counts as one frame of its full length.
  *
  * Counters are from the switch's side: `rx*` = frames the switch received from the port
  * (what the VM sent), `tx*` = frames the switch delivered to it. Drops are charged to the
@@ -24,6 +28,7 @@
  * `maxMacs` entries; when full, expired entries go first, then the oldest learned one.
  */
 import { type Clock, monotonicClock, type RateLimiter } from "../devices/rate-limiter.js";
+import { checkGsoTcp4, TCP_CSUM_OFFSET, type FrameOffload } from "../devices/virtio/net/offload.js";
 
 export const ETH = {
   HEADER: 14,
@@ -31,11 +36,13 @@ export const ETH = {
   MAX_FRAME: 1514,
   VLAN_TAG: 4,
   TPID_8021Q: 0x8100,
+  /** Largest whole GSO packet: 64 KiB of IP packet plus Ethernet and VLAN headers. */
+  MAX_GSO_FRAME: 0x1_0000 + 14 + 4,
 } as const;
 
 export interface SwitchPortHandler {
-  /** Take a frame (read-only, owned by the switch); false when it had to be dropped (no rx buffer). */
-  deliver(frame: Uint8Array): boolean;
+  /** Take a frame (read-only, owned by the switch; `gso`: a whole TCP packet); false when it had to be dropped (no rx buffer). */
+  deliver(frame: Uint8Array, gso: FrameOffload | null): boolean;
 }
 
 export interface PortDrops {
@@ -85,9 +92,9 @@ export class SwitchPort {
    * Send a frame into the switch. `frame` is only read during the call (it may be a view
    * of guest RAM). Returns whether the frame was accepted (valid and not rate limited).
    */
-  send(frame: Uint8Array): boolean {
+  send(frame: Uint8Array, gso: FrameOffload | null = null): boolean {
     if (!this.attached) return false;
-    return this.sw.ingress(this, frame);
+    return this.sw.ingress(this, frame, gso);
   }
 
   /** Leave the switch: the port's MAC entries are forgotten; later sends are refused. */
@@ -116,13 +123,17 @@ interface MacEntry {
 const macKey = (b: Uint8Array, off: number): number =>
   b[off]! * 0x100_0000_0000 + b[off + 1]! * 0x1_0000_0000 + ((b[off + 2]! << 24) >>> 0) + (b[off + 3]! << 16) + (b[off + 4]! << 8) + b[off + 5]!;
 
-/** Why a frame is not acceptable, or null. */
-export function checkFrame(f: Uint8Array): string | null {
+/** Why a frame (with `gso`, a whole TCP packet) is not acceptable, or null. */
+export function checkFrame(f: Uint8Array, gso: FrameOffload | null = null): string | null {
   if (f.length < ETH.HEADER) return `runt frame of ${f.length} bytes`;
   const tagged = ((f[12]! << 8) | f[13]!) === ETH.TPID_8021Q;
-  const max = ETH.MAX_FRAME + (tagged ? ETH.VLAN_TAG : 0);
+  const max = gso !== null ? ETH.MAX_GSO_FRAME : ETH.MAX_FRAME + (tagged ? ETH.VLAN_TAG : 0);
   if (f.length > max) return `frame of ${f.length} bytes (max ${max})`;
   if ((f[6]! & 1) !== 0) return "multicast source MAC";
+  if (gso !== null) {
+    const again = checkGsoTcp4(f, f.length, gso.mss, gso.l4Start, TCP_CSUM_OFFSET);
+    if (again === null || again.hdrLen !== gso.hdrLen) return "GSO packet whose headers do not match its offload";
+  }
   return null;
 }
 
@@ -167,11 +178,11 @@ export class VirtualSwitch {
   }
 
   /** @internal */
-  ingress(from: SwitchPort, src: Uint8Array): boolean {
+  ingress(from: SwitchPort, src: Uint8Array, gso: FrameOffload | null = null): boolean {
     const st = from.stats;
     // Copy first, validate the copy: the sender's buffer may change under us.
     const frame = src.slice();
-    if (checkFrame(frame) !== null) {
+    if (checkFrame(frame, gso) !== null) {
       st.drops.malformed++;
       return false;
     }
@@ -189,14 +200,14 @@ export class VirtualSwitch {
         // A destination learned on the ingress port stays there (no hairpin): filtered.
         if (to !== from) {
           this.stats.forwarded++;
-          this.deliverTo(to, frame);
+          this.deliverTo(to, frame, gso);
         }
         return true;
       }
     }
     this.stats.flooded++;
     // Snapshot: a handler may attach or detach ports while we deliver.
-    for (const p of this.ports.slice()) if (p !== from && p.isAttached) this.deliverTo(p, frame);
+    for (const p of this.ports.slice()) if (p !== from && p.isAttached) this.deliverTo(p, frame, gso);
     return true;
   }
 
@@ -212,10 +223,10 @@ export class VirtualSwitch {
     this.macs.clear();
   }
 
-  private deliverTo(p: SwitchPort, frame: Uint8Array): void {
+  private deliverTo(p: SwitchPort, frame: Uint8Array, gso: FrameOffload | null): void {
     let ok: boolean;
     try {
-      ok = p.handler.deliver(frame);
+      ok = p.handler.deliver(frame, gso);
     } catch {
       ok = false;
     }

@@ -209,6 +209,28 @@ describe("e1000 receive", () => {
     assert.equal(ko.errors, RXD.ERR_TCPE);
   });
 
+  test("a whole GSO packet from a pv peer arrives as wire-sized frames, checksums good (IPCS|TCPCS)", () => {
+    const d = new MockE1000Driver().probe();
+    d.setupRx(8, 2048, 0);
+    d.w32(REG.RXCSUM, RXCSUM.IPOFL | RXCSUM.TUOFL);
+    d.w32(REG.RCTL, RCTL.EN | RCTL.BAM);
+    // 4000 bytes of TCP payload with only the pseudo-header sum in place, as a pv sender leaves it.
+    const ip = new Uint8Array(40 + 4000);
+    ip.set([0x45, 0, (ip.length >> 8) & 0xff, ip.length & 0xff, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1], 0);
+    ip.set([0, 80, 4, 210, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff], 20);
+    for (let i = 40; i < ip.length; i++) ip[i] = i & 0xff;
+    const f = ethFrame(NIC_MAC, PEER, 0x0800, ip);
+    assert.equal(d.backend.deliver(f, { mss: 1460, l4Start: 34, hdrLen: 54 }), true);
+    const lens = [0, 1, 2].map((i) => d.rxDesc(i).length - 4);
+    assert.deepEqual(lens, [54 + 1460, 54 + 1460, 54 + 4000 - 2 * 1460]);
+    for (let i = 0; i < 3; i++) {
+      const r = d.rxDesc(i);
+      assert.equal(r.status & (RXD.STAT_IPCS | RXD.STAT_TCPCS), RXD.STAT_IPCS | RXD.STAT_TCPCS, `segment ${i}`);
+      assert.equal(r.errors, 0, `segment ${i}`);
+    }
+    assert.equal(d.nic.stats.rxFrames, 3);
+  });
+
   test("CTRL.VME strips an 802.1Q tag into the special field with VP", () => {
     const d = new MockE1000Driver().probe();
     d.w32(REG.CTRL, d.r32(REG.CTRL) | CTRL.VME);

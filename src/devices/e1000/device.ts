@@ -32,6 +32,7 @@ import type { DeviceState } from "../device.js";
 import { PCI_CLASS, type PciBar, type PciFunction, type PciIdentity, type PciPort } from "../pci/config.js";
 import type { NetBackend } from "../virtio/net/device.js";
 import { isBroadcast } from "../virtio/net/mac.js";
+import { forEachPlainFrame } from "../virtio/net/offload.js";
 import { M88Phy, MicrowireEeprom } from "./eeprom-phy.js";
 import { sizeBucket } from "./packet.js";
 import {
@@ -106,6 +107,9 @@ function merge(cur: number, offset: number, width: 1 | 2 | 4, value: number): nu
   return ((cur & ~mask) | ((value << shift) & mask)) >>> 0;
 }
 
+/** A wire frame: 1500-byte MTU, Ethernet header, one 802.1Q tag. */
+const E1000_MAX_SEGMENT = 1518;
+
 export class E1000 implements PciFunction, TxHost, RxHost {
   readonly identity: PciIdentity;
   readonly bars: readonly (PciBar | null)[] = [
@@ -151,7 +155,9 @@ export class E1000 implements PciFunction, TxHost, RxHost {
     this.eeprom.program(this.eepromImage());
     this.tx = new TxEngine(this);
     this.rx = new RxEngine(this, fifo);
-    backend.onReceive((frame) => this.rx.receive(frame));
+    // A whole TCP packet from a pv peer (GSO): an e1000 takes wire-sized frames, so cut it.
+    const segment = new Uint8Array(E1000_MAX_SEGMENT);
+    backend.onReceive((frame, gso) => (gso === null ? this.rx.receive(frame) : forEachPlainFrame(frame, gso, segment, (f) => this.rx.receive(f)) > 0));
     this.macReset();
   }
 

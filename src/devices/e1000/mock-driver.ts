@@ -8,7 +8,7 @@ import type { IrqLine } from "../device.js";
 import { GuestRam } from "../../mem/ram.js";
 import { PCI_CFG, PCI_COMMAND } from "../pci/config.js";
 import { PCIE, PcieHost } from "../pci/host.js";
-import type { NetBackend } from "../virtio/net/device.js";
+import type { FrameOffload, NetBackend } from "../virtio/net/device.js";
 import { E1000, type E1000Options } from "./device.js";
 import { RCTL, REG, TCTL, TXD_CMD } from "./regs.js";
 
@@ -21,15 +21,15 @@ export const NIC_MAC = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
 export class TestBackend implements NetBackend {
   sent: Uint8Array[] = [];
-  private rx: ((f: Uint8Array) => boolean) | null = null;
+  private rx: ((f: Uint8Array, gso: FrameOffload | null) => boolean) | null = null;
   send(frame: Uint8Array): void {
     this.sent.push(frame.slice());
   }
-  onReceive(cb: (f: Uint8Array) => boolean): void {
+  onReceive(cb: (f: Uint8Array, gso: FrameOffload | null) => boolean): void {
     this.rx = cb;
   }
-  deliver(f: Uint8Array): boolean {
-    return this.rx!(f);
+  deliver(f: Uint8Array, gso: FrameOffload | null = null): boolean {
+    return this.rx!(f, gso);
   }
 }
 

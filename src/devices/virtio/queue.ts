@@ -141,14 +141,25 @@ export class VirtQueue {
     return this.walk(head);
   }
 
-  /** Return chain `head` to the driver with `len` bytes written into its writable part. */
-  pushUsed(head: number, len: number): void {
+  /**
+   * Return chain `head` to the driver with `len` bytes written into its writable part.
+   * `publish` false leaves the used index where the driver sees it until publishUsed():
+   * the buffers of one merged receive frame must appear together (a driver on another
+   * hart reads num_buffers elements as soon as it sees the first).
+   */
+  pushUsed(head: number, len: number, publish = true): void {
     if (this.broken !== null) return;
     const slot = this.usedOff + 4 + 8 * (this.usedIdx % this.size);
     this.view.setUint32(slot, head >>> 0, true);
     this.view.setUint32(slot + 4, len >>> 0, true);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
-    // The used index is published last, after the element it covers (§2.7.8).
+    if (publish) this.publishUsed();
+  }
+
+  /** Make every element pushed so far visible to the driver. */
+  publishUsed(): void {
+    if (this.broken !== null) return;
+    // The used index is published last, after the elements it covers (§2.7.8).
     Atomics.store(this.mem.u16, (this.usedOff + 2) >> 1, this.usedIdx);
   }
 

@@ -1,69 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { GuestRam } from "../../../mem/ram.js";
 import { RateLimiter } from "../../rate-limiter.js";
 import { VirtualSwitch } from "../../../net/switch.js";
-import { MockDriver, type MockQueue } from "../mock-driver.js";
-import { VIRTIO_MMIO, VirtioMmioTransport } from "../mmio.js";
+import { VIRTIO_MMIO } from "../mmio.js";
 import { bit, VIRTIO_F, VIRTIO_STATUS } from "../virtio.js";
-import { type NetBackend, VIRTIO_NET, VIRTIO_NET_F, VirtioNet, type VirtioNetOptions } from "./device.js";
+import { VIRTIO_NET_F } from "./device.js";
+import { A, B, BCAST, bufAddr, checked, ethFrame, HDR, ipPacket, postRx, setup, TestBackend, txOffload, txOne, up } from "./net-testkit.js";
 import { formatMac, isLocallyAdministered, isMulticast, macFromName, parseMac } from "./mac.js";
 import { SwitchBackend } from "../../../net/switch-backend.js";
-import { be16, be32, checkRx, fold, onesSum, type RxChecksum } from "../../e1000/packet.js";
+import { be16, be32, fold, onesSum } from "../../e1000/packet.js";
 import { VIRTIO_NET_HDR } from "./offload.js";
-
-const HDR = VIRTIO_NET.HDR_SIZE;
-
-class TestBackend implements NetBackend {
-  sent: Uint8Array[] = [];
-  rx: ((f: Uint8Array) => boolean) | null = null;
-  send(frame: Uint8Array): void {
-    this.sent.push(frame.slice());
-  }
-  onReceive(cb: (f: Uint8Array) => boolean): void {
-    this.rx = cb;
-  }
-  deliver(f: Uint8Array): boolean {
-    return this.rx!(f);
-  }
-}
-
-function ethFrame(dst: number[], src: number[], len: number, seed = 1): Uint8Array {
-  const f = new Uint8Array(len);
-  for (let i = 0; i < len; i++) f[i] = (i * 7 + seed) & 0xff;
-  f.set(dst, 0);
-  f.set(src, 6);
-  f[12] = 0x08;
-  f[13] = 0x06;
-  return f;
-}
-
-const A = [0x02, 0, 0, 0, 0, 0xa];
-const B = [0x02, 0, 0, 0, 0, 0xb];
-const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-
-function setup(backend: NetBackend = new TestBackend(), opts: Partial<VirtioNetOptions> = {}) {
-  const mem = new GuestRam(0x8000_0000, 4 << 20);
-  const irq = { level: false, set(l: boolean) { this.level = l; } };
-  const net = new VirtioNet(backend, { mac: new Uint8Array(A), ...opts });
-  const dev = new VirtioMmioTransport(net, mem, irq);
-  const drv = new MockDriver(mem, dev);
-  return { mem, irq, net, dev, drv, backend };
-}
-
-function up(drv: MockDriver): { rx: MockQueue; tx: MockQueue } {
-  const [rx, tx] = drv.bringUp();
-  return { rx: rx!, tx: tx! };
-}
-
-/** A transmit chain: header and frame in one segment. */
-function txOne(tx: MockQueue, frame: Uint8Array) {
-  const buf = new Uint8Array(HDR + frame.length);
-  buf.set(frame, HDR);
-  return tx.add([{ len: buf.length, data: buf }]);
-}
-
-const postRx = (rx: MockQueue, len = HDR + 1518) => rx.add([{ len, write: true }]);
 
 describe("virtio-net device", () => {
   test("device id 1, two queues of 256, MAC and STATUS offered, config holds MAC and link up", () => {
@@ -78,10 +24,10 @@ describe("virtio-net device", () => {
     const f = drv.deviceFeatures();
     assert.ok(f & bit(VIRTIO_NET_F.MAC));
     assert.ok(f & bit(VIRTIO_NET_F.STATUS));
-    assert.equal(f & bit(VIRTIO_NET_F.MRG_RXBUF), 0n);
-    for (const o of [VIRTIO_NET_F.CSUM, VIRTIO_NET_F.GUEST_CSUM, VIRTIO_NET_F.HOST_TSO4]) assert.ok(f & bit(o), `offload ${o}`);
+    const offloads = [VIRTIO_NET_F.CSUM, VIRTIO_NET_F.GUEST_CSUM, VIRTIO_NET_F.HOST_TSO4, VIRTIO_NET_F.GUEST_TSO4, VIRTIO_NET_F.MRG_RXBUF];
+    for (const o of offloads) assert.ok(f & bit(o), `offload ${o}`);
     const plain = setup(new TestBackend(), { offloads: false }).drv.deviceFeatures();
-    assert.equal(plain & (bit(VIRTIO_NET_F.CSUM) | bit(VIRTIO_NET_F.GUEST_CSUM) | bit(VIRTIO_NET_F.HOST_TSO4)), 0n);
+    for (const o of offloads) assert.equal(plain & bit(o), 0n, `offload ${o} with offloads: false`);
     const mac = [0, 1, 2, 3, 4, 5].map((i) => dev.read(VIRTIO_MMIO.CONFIG + i, 1));
     assert.deepEqual(mac, A);
     assert.equal(dev.read(VIRTIO_MMIO.CONFIG + 6, 2), 1, "VIRTIO_NET_S_LINK_UP");
@@ -341,14 +287,6 @@ describe("two VMs on a virtual switch", () => {
   });
 });
 
-/** Address of the buffer behind used element `i` (the mock driver's descriptor table). */
-function bufAddr(q: MockQueue, mem: GuestRam, i: number): number {
-  const { id } = q.usedElem(i);
-  const v = new DataView(mem.sab);
-  const o = q.desc - mem.base + 16 * id;
-  return v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000;
-}
-
 describe("MAC addresses", () => {
   test("parse and format", () => {
     const m = parseMac("52:54:00:12:34:56");
@@ -372,57 +310,6 @@ describe("MAC addresses", () => {
     }
   });
 });
-
-/** An IPv4 TCP (or UDP) packet from A to B with `payload` bytes, checksums left zero. */
-function ipPacket(payload: number, proto: 6 | 17 = 6, tcpFlags = 0x18): Uint8Array {
-  const l4 = proto === 6 ? 20 : 8;
-  const f = new Uint8Array(14 + 20 + l4 + payload);
-  f.set(B, 0);
-  f.set(A, 6);
-  f[12] = 0x08;
-  const ip = 14;
-  f[ip] = 0x45;
-  f[ip + 2] = (20 + l4 + payload) >> 8;
-  f[ip + 3] = (20 + l4 + payload) & 0xff;
-  f[ip + 4] = 0x12;
-  f[ip + 5] = 0x34;
-  f[ip + 8] = 64;
-  f[ip + 9] = proto;
-  f.set([10, 0, 2, 2, 10, 0, 2, 3], ip + 12);
-  const t = ip + 20;
-  f.set([0x13, 0x88, 0xc3, 0x50], t); // ports 5000 → 50000
-  if (proto === 6) {
-    f.set([0x01, 0x02, 0x03, 0x04], t + 4); // seq
-    f[t + 12] = 0x50;
-    f[t + 13] = tcpFlags;
-  } else {
-    f[t + 4] = (8 + payload) >> 8;
-    f[t + 5] = (8 + payload) & 0xff;
-  }
-  for (let i = 0; i < payload; i++) f[t + l4 + i] = (i * 13 + 5) & 0xff;
-  return f;
-}
-
-/** A transmit chain whose virtio_net_hdr asks for offloads. */
-function txOffload(tx: MockQueue, frame: Uint8Array, h: { flags?: number; gso?: number; gsoSize?: number; csumStart?: number; csumOffset?: number }) {
-  const buf = new Uint8Array(HDR + frame.length);
-  const v = new DataView(buf.buffer);
-  buf[0] = h.flags ?? 0;
-  buf[1] = h.gso ?? 0;
-  v.setUint16(2, 54, true);
-  v.setUint16(4, h.gsoSize ?? 0, true);
-  v.setUint16(6, h.csumStart ?? 0, true);
-  v.setUint16(8, h.csumOffset ?? 0, true);
-  buf.set(frame, HDR);
-  // Header and packet in separate segments, as Linux sends them.
-  return tx.add([{ len: HDR, data: buf.subarray(0, HDR) }, { len: frame.length, data: buf.subarray(HDR) }]);
-}
-
-const checked = (f: Uint8Array): RxChecksum => {
-  const c: RxChecksum = { ipChecked: false, ipBad: false, l4Checked: false, l4Bad: false };
-  checkRx(f, f.length, 0x8100, true, true, c);
-  return c;
-};
 
 describe("virtio-net offloads (§5.1.6.2)", () => {
   test("HOST_TSO4: a 10000-byte TCP packet leaves as MSS-sized frames with good checksums and sequence numbers", () => {

@@ -5,12 +5,14 @@
  * Features: VIRTIO_NET_F_MAC (the config space holds the MAC), VIRTIO_NET_F_STATUS (link
  * up), and the offloads that matter most to a guest paying per instruction (offload.ts):
  * CSUM (the device fills in transmit checksums), HOST_TSO4 (the guest sends TCP packets of
- * up to 64 KiB; the device cuts them into MSS-sized frames for the switch) and GUEST_CSUM
- * (received TCP/UDP frames whose checksums the host verified are marked DATA_VALID, so the
- * guest does not sum them again). Frames on the switch are plain Ethernet frames of at
- * most 1518 bytes, whatever the peer. Not offered: GUEST_TSO (receive side), MRG_RXBUF
- * (so each receive buffer must hold a whole frame and its header), control queue,
- * multiqueue. `offloads: false` turns the three off.
+ * up to 64 KiB), GUEST_CSUM (received TCP/UDP frames whose checksums the host verified are
+ * marked DATA_VALID, so the guest does not sum them again), GUEST_TSO4 (the guest takes
+ * such 64 KiB packets whole) and MRG_RXBUF (a received frame may span several buffers,
+ * their count in num_buffers). A TSO packet goes to the backend whole when the backend
+ * takes GSO packets (the switch does) and is cut into MSS-sized frames otherwise; a whole
+ * one arriving for a driver that did not accept GUEST_TSO4 is cut here (offload.ts). So
+ * between two pv guests 64 KiB of TCP is one packet end to end, as with vhost-net. Not
+ * offered: control queue, multiqueue, TSO6/ECN/UFO. `offloads: false` turns all five off.
  *
  * Every buffer starts with struct virtio_net_hdr, 12 bytes with VERSION_1 (which the
  * transport always negotiates; §5.1.6: num_buffers is always present then):
@@ -28,9 +30,11 @@
  *
  * Receive: frames from the backend wait in a bounded queue (RX_PENDING_MAX frames; over
  * that they are dropped and counted, and the backend learns it from the false return) until
- * the driver posts buffers; each frame is written with a zeroed header (num_buffers = 1)
- * into one buffer, used length = 12 + frame length. A buffer too small for the frame gets
- * used length 0 and the frame is dropped and counted (Linux counts it as a length error).
+ * the driver posts buffers. Each frame is written after its header into one buffer, or
+ * with MRG_RXBUF into as many as it takes (num_buffers of them, made used together); a
+ * whole GSO packet's header says NEEDS_CSUM + GSO_TCPV4. A buffer too small for the frame
+ * (without MRG_RXBUF; with it, a whole ring too small) gets used length 0 and the frame is
+ * dropped and counted (Linux counts it as a length error).
  *
  * An optional rate limiter per direction (ops = frames, bytes = frame bytes) applies
  * back-pressure, as Firecracker's does: the chain at hand is held and retried after
@@ -44,7 +48,9 @@ import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../rate
 import { copyFromSegments, copyToSegments, type DescChain, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
 import { checkRx, type RxChecksum } from "../../e1000/packet.js";
-import { insertChecksum, segmentTcp4, VIRTIO_NET_HDR } from "./offload.js";
+import { checkGsoTcp4, forEachPlainFrame, insertChecksum, segmentTcp4, TCP_CSUM_OFFSET, VIRTIO_NET_HDR, type FrameOffload } from "./offload.js";
+
+export type { FrameOffload } from "./offload.js";
 
 export const VIRTIO_NET = {
   QUEUE_SIZE: 256,
@@ -69,6 +75,7 @@ export const VIRTIO_NET_F = {
   GUEST_CSUM: 1,
   MTU: 3,
   MAC: 5,
+  GUEST_TSO4: 7,
   HOST_TSO4: 11,
   MRG_RXBUF: 15,
   STATUS: 16,
@@ -85,8 +92,11 @@ export const VIRTIO_NET_S_LINK_UP = 1;
  * callback returns false when the device dropped it (not ready, or its queue is full).
  */
 export interface NetBackend {
-  send(frame: Uint8Array): void;
-  onReceive(cb: (frame: Uint8Array) => boolean): void;
+  /** `send` takes whole GSO packets (with their FrameOffload); without it, only plain frames. */
+  readonly gso?: boolean;
+  send(frame: Uint8Array, gso?: FrameOffload | null): void;
+  /** Frames for the device; `gso` non-null: a whole TCP packet to take or cut (offload.ts). */
+  onReceive(cb: (frame: Uint8Array, gso: FrameOffload | null) => boolean): void;
 }
 
 export interface NetStats {
@@ -101,6 +111,13 @@ export interface NetStats {
   /** GSO packets the device cut, and the frames they became (counted in txFrames too). */
   txGsoPackets: number;
   txSegments: number;
+  /** GSO packets handed to the backend whole (counted once in txFrames). */
+  txGsoWhole: number;
+  /** Whole GSO packets given to the driver as such (GUEST_TSO4), and ones cut for a driver without it. */
+  rxGsoPackets: number;
+  rxGsoCut: number;
+  /** Receive buffers beyond the first that merged frames took (MRG_RXBUF). */
+  rxMergedBuffers: number;
   /** Received frames whose checksum the host verified and marked DATA_VALID. */
   rxChecksumValid: number;
   rxFrames: number;
@@ -122,6 +139,10 @@ export const newNetStats = (): NetStats => ({
   txThrottled: 0,
   txGsoPackets: 0,
   txSegments: 0,
+  txGsoWhole: 0,
+  rxGsoPackets: 0,
+  rxGsoCut: 0,
+  rxMergedBuffers: 0,
   rxChecksumValid: 0,
   rxFrames: 0,
   rxBytes: 0,
@@ -140,7 +161,7 @@ export interface VirtioNetOptions {
   readonly timer?: RetryTimer;
   /** Receive queue bound (default RX_PENDING_MAX). */
   readonly rxPendingMax?: number;
-  /** Offer CSUM, HOST_TSO4 and GUEST_CSUM (default true). */
+  /** Offer CSUM, HOST_TSO4, GUEST_CSUM, GUEST_TSO4 and MRG_RXBUF (default true). */
   readonly offloads?: boolean;
 }
 
@@ -156,9 +177,15 @@ export class VirtioNet implements VirtioDevice {
   private txq: VirtQueue | null = null;
   private notifyGuest: () => void = () => {};
   private readonly pending: Uint8Array[] = [];
+  /** The offload of each pending frame (null: a plain frame). */
+  private readonly pendingGso: (FrameOffload | null)[] = [];
+  /** Receive chains popped for the frame at the head of `pending`, and their writable bytes. */
+  private readonly rxChains: DescChain[] = [];
+  private rxRoom = 0;
+  /** The rate limiter has been charged for the frame at the head of `pending`. */
+  private rxCharged = false;
   private readonly rxPendingMax: number;
-  /** Chains popped but held back by a rate limiter. */
-  private heldRx: DescChain | null = null;
+  /** A transmit chain popped but held back by a rate limiter. */
   private heldTx: DescChain | null = null;
   private rxRetryArmed = false;
   private txRetryArmed = false;
@@ -167,13 +194,17 @@ export class VirtioNet implements VirtioDevice {
   /** Gathered packets (up to a GSO packet) and the segment being built. */
   private readonly scratch = new Uint8Array(VIRTIO_NET.MAX_GSO_PACKET);
   private readonly segment = new Uint8Array(VIRTIO_NET.MAX_GSO_PACKET);
+  /** Where whole GSO packets are cut for a driver without GUEST_TSO4 (one frame). */
+  private readonly rxSegment = new Uint8Array(VIRTIO_NET.MAX_FRAME);
   private readonly txHdr = new Uint8Array(VIRTIO_NET.HDR_SIZE);
   private readonly rxCheck: RxChecksum = { ipChecked: false, ipBad: false, l4Checked: false, l4Bad: false };
   /** Offloads the driver accepted. */
   private csum = false;
   private tso4 = false;
   private guestCsum = false;
-  /** The header written before each received frame: zeroes, num_buffers = 1. */
+  private guestTso4 = false;
+  private mergeable = false;
+  /** The header written before each received frame. */
   private readonly rxHdr = new Uint8Array(VIRTIO_NET.HDR_SIZE);
   private readonly rxLimiter: RateLimiter | null;
   private readonly txLimiter: RateLimiter | null;
@@ -184,19 +215,20 @@ export class VirtioNet implements VirtioDevice {
     opts: VirtioNetOptions,
   ) {
     if (opts.mac.length !== 6) throw new RangeError(`MAC of ${opts.mac.length} bytes`);
-    const offloads = opts.offloads === false ? 0n : bit(VIRTIO_NET_F.CSUM) | bit(VIRTIO_NET_F.GUEST_CSUM) | bit(VIRTIO_NET_F.HOST_TSO4);
+    const offloads =
+      opts.offloads === false
+        ? 0n
+        : bit(VIRTIO_NET_F.CSUM) | bit(VIRTIO_NET_F.GUEST_CSUM) | bit(VIRTIO_NET_F.HOST_TSO4) | bit(VIRTIO_NET_F.GUEST_TSO4) | bit(VIRTIO_NET_F.MRG_RXBUF);
     this.features = bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.STATUS) | offloads;
     this.mac = opts.mac.slice();
     this.config.set(this.mac, 0);
     new DataView(this.config.buffer).setUint16(6, VIRTIO_NET_S_LINK_UP, true);
     new DataView(this.config.buffer).setUint16(8, 1, true);
-    // num_buffers = 1: each frame fits one buffer (no MRG_RXBUF).
-    new DataView(this.rxHdr.buffer).setUint16(10, 1, true);
     this.rxLimiter = opts.rxRateLimiter ?? null;
     this.txLimiter = opts.txRateLimiter ?? null;
     this.timer = opts.timer ?? defaultRetryTimer;
     this.rxPendingMax = opts.rxPendingMax ?? VIRTIO_NET.RX_PENDING_MAX;
-    backend.onReceive((frame) => this.receive(frame));
+    backend.onReceive((frame, gso) => this.receive(frame, gso));
   }
 
   /** Frames waiting for receive buffers. */
@@ -210,6 +242,9 @@ export class VirtioNet implements VirtioDevice {
     // TSO needs the device to fill in checksums: without CSUM the driver may not use it (§5.1.3.1).
     this.tso4 = this.csum && has(VIRTIO_NET_F.HOST_TSO4);
     this.guestCsum = has(VIRTIO_NET_F.GUEST_CSUM);
+    // GUEST_TSO4 requires GUEST_CSUM (§5.1.3.1): whole packets come with NEEDS_CSUM.
+    this.guestTso4 = this.guestCsum && has(VIRTIO_NET_F.GUEST_TSO4);
+    this.mergeable = has(VIRTIO_NET_F.MRG_RXBUF);
     this.mem = mem;
     this.rxq = queues[VIRTIO_NET.RX_QUEUE] ?? null;
     this.txq = queues[VIRTIO_NET.TX_QUEUE] ?? null;
@@ -229,14 +264,17 @@ export class VirtioNet implements VirtioDevice {
     this.notifyGuest = () => {};
     this.stats.rxDroppedNotReady += this.pending.length;
     this.pending.length = 0;
-    this.heldRx = null;
+    this.pendingGso.length = 0;
+    this.rxChains.length = 0;
+    this.rxRoom = 0;
+    this.rxCharged = false;
     this.heldTx = null;
     this.rxRetryArmed = false;
     this.txRetryArmed = false;
   }
 
-  /** A frame from the backend; false when dropped. */
-  receive(frame: Uint8Array): boolean {
+  /** A frame from the backend (`gso`: a whole TCP packet); false when dropped. */
+  receive(frame: Uint8Array, gso: FrameOffload | null = null): boolean {
     if (!this.mem || !this.rxq || this.rxq.error !== null) {
       this.stats.rxDroppedNotReady++;
       return false;
@@ -245,7 +283,22 @@ export class VirtioNet implements VirtioDevice {
       this.stats.rxDroppedQueueFull++;
       return false;
     }
-    this.pending.push(frame);
+    if (gso !== null && !this.guestTso4) {
+      // The driver takes plain frames only: cut the packet here (each segment a copy).
+      const n = forEachPlainFrame(frame, gso, this.rxSegment, (seg) => {
+        this.pending.push(seg);
+        this.pendingGso.push(null);
+        return true;
+      });
+      if (n < 0) {
+        this.stats.rxDroppedNotReady++;
+        return false;
+      }
+      this.stats.rxGsoCut++;
+    } else {
+      this.pending.push(frame);
+      this.pendingGso.push(gso);
+    }
     this.processRx();
     return true;
   }
@@ -257,31 +310,88 @@ export class VirtioNet implements VirtioDevice {
     if (!q || !mem) return;
     let used = false;
     while (this.pending.length > 0) {
-      const chain = this.heldRx ?? q.pop();
-      this.heldRx = null;
-      if (!chain) break;
       const frame = this.pending[0]!;
-      if (this.rxLimiter && !this.rxLimiter.consume(1, frame.length)) {
-        this.heldRx = chain;
-        this.stats.rxThrottled++;
-        this.armRetry("rx", this.rxLimiter);
-        break;
+      if (!this.rxCharged) {
+        if (this.rxLimiter && !this.rxLimiter.consume(1, frame.length)) {
+          this.stats.rxThrottled++;
+          this.armRetry("rx", this.rxLimiter);
+          break;
+        }
+        this.rxCharged = true;
       }
-      this.pending.shift();
-      if (chain.writableLen < VIRTIO_NET.HDR_SIZE + frame.length) {
+      const need = VIRTIO_NET.HDR_SIZE + frame.length;
+      const chains = this.rxChains;
+      // One buffer, or with MRG_RXBUF as many as the frame takes.
+      while (this.rxRoom < need && (chains.length === 0 || this.mergeable)) {
+        const c = q.pop();
+        if (!c) break;
+        if (this.mergeable && c.writableLen === 0) {
+          // Nothing can be merged into a read-only buffer: back at once, empty.
+          q.pushUsed(c.head, 0);
+          this.stats.rxBufferTooSmall++;
+          used = true;
+          continue;
+        }
+        chains.push(c);
+        this.rxRoom += c.writableLen;
+      }
+      if (this.rxRoom < need) {
+        // Without MRG_RXBUF one buffer must hold it; with it, a whole ring that cannot is
+        // as hopeless. Otherwise wait, holding the chains, for the driver to post more.
+        const hopeless = chains.length > 0 && (!this.mergeable || chains.length >= q.size);
+        if (!hopeless) break;
+        for (let i = 0; i < chains.length; i++) q.pushUsed(chains[i]!.head, 0, false);
+        q.publishUsed();
         this.stats.rxBufferTooSmall++;
-        q.pushUsed(chain.head, 0);
       } else {
-        this.rxHdr[0] = this.guestCsum && this.checksumValid(frame) ? VIRTIO_NET_HDR.F_DATA_VALID : 0;
-        copyToSegments(mem, chain.writable, this.rxHdr);
-        copyToSegments(mem, chain.writable, frame, VIRTIO_NET.HDR_SIZE);
-        q.pushUsed(chain.head, VIRTIO_NET.HDR_SIZE + frame.length);
-        this.stats.rxFrames++;
-        this.stats.rxBytes += frame.length;
+        this.fillRx(mem, q, frame, this.pendingGso[0]!);
       }
+      chains.length = 0;
+      this.rxRoom = 0;
+      this.rxCharged = false;
+      this.pending.shift();
+      this.pendingGso.shift();
       used = true;
     }
     if (used) this.notifyGuest();
+  }
+
+  /** Write header + frame across the held chains and make them used together. */
+  private fillRx(mem: GuestRam, q: VirtQueue, frame: Uint8Array, gso: FrameOffload | null): void {
+    const chains = this.rxChains;
+    const hdr = this.rxHdr;
+    const v = new DataView(hdr.buffer);
+    hdr.fill(0);
+    if (gso !== null) {
+      hdr[0] = VIRTIO_NET_HDR.F_NEEDS_CSUM;
+      hdr[1] = VIRTIO_NET_HDR.GSO_TCPV4;
+      v.setUint16(2, gso.hdrLen, true);
+      v.setUint16(4, gso.mss, true);
+      v.setUint16(6, gso.l4Start, true);
+      v.setUint16(8, TCP_CSUM_OFFSET, true);
+      this.stats.rxGsoPackets++;
+    } else if (this.guestCsum && this.checksumValid(frame)) {
+      hdr[0] = VIRTIO_NET_HDR.F_DATA_VALID;
+    }
+    v.setUint16(10, chains.length, true);
+    let at = 0;
+    for (let i = 0; i < chains.length; i++) {
+      const c = chains[i]!;
+      let n = 0;
+      if (i === 0) {
+        n = copyToSegments(mem, c.writable, hdr);
+        n += copyToSegments(mem, c.writable, frame.subarray(0, c.writableLen - n), n);
+        at = n - VIRTIO_NET.HDR_SIZE;
+      } else {
+        n = copyToSegments(mem, c.writable, frame.subarray(at, at + c.writableLen));
+        at += n;
+      }
+      q.pushUsed(c.head, n, false);
+    }
+    q.publishUsed();
+    this.stats.rxMergedBuffers += chains.length - 1;
+    this.stats.rxFrames++;
+    this.stats.rxBytes += frame.length;
   }
 
   /** Send every frame the driver queued (until the rate limiter says wait). */
@@ -333,6 +443,15 @@ export class VirtioNet implements VirtioDevice {
     copyFromSegments(mem, chain.readable, packet, VIRTIO_NET.HDR_SIZE);
     const v = new DataView(hdr.buffer);
     if (gso === VIRTIO_NET_HDR.GSO_TCPV4 && this.tso4) {
+      // Whole to a backend that takes it (ECN-marked packets are cut: no GUEST_ECN anywhere).
+      if (this.backend.gso === true && needsCsum && (hdr[1]! & VIRTIO_NET_HDR.GSO_ECN) === 0) {
+        const off = checkGsoTcp4(packet, len, v.getUint16(4, true), v.getUint16(6, true), v.getUint16(8, true));
+        if (off !== null) {
+          this.send(packet, len, off);
+          this.stats.txGsoWhole++;
+          return;
+        }
+      }
       // segmentTcp4 computes every segment's checksums itself.
       const n = segmentTcp4(packet, len, v.getUint16(4, true), this.segment, (seg) => this.send(seg, seg.length));
       if (n < 0) this.stats.txMalformed++;
@@ -373,9 +492,9 @@ export class VirtioNet implements VirtioDevice {
     return frame;
   }
 
-  private send(frame: Uint8Array, len: number): void {
+  private send(frame: Uint8Array, len: number, gso: FrameOffload | null = null): void {
     try {
-      this.backend.send(frame);
+      this.backend.send(frame, gso);
       this.stats.txFrames++;
       this.stats.txBytes += len;
     } catch {
