@@ -22,21 +22,16 @@
  *                      top 15 functions and source lines by self time (build/bench/prof/)
  *   --no-json          do not write bench/results/boot-<date>.json
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { fixed, gitInfo, group, hostInfo, ROOT, table, tail, toolVersion, writeResults, intOption, printHeaderHelp, runMain } from "./lib/common.js";
 import { findGuest, type GuestImages } from "./lib/iobench.js";
 import { summarizeProfile, type HotSpot } from "./lib/cpuprofile.js";
+import { bootProblem, describeFailure, OPENSBI, paravmArgs, PARAVM_BIN, QEMU, qemuArgs, runBoot, type BootRun } from "./lib/boot-run.js";
 
-const QEMU = "qemu-system-riscv64";
-const OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";
-const PARAVM_BIN = join(ROOT, "bin", "paravm.js");
 const PROF_DIR = join(ROOT, "build", "bench", "prof");
 const GOAL_RATIO = 10;
-const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)\r?\n/;
-const OUTPUT_CAP = 4 << 20;
 const ms = (x: number): number => Math.round(x * 10) / 10;
 
 interface Options {
@@ -84,94 +79,6 @@ function parseOptions(): Options {
 // ---------------------------------------------------------------- guest images
 
 // findGuest (bench/lib/iobench.ts): --guest-dir, else build-guests' dir for the current inputs, else the newest built one.
-
-// ---------------------------------------------------------------- running one boot
-
-interface BootRun {
-  /** Spawn to the first complete PARAVM-EXIT-STATUS line on stdout, or null if never seen. */
-  exitLineMs: number | null;
-  /** Spawn to process exit. */
-  processMs: number;
-  guestStatus: number | null;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  spawnError?: string;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a boot to completion (stdin closed), timing the exit-status line and the process exit. */
-function runBoot(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<BootRun> {
-  return new Promise((resolvePromise) => {
-    let stdout = "";
-    let stderr = "";
-    let window = "";
-    let exitLineMs: number | null = null;
-    let guestStatus: number | null = null;
-    let exitedAt = 0;
-    let timedOut = false;
-    const start = performance.now();
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.setEncoding("latin1");
-    child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (s: string) => {
-      if (exitLineMs === null) {
-        window = (window + s).slice(-512);
-        const m = EXIT_LINE.exec(window);
-        if (m) {
-          exitLineMs = performance.now() - start;
-          guestStatus = Number(m[1]);
-        }
-      }
-      if (stdout.length < OUTPUT_CAP) stdout += s;
-    });
-    child.stderr.on("data", (s: string) => {
-      if (stderr.length < OUTPUT_CAP) stderr += s;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("exit", () => {
-      exitedAt = performance.now();
-    });
-    const done = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string) => {
-      clearTimeout(timer);
-      resolvePromise({
-        exitLineMs,
-        processMs: (exitedAt || performance.now()) - start,
-        guestStatus,
-        code,
-        signal,
-        timedOut,
-        ...(spawnError !== undefined ? { spawnError } : {}),
-        stdout,
-        stderr,
-      });
-    };
-    child.on("error", (err) => done(null, null, err.message));
-    child.on("close", (code, signal) => done(code, signal));
-  });
-}
-
-/** Why a boot does not count, or null when it does. */
-function bootProblem(r: BootRun, who: string): string | null {
-  if (r.spawnError) return `could not start: ${r.spawnError}`;
-  if (r.timedOut)
-    return `timed out after ${fixed(r.processMs / 1000, 0)} s` + (r.exitLineMs !== null ? " (printed the exit line, did not exit by itself)" : "");
-  if (r.signal) return `killed by ${r.signal}`;
-  if (r.exitLineMs === null) return `no PARAVM-EXIT-STATUS line (exit status ${r.code})`;
-  if (r.guestStatus !== 0) return `the guest command exited ${r.guestStatus}`;
-  if (r.code !== 0) return `${who} exited with status ${r.code}`;
-  return null;
-}
-
-function describeFailure(r: BootRun, problem: string): string {
-  const out = tail(r.stdout, 8);
-  const err = tail(r.stderr, 8);
-  return `${problem}${out ? `\n  stdout (last lines):\n${out}` : ""}${err ? `\n  stderr (last lines):\n${err}` : ""}`;
-}
 
 // ---------------------------------------------------------------- paravm stats
 
@@ -233,22 +140,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 const best = (xs: number[]): number => (xs.length ? Math.min(...xs) : NaN);
-
-function qemuArgs(g: GuestImages, command: string): string[] {
-  const b64 = Buffer.from(command, "utf8").toString("base64");
-  return [
-    "-M", "virt", "-m", "256M", "-smp", "1",
-    "-bios", OPENSBI,
-    "-kernel", g.kernel.path,
-    "-initrd", g.initrd.path,
-    "-append", `console=ttyS0 paravm.exec=${b64}`,
-    "-nographic", "-no-reboot",
-  ];
-}
-
-function paravmArgs(g: GuestImages, command: string): string[] {
-  return [PARAVM_BIN, "run", "--kernel", g.kernel.path, "--initrd", g.initrd.path, "--exec", command, "--stats"];
-}
 
 async function runRow(
   name: string,
