@@ -28,6 +28,9 @@
  *                      CPU profiler from its first run's start to its last run's end,
  *                      written to build/bench/prof/, then the top functions and lines
  *   --no-json          do not write bench/results/guest-<date>.json
+ *
+ * PARAVM_* environment variables (PARAVM_JIT=0, …) reach every paravm process unchanged
+ * and are printed and recorded.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -131,7 +134,6 @@ async function timedBoot(who: string, cmd: string, args: string[], workloads: re
     }
   };
   const env = { ...process.env };
-  delete env["PARAVM_JIT"];
   console.log(`  ${who}: booting, ${workloads.length} workload(s) x ${runs} run(s) ...`);
   const boot = await runBoot(cmd, args, env, timeoutMs, onStdout);
   const got = parseGuestRuns(boot.stdout);
@@ -175,7 +177,6 @@ interface BootLine {
 async function bootLine(who: string, cmd: string, args: string[], n: number, timeoutMs: number): Promise<BootLine> {
   const out: BootLine = { who, processMs: [], exitLineMs: [], error: null };
   const env = { ...process.env };
-  delete env["PARAVM_JIT"];
   for (let i = 0; i < n; i++) {
     const r = await runBoot(cmd, args, env, timeoutMs);
     const problem = bootProblem(r, who);
@@ -218,6 +219,9 @@ async function main(): Promise<number> {
   console.log(`guest: ${g.dir}  (${g.how})`);
   console.log(`script disk: ${relative(ROOT, script.path)}`);
   console.log(`host: ${host.cpuModel} x${host.cpuCount}, node ${host.node}, load at start ${loadStart.join(" ")}`);
+  // Passed on to paravm as they are (e.g. PARAVM_JIT=0 to time the interpreter alone).
+  const paravmEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("PARAVM_")));
+  if (Object.keys(paravmEnv).length > 0) console.log(`paravm environment: ${Object.entries(paravmEnv).map(([k, v]) => `${k}=${v}`).join(" ")}`);
 
   const extras = { disk: script.path, append: GUEST_APPEND };
   let failed = false;
@@ -340,6 +344,7 @@ async function main(): Promise<number> {
       host: { ...host, loadAvgStart: loadStart, loadAvgEnd: loadEnd, qemu: qemuVersion, opensbi: OPENSBI },
       git: gitInfo(),
       options: opts,
+      paravmEnv,
       guest: { dir: g.dir, how: g.how, kernel: g.kernel, initrd: g.initrd },
       script: { path: relative(ROOT, script.path), sha256: script.sha256, text: script.text },
       qemu: qemu ? { args: qemuArgs(g, EXEC_COMMAND, extras), error: qemu.error, processMs: r3(qemu.boot?.processMs ?? NaN) } : null,

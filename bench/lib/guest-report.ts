@@ -66,7 +66,6 @@ function counterArgs(g: GuestImages, disk: string, extra: string[] = []): string
 export async function countRun(g: GuestImages, disk: string, timeoutMs: number, nodeFlags: string[] = [], extra: string[] = []): Promise<CountRun> {
   if (!existsSync(COUNTER)) return { runs: [], stats: null, processMs: 0, error: `${relative(ROOT, COUNTER)} not found (run tsc)` };
   const env = { ...process.env };
-  delete env["PARAVM_JIT"];
   const r = await runBoot(process.execPath, [...nodeFlags, ...counterArgs(g, disk, extra)], env, timeoutMs);
   const { runs, stats } = joinCounts(r.stdout, r.stderr);
   let problem = bootProblem(r, "the counting process");

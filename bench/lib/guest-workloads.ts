@@ -28,7 +28,7 @@ export interface Workload {
   readonly body: (count: number) => string;
   /** Work done once before the timed runs (inputs). */
   readonly setup?: (count: number) => string;
-  /** Size at scale 1 (in `unit`s): about 60 M guest instructions, 1–3 s per run on paravm as issue 11 found it. */
+  /** Size at scale 1 (in `unit`s): 30–80 M guest instructions, 1–2 s per warm run on paravm when bench:guest was written. */
   readonly size: number;
   readonly unit: string;
 }
@@ -41,7 +41,7 @@ export const WORKLOADS: readonly Workload[] = [
   {
     name: "ash-loop",
     what: "busybox ash arithmetic counting loop",
-    size: 2_400,
+    size: 4_000,
     unit: "iterations",
     body: (c) => `i=0; while [ $i -lt ${c} ]; do i=$((i+1)); done; echo $i`,
   },
@@ -57,21 +57,21 @@ export const WORKLOADS: readonly Workload[] = [
   {
     name: "dd-md5",
     what: "dd if=/dev/zero bs=64k | md5sum",
-    size: 32,
+    size: 64,
     unit: "64 KiB blocks",
     body: (c) => `dd if=/dev/zero bs=64k count=${c} 2>/dev/null | md5sum`,
   },
   {
     name: "seq-gzip",
     what: "seq N | gzip | md5sum",
-    size: 12_000,
+    size: 20_000,
     unit: "lines",
     body: (c) => `seq ${c} | gzip -c | md5sum`,
   },
   {
     name: "awk-fp",
     what: "awk floating-point loop (sqrt, division, sin)",
-    size: 14_000,
+    size: 7_000,
     unit: "iterations",
     body: (c) =>
       `awk 'BEGIN { s = 0; for (i = 1; i <= ${c}; i++) s += sqrt(i) / (i + 0.5) + sin(i) * 1e-3; printf "%.9e\\n", s }'`,
@@ -81,7 +81,7 @@ export const WORKLOADS: readonly Workload[] = [
     // made once before the timed runs; sort as text, as sort does by default.
     name: "sort",
     what: "sort of N pseudo-random numbers | md5sum",
-    size: 14_000,
+    size: 20_000,
     unit: "lines",
     setup: (c) => `awk 'BEGIN { srand(7); for (i = 0; i < ${c}; i++) print int(rand() * 1000000000) }' >/tmp/gb-sort.in`,
     body: () => `sort /tmp/gb-sort.in | md5sum`,
@@ -90,7 +90,7 @@ export const WORKLOADS: readonly Workload[] = [
     // bs=1: one read and one write system call per byte, nothing else.
     name: "syscall",
     what: "dd bs=1 /dev/zero -> /dev/null (a read + a write per byte)",
-    size: 54_000,
+    size: 27_000,
     unit: "bytes",
     body: (c) => `dd if=/dev/zero of=/dev/null bs=1 count=${c} 2>/tmp/gb-dd.err; read r rest </tmp/gb-dd.err; echo "$r"`,
   },
