@@ -5,6 +5,7 @@
  * does not count.
  */
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PV_DEFAULTS } from "../../src/machine/pv.js";
 import { fixed, ROOT, tail } from "./common.js";
@@ -70,14 +71,14 @@ export interface BootRun {
 /**
  * Runs a boot to completion (stdin closed), timing the exit-status line and the process
  * exit. `onStdout` sees every chunk of the console as it arrives, with the host time since
- * spawn (ms).
+ * spawn (ms) and the process id.
  */
 export function runBoot(
   cmd: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
-  onStdout?: (chunk: string, atMs: number) => void,
+  onStdout?: (chunk: string, atMs: number, pid: number | undefined) => void,
 ): Promise<BootRun> {
   return new Promise((resolvePromise) => {
     let stdout = "";
@@ -92,7 +93,7 @@ export function runBoot(
     child.stdout.setEncoding("latin1");
     child.stderr.setEncoding("utf8");
     child.stdout.on("data", (s: string) => {
-      onStdout?.(s, performance.now() - start);
+      onStdout?.(s, performance.now() - start, child.pid);
       if (exitLineMs === null) {
         window = (window + s).slice(-512);
         const m = EXIT_LINE.exec(window);
@@ -150,3 +151,24 @@ export function describeFailure(r: BootRun, problem: string): string {
   return `${problem}${out ? `\n  stdout (last lines):\n${out}` : ""}${err ? `\n  stderr (last lines):\n${err}` : ""}`;
 }
 
+
+/**
+ * Host CPU time of every thread of a process so far, in ns (the sum of
+ * /proc/PID/task/TID/schedstat's first field), or NaN when it cannot be read. Threads that
+ * already exited are not in it: compare two reads of long-lived threads only.
+ */
+export function processCpuNs(pid: number): number {
+  let sum = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "latin1").split(" ")[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return NaN;
+  }
+  return sum;
+}

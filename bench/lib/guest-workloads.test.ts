@@ -115,8 +115,8 @@ describe("on the built guest images", () => {
       for (const x of mine) {
         assert.equal(x.status, 0, w.name);
         assert.ok(x.seconds > 0 && x.seconds < 60, `${w.name}: ${x.seconds} s`);
-        // The two guest clocks agree to /proc/uptime's 10 ms steps.
-        assert.ok(Math.abs(x.seconds - x.uptimeSeconds) <= 0.025, `${w.name}: ${x.seconds} vs ${x.uptimeSeconds}`);
+        // The realtime window is read inside the uptime one: longer only by uptime's 10 ms step.
+        assert.ok(x.seconds <= x.uptimeSeconds + 0.012 && x.seconds > x.uptimeSeconds - 0.5, `${w.name}: ${x.seconds} vs ${x.uptimeSeconds}`);
       }
       assert.equal(mine[0]!.result, mine[1]!.result, w.name);
       const want = expected(w, countOf(w, scale));
