@@ -293,6 +293,7 @@ async function main(): Promise<number> {
       cpuRatio: pCpu / qCpu,
       instructions: insns,
       mips: insns / pBest / 1e6,
+      mipsPerCpuS: insns / pCpu / 1e6,
       countS: c[0]?.seconds ?? NaN,
       countMips: insns / (c[0]?.seconds ?? NaN) / 1e6,
       result: [...results][0] ?? null,
@@ -337,6 +338,8 @@ async function main(): Promise<number> {
   const setInsns = counted.reduce((a, r) => a + r.instructions, 0);
   const setS = counted.reduce((a, r) => a + r.paravmS, 0);
   const setMips = counted.length === rows.length && setS > 0 ? setInsns / setS / 1e6 : NaN;
+  const setCpuS = counted.reduce((a, r) => a + r.paravmCpuS, 0);
+  const setMipsCpu = counted.length === rows.length && setCpuS > 0 ? setInsns / setCpuS / 1e6 : NaN;
   const bootOf = (who: string): number => best(boots.find((b) => b.who === who)?.processMs ?? []);
   const bootRatio = bootOf("paravm") / bootOf("QEMU");
 
@@ -350,6 +353,7 @@ async function main(): Promise<number> {
         ["worst paravm/QEMU", Number.isFinite(worst) ? `${fixed(worst, 2)}x (${worstName})` : "-", `<= ${GOAL.WORST}x`, verdict(worst <= GOAL.WORST, worst)],
         ["paravm guest MIPS on the set", fixed(setMips, 1), `>= ${GOAL.MIPS}`, verdict(setMips >= GOAL.MIPS, setMips)],
         ["(geometric mean of host CPU time)", Number.isFinite(cpuGeomean) ? `${fixed(cpuGeomean, 2)}x` : "-", "-", "reported"],
+        ["(paravm MIPS per host CPU second)", fixed(setMipsCpu, 1), "-", "reported"],
         [
           "boot to --exec true, process wall",
           Number.isFinite(bootRatio) ? `${fixed(bootRatio, 2)}x (${fixed(bootOf("paravm") / 1000, 2)} s vs ${fixed(bootOf("QEMU") / 1000, 2)} s)` : "-",
@@ -388,6 +392,7 @@ async function main(): Promise<number> {
         paravmS: r3(r.paravmS),
         ratio: r3(r.ratio),
         mips: r3(r.mips),
+        mipsPerCpuS: r3(r.mipsPerCpuS),
         countS: r3(r.countS),
         countMips: r3(r.countMips),
         instructions: Number.isFinite(r.instructions) ? r.instructions : null,
@@ -399,7 +404,17 @@ async function main(): Promise<number> {
         qemuCpuRunsS: r.qemuCpuRunsS.map(r3),
         paravmCpuRunsS: r.paravmCpuRunsS.map(r3),
       })),
-      set: { geomean: r3(geomean), cpuGeomean: r3(cpuGeomean), worst: r3(worst), worstName, instructions: setInsns, paravmS: r3(setS), mips: r3(setMips) },
+      set: {
+        geomean: r3(geomean),
+        cpuGeomean: r3(cpuGeomean),
+        worst: r3(worst),
+        worstName,
+        instructions: setInsns,
+        paravmS: r3(setS),
+        mips: r3(setMips),
+        paravmCpuS: r3(setCpuS),
+        mipsPerCpuS: r3(setMipsCpu),
+      },
       boot: boots.map((b) => ({ who: b.who, error: b.error, processMs: b.processMs.map(r3), exitLineMs: b.exitLineMs.map(r3) })),
       bootRatio: r3(bootRatio),
       mismatches,
