@@ -7,7 +7,7 @@
 // Installs (only when something is missing; as root, or through `sudo -n` otherwise):
 //   gcc-riscv64-unknown-elf  qemu-system-misc  opensbi  device-tree-compiler
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, lstatSync, statSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -79,6 +79,10 @@ function npmDependencies() {
   const modules = join(root, "node_modules");
   if (!existsSync(modules)) {
     /* install below */
+  } else if (lstatSync(modules).isSymbolicLink()) {
+    // Shared with another checkout (a git worktree links the main one's): `npm ci` would
+    // empty that checkout's node_modules through the link. The checkout it belongs to keeps it.
+    return false;
   } else if (!existsSync(lock)) {
     return false;
   } else {
