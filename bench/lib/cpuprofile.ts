@@ -173,7 +173,9 @@ export function summarizeProfile(file: string, root: string, top = 15): ProfileS
     const us = self.get(node.id) ?? 0;
     if (us === 0) continue;
     const cf = node.callFrame;
-    const name = cf.functionName || (cf.url ? "(anonymous)" : "(root)");
+    // A function with neither a name nor a script is code made at run time (`new Function`,
+    // eval): the block compiler's blocks. V8's own root node is named "(root)".
+    const name = cf.functionName || (cf.url ? "(anonymous)" : "(generated code)");
     const location = cf.url ? mapper.locate(cf.url, cf.lineNumber, cf.columnNumber) : "";
     const key = `${name}\u0000${cf.url}:${cf.lineNumber}`;
     const f = byFunction.get(key) ?? { name, location, us: 0 };
