@@ -26,13 +26,18 @@
  *
  *   npm run bench:io [-- options]      (or: node dist/bench/io.js [options])
  *
+ * Full machine disk (bench/lib/fulldisk.ts): the same dd on the full machine's /dev/sda
+ * through ATA PIO (`--disk-controller ata`) and AHCI DMA (`--disk-controller ahci`), and on
+ * QEMU -M virt with an ich9-ahci, printed beside the virtio-blk figures above.
+ *
  * Options:
  *   --runs N          timed runs per operation per emulator, default 3
+ *   --full-mib N      MiB per dd on the full machine's disk, default 16 (ATA PIO is slow)
  *   --mib N           MiB per transfer, default 64
  *   --disk-mib N      scratch disk size, default 160
  *   --guest-dir DIR   directory with Image and initramfs.cpio.gz (as bench/boot.ts)
  *   --timeout-s S     kill a run after this long, default 600
- *   --skip-qemu / --skip-paravm / --skip-net
+ *   --skip-qemu / --skip-paravm / --skip-net / --skip-full-disk
  *   --no-json         do not write bench/results/io-<date>.json
  */
 import { spawnSync } from "node:child_process";
@@ -58,6 +63,7 @@ import {
   tcpScripts,
   blkScript,
 } from "./lib/iobench.js";
+import { fullDiskSection } from "./lib/fulldisk.js";
 
 const QEMU = "qemu-system-riscv64";
 const OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";
@@ -74,6 +80,8 @@ interface Options {
   skipQemu: boolean;
   skipParavm: boolean;
   skipNet: boolean;
+  skipFullDisk: boolean;
+  fullMib: number;
   json: boolean;
 }
 
@@ -88,6 +96,8 @@ function parseOptions(): Options {
       "skip-qemu": { type: "boolean", default: false },
       "skip-paravm": { type: "boolean", default: false },
       "skip-net": { type: "boolean", default: false },
+      "skip-full-disk": { type: "boolean", default: false },
+      "full-mib": { type: "string", default: "16" },
       "no-json": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -103,9 +113,12 @@ function parseOptions(): Options {
     skipQemu: values["skip-qemu"] ?? false,
     skipParavm: values["skip-paravm"] ?? false,
     skipNet: values["skip-net"] ?? false,
+    skipFullDisk: values["skip-full-disk"] ?? false,
+    fullMib: int("full-mib", values["full-mib"], 1),
     json: !(values["no-json"] ?? false),
   };
   if (o.mib > o.diskMib) throw new Error(`--mib ${o.mib} is larger than --disk-mib ${o.diskMib}`);
+  if (o.fullMib > o.diskMib) throw new Error(`--full-mib ${o.fullMib} is larger than --disk-mib ${o.diskMib}`);
   return o;
 }
 
@@ -556,6 +569,26 @@ async function main(): Promise<number> {
     );
   }
 
+  let fullDisk: Record<string, unknown> = { skipped: "--skip-full-disk" };
+  if (!opts.skipFullDisk && !opts.skipParavm) {
+    const med = (e: string, op: BlkOp) => median(mibs(find(e, op)));
+    const r = await fullDiskSection(
+      {
+        g,
+        disk,
+        mib: opts.fullMib,
+        runs: opts.runs,
+        timeoutMs: opts.timeoutS * 1000,
+        paravmBin: PARAVM_BIN,
+        qemu: opts.skipQemu || qemuVersion === null ? null : QEMU,
+        opensbi: OPENSBI,
+      },
+      { write: { paravm: med("paravm", "write"), qemu: med("QEMU", "write") }, read: { paravm: med("paravm", "read"), qemu: med("QEMU", "read") } },
+    );
+    fullDisk = r.json;
+    if (r.failed) failed = true;
+  }
+
   if (opts.json) {
     const file = writeResults("io", {
       benchmark: "io",
@@ -570,6 +603,7 @@ async function main(): Promise<number> {
       paravmBaselines: bases.map((b) => ({ op: b.op, error: b.error, stats: b.runs[0]?.stats?.raw ?? null, processMs: b.runs[0]?.hostWallMs ?? null })),
       blk: summary,
       net,
+      fullDisk,
     });
     console.log(`\nresults: ${relative(ROOT, file)}`);
   }

@@ -111,6 +111,12 @@ export function parseProfile(text: string): MachineProfile {
   throw new InvalidArgumentError(`expected "pv" or "full".`);
 }
 
+/** Parse --disk-controller: the full machine's disk on the ATA PIO controller or on AHCI (DMA). */
+export function parseDiskControllerArg(text: string): "ata" | "ahci" {
+  if (text === "ata" || text === "ahci") return text;
+  throw new InvalidArgumentError(`expected "ata" (PIO, the default) or "ahci" (DMA).`);
+}
+
 /** Parse --cpus: a whole number of harts, 1..PV_DEFAULTS.MAX_CPUS. */
 export function parseCpus(text: string): number {
   if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError(`expected a whole number from 1 to ${PV_DEFAULTS.MAX_CPUS}.`);

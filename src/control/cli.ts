@@ -21,7 +21,7 @@ import { FULL_DEFAULTS } from "../machine/full.js";
 import { DiskError } from "../devices/virtio/blk/file-backend.js";
 import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
-import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus } from "./args.js";
+import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg } from "./args.js";
 import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
 
@@ -154,6 +154,11 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--append <args>", `kernel command line (default "${PV_DEFAULTS.BOOTARGS}")`)
     .option("--disk <file[,readonly][,cache=writeback|none]>", "raw disk image: virtio-blk /dev/vda (pv) or ATA /dev/sda (full); size a multiple of 512; snapshot: writes kept in memory only")
+    .option(
+      "--disk-controller <ata|ahci>",
+      "full profile: the disk's controller, ata (platform ATA in PIO mode, the default) or ahci (PCI AHCI, DMA)",
+      parseDiskControllerArg,
+    )
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
     .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores; 1 to oversubscribe on purpose)", parsePcpus)

@@ -24,6 +24,8 @@ export interface RunOptions {
   initrd?: string;
   disk?: string;
   diskRate?: string;
+  /** Full profile: "ata" (PIO, default) or "ahci" (DMA). */
+  diskController?: "ata" | "ahci";
   net?: string;
   append?: string;
   mem: number;
@@ -56,6 +58,7 @@ export function statsJson(result: PvResult | FullResult, setupMs: number, sched?
     wfiSleeps: result.sleeps,
     ...("blk" in result && result.blk ? { disk: result.blk } : {}),
     ...("ata" in result && result.ata ? { disk: result.ata } : {}),
+    ...("ahci" in result && result.ahci ? { disk: result.ahci } : {}),
     ...("net" in result && result.net ? { net: result.net } : {}),
     ...("e1000" in result && result.e1000 ? { net: result.e1000 } : {}),
     ...(sched ? { sched: roundSched(sched) } : {}),
@@ -125,12 +128,25 @@ export async function runPv(opts: RunOptions): Promise<number> {
   let disk: DiskSpecData | undefined;
   const diskLimiter = rateLimiter(opts.diskRate, "--disk-rate");
   if (full && diskLimiter) throw new UsageError("--disk-rate: the full profile's ATA disk has no rate limiter (pv only)");
+  if (!full && opts.diskController !== undefined) {
+    throw new UsageError("--disk-controller: only the full profile has a choice of disk controller (pv: virtio-blk)");
+  }
   if (diskArg !== undefined) {
     const spec = parseDiskSpec(diskArg);
     checkDisk(spec.path);
-    disk = { path: spec.path, readonly: spec.readonly, snapshot: spec.snapshot, cache: spec.cache, serial: "paravm-0", ...(opts.diskRate !== undefined ? { rate: opts.diskRate } : {}) };
+    disk = {
+      path: spec.path,
+      readonly: spec.readonly,
+      snapshot: spec.snapshot,
+      cache: spec.cache,
+      serial: "paravm-0",
+      ...(opts.diskRate !== undefined ? { rate: opts.diskRate } : {}),
+      ...(opts.diskController !== undefined ? { controller: opts.diskController } : {}),
+    };
   } else if (opts.diskRate !== undefined) {
     throw new UsageError("--disk-rate without --disk");
+  } else if (opts.diskController !== undefined) {
+    throw new UsageError("--disk-controller without a disk");
   }
   let bootargs = opts.append ?? (full ? FULL_DEFAULTS.BOOTARGS : PV_DEFAULTS.BOOTARGS);
   const firmware = full ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : null;

@@ -22,6 +22,8 @@ export interface DiskSpecData {
   readonly serial?: string;
   /** A `--disk-rate` spec (pv only). */
   readonly rate?: string;
+  /** Full only: the disk on the ATA PIO controller (default) or on AHCI (DMA). */
+  readonly controller?: "ata" | "ahci";
 }
 
 export interface MachineSpec {
@@ -68,7 +70,15 @@ export function buildOwnerMachine(
       machine = new FullMachine({
         ...common,
         firmware: spec.firmware,
-        ...(disk ? { disk: { backend: disk, ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}) } } : {}),
+        ...(disk
+          ? {
+              disk: {
+                backend: disk,
+                ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}),
+                ...(spec.disk?.controller !== undefined ? { controller: spec.disk.controller } : {}),
+              },
+            }
+          : {}),
         ...(spec.net && io.net ? { net: { backend: io.net, mac: spec.net.mac } } : {}),
       });
     } else {

@@ -14,12 +14,15 @@
  * left the firmware (`releaseSecondaries`): that keeps Debian's OpenSBI 1.1 out of its
  * secondary-start race (docs/full-machine.md).
  *
- * Devices: CLINT, PLIC (M and S contexts per hart), UART0 (console), sifive-test, an ATA
- * disk when a disk is given, and an e1000 (82540EM) at PCI 00:01.0 behind the generic
- * ECAM host when a network is given; its frames go through the same switch as virtio-net.
+ * Devices: CLINT, PLIC (M and S contexts per hart), UART0 (console), sifive-test, a disk
+ * when one is given — on the ATA PIO controller (the default) or on an AHCI controller at
+ * PCI 00:02.0 (DMA) — and an e1000 (82540EM) at PCI 00:01.0 behind the generic ECAM host
+ * when a network is given; its frames go through the same switch as virtio-net.
  */
 import { Priv } from "../cpu/constants.js";
 import { Hart } from "../cpu/hart.js";
+import { AhciDevice, ahciRegisterName, type AhciStats } from "../devices/ahci/device.js";
+import { AHCI } from "../devices/ahci/regs.js";
 import { AtaDevice, type AtaStats } from "../devices/ata/device.js";
 import { ClintDevice, CLINT } from "../devices/clint/device.js";
 import type { MmioDevice } from "../devices/device.js";
@@ -94,8 +97,12 @@ export interface FullOptions {
   readonly output: (bytes: Uint8Array) => void;
   /** Host monotonic clock in ms for mtime (default performance.now). */
   readonly clockMs?: () => number;
-  /** A disk on the ATA controller (/dev/sda): the caller opens and closes the backend. */
-  readonly disk?: { readonly backend: BlockBackend; readonly serial?: string };
+  /**
+   * A disk (/dev/sda): the caller opens and closes the backend. `controller`: "ata" (the
+   * default), the platform ATA controller in PIO mode, every data word a register access;
+   * or "ahci", a PCI AHCI controller that moves data by DMA (docs/full-machine.md).
+   */
+  readonly disk?: { readonly backend: BlockBackend; readonly serial?: string; readonly controller?: DiskController };
   /** An e1000 NIC (eth0) at PCI 00:01.0 behind the ECAM host, on `backend` (e.g. a switch port). */
   readonly net?: { readonly backend: NetBackend; readonly mac: Uint8Array };
   /** Harts on threads of their own: this machine is the owner (hart 0 and every device), see vcpu-link.ts. */
@@ -114,10 +121,24 @@ export function firmwareExits(h: Hart, exits: Record<string, number>): void {
 
 /** PCI device number of the NIC: INTA of device 1 is PLIC source 0x21, as on QEMU virt. */
 const NIC_DEVICE = 1;
+/** PCI device number of the AHCI controller: its INTA is swizzled to INTC, PLIC source 0x22. */
+const AHCI_DEVICE = 2;
+
+/** The full machine's disk controllers: ATA PIO on the platform bus, or AHCI (DMA) on PCI. */
+export const DISK_CONTROLLERS = ["ata", "ahci"] as const;
+export type DiskController = (typeof DISK_CONTROLLERS)[number];
+
+/** Checks a `--disk-controller` value; the error names the choices. */
+export function parseDiskController(v: string): DiskController {
+  if ((DISK_CONTROLLERS as readonly string[]).includes(v)) return v as DiskController;
+  throw new ImageError(`--disk-controller ${JSON.stringify(v)}: must be one of ${DISK_CONTROLLERS.join(", ")} (ata: PIO, ahci: DMA)`);
+}
 
 export interface FullResult extends RunResult {
-  /** The ATA controller's counters (a copy), when the machine has a disk. */
+  /** The ATA controller's counters (a copy), when the machine has a disk on it. */
   readonly ata?: AtaStats;
+  /** The AHCI controller's counters (a copy), when the machine has a disk on it. */
+  readonly ahci?: AhciStats;
   /** The e1000's counters (a copy), when the machine has a NIC. */
   readonly e1000?: E1000Stats;
 }
@@ -132,6 +153,7 @@ export class FullMachine extends Machine<FullResult> {
   readonly uart: Uart16550Device;
   readonly test: SifiveTestDevice;
   readonly ata: AtaDevice | null = null;
+  readonly ahci: AhciDevice | null = null;
   readonly nic: E1000 | null = null;
   readonly pcie: PcieHost | null = null;
   readonly layout: BootLayout;
@@ -263,8 +285,11 @@ export class FullMachine extends Machine<FullResult> {
     const clintRec = board.addClint();
     const plicRec = board.addPlic();
     const uartRec = board.addUart();
-    const ataRec = options.disk ? board.addAta() : null;
-    const pcieRec = options.net ? board.addPcie() : null;
+    const controller = options.disk?.controller ?? "ata";
+    if (!(DISK_CONTROLLERS as readonly string[]).includes(controller)) parseDiskController(String(controller));
+    const onPci = options.disk !== undefined && controller === "ahci";
+    const ataRec = options.disk && !onPci ? board.addAta() : null;
+    const pcieRec = options.net || onPci ? board.addPcie() : null;
     const irq = (rec: { irq: number; name: string }) => sources.wrap(rec.name, this.plic.irqLine(rec.irq));
     const output = (bytes: Uint8Array): void => {
       this.loop.noteOutput();
@@ -290,14 +315,28 @@ export class FullMachine extends Machine<FullResult> {
       });
       this.map(ataRec.base, this.ata, ataRec.name, ataRegister(cmdOffset, ctlOffset, ataRec.regShift));
     }
-    if (pcieRec && options.net) {
-      // INTx wires named after what drives them: only the NIC is on the bus.
-      const nicLine = (NIC_DEVICE + 1 - 1) % 4;
-      const intx = pcieRec.intx.map((src, i) =>
-        sources.wrap(i === nicLine ? "e1000" : `pcie-int${"abcd"[i]}`, this.plic.irqLine(src)),
-      );
+    if (pcieRec) {
+      // INTx wires named after what drives them (INTA of device d is line d mod 4).
+      const lineNames = ["pcie-inta", "pcie-intb", "pcie-intc", "pcie-intd"];
+      if (options.net) lineNames[NIC_DEVICE % 4] = "e1000";
+      if (onPci) lineNames[AHCI_DEVICE % 4] = "ahci";
+      const intx = pcieRec.intx.map((src, i) => sources.wrap(lineNames[i]!, this.plic.irqLine(src)));
       const host = new PcieHost({ intx, mmio: pcieRec.mmio, ioSize: pcieRec.pio?.size ?? PCIE.IO_SIZE, ecamSize: pcieRec.size });
       this.pcie = host;
+      if (onPci && options.disk) {
+        this.ahci = new AhciDevice(this.ram, options.disk.backend, {
+          ...(options.disk.serial !== undefined ? { serial: options.disk.serial } : {}),
+          subsystemVendorId: PCIE.HOST_SUBSYSTEM_VENDOR,
+          subsystemId: PCIE.HOST_SUBSYSTEM,
+        });
+        host.attach(AHCI_DEVICE, this.ahci);
+      }
+      this.map(pcieRec.base, host.ecam, "pcie-ecam", () => "config");
+      this.map(pcieRec.mmio.base, host.mmioWindow, "pcie-mmio", this.pciRegister(host, pcieRec.mmio.base));
+      if (pcieRec.pio) this.map(pcieRec.pio.base, host.ioWindow, "pcie-pio", (off) => (off & 4 ? "IODATA" : "IOADDR"));
+    }
+    if (this.pcie && options.net) {
+      const host = this.pcie;
       this.nic = new E1000(this.ram, wakingBackend(options.net.backend, () => this.loop.wake()), {
         mac: options.net.mac,
         // QEMU's e1000 subsystem ids, so images made on `qemu -M virt` see the same card.
@@ -305,9 +344,6 @@ export class FullMachine extends Machine<FullResult> {
         subsystemId: PCIE.HOST_SUBSYSTEM,
       });
       host.attach(NIC_DEVICE, this.nic);
-      this.map(pcieRec.base, host.ecam, "pcie-ecam", () => "config");
-      this.map(pcieRec.mmio.base, host.mmioWindow, "pcie-mmio", this.nicRegister(host, pcieRec.mmio.base));
-      if (pcieRec.pio) this.map(pcieRec.pio.base, host.ioWindow, "pcie-pio", (off) => (off & 4 ? "IODATA" : "IOADDR"));
     }
     this.loop.devicesMapped();
     // Other threads share the RAM: fence must be a real barrier (docs/memory-model.md).
@@ -380,14 +416,17 @@ export class FullMachine extends Machine<FullResult> {
   }
 
   /**
-   * Names e1000 registers in the PCI memory window by where the guest put BAR0 (read when
-   * the counters are reported; Linux assigns it once at probe).
+   * Names e1000 and AHCI registers in the PCI memory window by where the guest put their
+   * BARs (read when the counters are reported; Linux assigns them once at probe).
    */
-  private nicRegister(host: PcieHost, windowBase: number): RegisterNamer {
+  private pciRegister(host: PcieHost, windowBase: number): RegisterNamer {
     return (offset) => {
-      const base = host.barBase(NIC_DEVICE, 0);
-      const rel = windowBase + offset - base;
-      return base >= 0 && rel >= 0 && rel < 0x2_0000 ? `e1000.${E1000_REGS[rel >> 2] ?? "unknown"}` : "unclaimed";
+      const addr = windowBase + offset;
+      const nic = this.nic ? host.barBase(NIC_DEVICE, 0) : -1;
+      if (nic >= 0 && addr >= nic && addr - nic < 0x2_0000) return `e1000.${E1000_REGS[(addr - nic) >> 2] ?? "unknown"}`;
+      const abar = this.ahci ? host.barBase(AHCI_DEVICE, AHCI.ABAR_INDEX) : -1;
+      if (abar >= 0 && addr >= abar && addr - abar < AHCI.ABAR_SIZE) return `ahci.${ahciRegisterName(addr - abar)}`;
+      return "unclaimed";
     };
   }
 
@@ -431,6 +470,7 @@ export class FullMachine extends Machine<FullResult> {
     return {
       ...r,
       ...(this.ata ? { ata: structuredClone(this.ata.stats) } : {}),
+      ...(this.ahci ? { ahci: this.ahci.stats } : {}),
       ...(this.nic ? { e1000: structuredClone(this.nic.stats) } : {}),
     };
   }
