@@ -49,7 +49,12 @@ const HOST_NAMES: Record<number, string> = {
   [HBA_REG.IS]: "IS",
   [HBA_REG.PI]: "PI",
   [HBA_REG.VS]: "VS",
+  [HBA_REG.CCC_CTL]: "CCC_CTL",
+  [HBA_REG.CCC_PORTS]: "CCC_PORTS",
+  [HBA_REG.EM_LOC]: "EM_LOC",
+  [HBA_REG.EM_CTL]: "EM_CTL",
   [HBA_REG.CAP2]: "CAP2",
+  [HBA_REG.BOHC]: "BOHC",
 };
 const PORT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PORT_REG).map(([k, v]) => [v, k]));
 
