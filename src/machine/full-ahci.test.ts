@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { defaultGuestDir } from "../control/cli.js";
-import { FULL_DEFAULTS } from "./full.js";
+import { MemoryBackend } from "../devices/virtio/blk/device.js";
+import { FULL_DEFAULTS, FullMachine, type DiskController } from "./full.js";
 
 const bin = fileURLToPath(new URL("../../../bin/paravm.js", import.meta.url));
 const dir = defaultGuestDir();
@@ -44,6 +45,18 @@ function paravm(args: string[], timeout = 300_000) {
 
 const statsOf = (stderr: string) => JSON.parse(stderr.trim().split("\n").pop()!);
 const md5 = (b: Uint8Array | string) => createHash("md5").update(b).digest("hex");
+
+describe("full machine: disk controller choice", () => {
+  test("an unknown controller is refused in one line before anything is built", () => {
+    const kernel = new Uint8Array(0x1000);
+    kernel.set([0x52, 0x53, 0x43, 0x05], 0x38);
+    const backend = new MemoryBackend(new Uint8Array(4096));
+    assert.throws(
+      () => new FullMachine({ kernel, firmware: new Uint8Array(16), output: () => {}, disk: { backend, controller: "scsi" as DiskController } }),
+      /--disk-controller "scsi": must be one of ata, ahci/,
+    );
+  });
+});
 
 describe("full machine: the disk on AHCI (DMA)", { skip }, () => {
   test("Linux's ahci driver binds; files written by DMA are on the image and read back through AHCI and through ATA PIO", () => {

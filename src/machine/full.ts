@@ -185,6 +185,8 @@ export class FullMachine extends Machine<FullResult> {
     }
     this.cpus = cpus;
     this.secondariesHeld = cpus > 1;
+    // Callers other than the CLI may pass anything: checked before any memory is taken.
+    const controller = parseDiskController(String(options.disk?.controller ?? "ata"));
     const dram = BOARD_MAP.DRAM.base;
     if (options.firmware.length === 0) throw new ImageError("firmware: empty file");
     if (options.firmware.length > FULL_DEFAULTS.KERNEL_OFFSET) {
@@ -285,8 +287,6 @@ export class FullMachine extends Machine<FullResult> {
     const clintRec = board.addClint();
     const plicRec = board.addPlic();
     const uartRec = board.addUart();
-    const controller = options.disk?.controller ?? "ata";
-    if (!(DISK_CONTROLLERS as readonly string[]).includes(controller)) parseDiskController(String(controller));
     const onPci = options.disk !== undefined && controller === "ahci";
     const ataRec = options.disk && !onPci ? board.addAta() : null;
     const pcieRec = options.net || onPci ? board.addPcie() : null;
