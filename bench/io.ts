@@ -37,7 +37,7 @@
  *   --disk-mib N      scratch disk size, default 160
  *   --guest-dir DIR   directory with Image and initramfs.cpio.gz (as bench/boot.ts)
  *   --timeout-s S     kill a run after this long, default 600
- *   --skip-qemu / --skip-paravm / --skip-net / --skip-full-disk
+ *   --skip-qemu / --skip-paravm / --skip-net / --skip-blk / --skip-full-disk
  *   --no-json         do not write bench/results/io-<date>.json
  */
 import { spawnSync } from "node:child_process";
@@ -81,6 +81,7 @@ interface Options {
   skipParavm: boolean;
   skipNet: boolean;
   skipFullDisk: boolean;
+  skipBlk: boolean;
   fullMib: number;
   json: boolean;
 }
@@ -97,6 +98,7 @@ function parseOptions(): Options {
       "skip-paravm": { type: "boolean", default: false },
       "skip-net": { type: "boolean", default: false },
       "skip-full-disk": { type: "boolean", default: false },
+      "skip-blk": { type: "boolean", default: false },
       "full-mib": { type: "string", default: "16" },
       "no-json": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -114,6 +116,7 @@ function parseOptions(): Options {
     skipParavm: values["skip-paravm"] ?? false,
     skipNet: values["skip-net"] ?? false,
     skipFullDisk: values["skip-full-disk"] ?? false,
+    skipBlk: values["skip-blk"] ?? false,
     fullMib: int("full-mib", values["full-mib"], 1),
     json: !(values["no-json"] ?? false),
   };
@@ -408,7 +411,7 @@ async function main(): Promise<number> {
   let failed = false;
   const results: OpResult[] = [];
   const errorRow = (emulator: "paravm" | "QEMU", op: BlkOp | NetOp, e: string): OpResult => ({ emulator, op, runs: [], error: e });
-  const ops: BlkOp[] = ["write", "read"];
+  const ops: BlkOp[] = opts.skipBlk ? [] : ["write", "read"];
 
   if (!opts.skipQemu) {
     const why = qemuVersion === null ? `${QEMU} not found` : !existsSync(OPENSBI) ? `${OPENSBI} not found` : null;
