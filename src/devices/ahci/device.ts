@@ -24,7 +24,7 @@ import type { PciBar, PciFunction, PciIdentity, PciPort } from "../pci/config.js
 import type { BlockBackend } from "../virtio/blk/device.js";
 import { SataDisk, type DiskStats } from "./disk.js";
 import { AhciPort, type PortStats } from "./port.js";
-import { AHCI, AHCI_PCI, CAP, GHC, HBA_REG, PORT_REG } from "./regs.js";
+import { AHCI, AHCI_PCI, ALIGN_MASK, CAP, GHC, HBA_REG, PORT_REG } from "./regs.js";
 
 export interface AhciStats extends PortStats, DiskStats {
   /** BAR5 accesses (exits) per register name: "P0CI", "P0IS", "IS", "GHC", … */
@@ -254,9 +254,9 @@ export class AhciDevice implements PciFunction {
     this.ghc = (GHC.AE | (u32(s, "ghc") & GHC.IE)) >>> 0;
     const saved = typeof s["port"] === "object" && s["port"] !== null ? (s["port"] as Record<string, unknown>) : {};
     const p = this.port;
-    p.clb = u32(saved, "clb") & ~0x3ff;
+    p.clb = (u32(saved, "clb") & ~ALIGN_MASK.CLB) >>> 0;
     p.clbu = u32(saved, "clbu");
-    p.fb = u32(saved, "fb") & ~0xff;
+    p.fb = (u32(saved, "fb") & ~ALIGN_MASK.FB) >>> 0;
     p.fbu = u32(saved, "fbu");
     p.is = u32(saved, "is");
     p.ie = u32(saved, "ie");

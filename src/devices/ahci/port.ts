@@ -30,8 +30,10 @@ import type { GuestRam } from "../../mem/ram.js";
 import { ATA_STATUS, Protocol, type SataDisk, type SgList, type TaskFile } from "./disk.js";
 import {
   AHCI,
+  ALIGN_MASK,
   ATA_SIGNATURE,
   CMD_HDR,
+  FIS_FLAG,
   FIS_TYPE,
   H2D,
   PORT_REG,
@@ -164,13 +166,13 @@ export class AhciPort implements SgList {
   write(reg: number, v: number): void {
     switch (reg) {
       case PORT_REG.CLB:
-        this.clb = (v & ~0x3ff) >>> 0;
+        this.clb = (v & ~ALIGN_MASK.CLB) >>> 0;
         return;
       case PORT_REG.CLBU:
         this.clbu = v >>> 0;
         return;
       case PORT_REG.FB:
-        this.fb = (v & ~0xff) >>> 0;
+        this.fb = (v & ~ALIGN_MASK.FB) >>> 0;
         return;
       case PORT_REG.FBU:
         this.fbu = v >>> 0;
@@ -307,7 +309,7 @@ export class AhciPort implements SgList {
     const dw0 = dv.getUint32(hdr, true);
     const prdtl = dw0 >>> CMD_HDR.PRDTL_SHIFT;
     // The command table is 128-byte aligned: the low 7 bits of CTBA are reserved.
-    const ctba = dv.getUint32(hdr + CMD_HDR.CTBAU, true) * TWO32 + ((dv.getUint32(hdr + CMD_HDR.CTBA, true) & ~0x7f) >>> 0);
+    const ctba = dv.getUint32(hdr + CMD_HDR.CTBAU, true) * TWO32 + ((dv.getUint32(hdr + CMD_HDR.CTBA, true) & ~ALIGN_MASK.CTBA) >>> 0);
     const table = this.ramOffset(ctba, AHCI.CMD_TABLE_PRDT + prdtl * AHCI.PRD_SIZE);
     if (table < 0) return this.fatal();
     const u8 = host.ram.u8;
@@ -385,7 +387,7 @@ export class AhciPort implements SgList {
     const limit = 0x1_0000 * 512;
     for (let i = 0; i < count && this.sgBytes < limit; i++) {
       const e = prdt + i * AHCI.PRD_SIZE;
-      const dba = dv.getUint32(e + PRD.DBAU, true) * TWO32 + ((dv.getUint32(e + PRD.DBA, true) & ~1) >>> 0);
+      const dba = dv.getUint32(e + PRD.DBAU, true) * TWO32 + ((dv.getUint32(e + PRD.DBA, true) & ~ALIGN_MASK.DBA) >>> 0);
       const dw3 = dv.getUint32(e + PRD.DW3, true);
       // DBC is the byte count − 1 and bit 0 must be 1: lengths are even (§4.2.3.3).
       const len = ((dw3 & AHCI.PRD_DBC_MASK) | 1) + 1;
@@ -428,11 +430,11 @@ export class AhciPort implements SgList {
     if (area < 0) return false;
     const u8 = this.host.ram.u8;
     const f = area + RX_FIS.D2H_REG;
-    u8.fill(0, f, f + 20);
+    u8.fill(0, f, f + RX_FIS.REG_FIS_SIZE);
     u8[f] = FIS_TYPE.REG_D2H;
-    u8[f + 1] = interrupt ? 0x40 : 0;
-    u8[f + 2] = status;
-    u8[f + 3] = error;
+    u8[f + H2D.FLAGS] = interrupt ? FIS_FLAG.INTERRUPT : 0;
+    u8[f + RX_FIS.STATUS] = status;
+    u8[f + RX_FIS.ERROR] = error;
     this.putTaskFile(u8, f);
     return true;
   }
@@ -444,30 +446,31 @@ export class AhciPort implements SgList {
     if (area < 0) return false;
     const u8 = this.host.ram.u8;
     const f = area + RX_FIS.PIO_SETUP;
-    u8.fill(0, f, f + 20);
+    u8.fill(0, f, f + RX_FIS.REG_FIS_SIZE);
     u8[f] = FIS_TYPE.PIO_SETUP;
-    u8[f + 1] = 0x40 | 0x20; // I, D (device to host)
-    u8[f + 2] = (status & ~ATA_STATUS.ERR) | ATA_STATUS.DRQ;
-    u8[f + 3] = error;
+    u8[f + H2D.FLAGS] = FIS_FLAG.INTERRUPT | FIS_FLAG.TO_HOST;
+    u8[f + RX_FIS.STATUS] = (status & ~ATA_STATUS.ERR) | ATA_STATUS.DRQ;
+    u8[f + RX_FIS.ERROR] = error;
     this.putTaskFile(u8, f);
-    u8[f + 15] = status; // E_Status
-    u8[f + 16] = bytes & 0xff;
-    u8[f + 17] = (bytes >>> 8) & 0xff;
+    u8[f + RX_FIS.PIO_E_STATUS] = status;
+    u8[f + RX_FIS.PIO_COUNT] = bytes & 0xff;
+    u8[f + RX_FIS.PIO_COUNT + 1] = (bytes >>> 8) & 0xff;
     return true;
   }
 
+  /** LBA, device and count: at the same byte offsets in D2H Register, PIO Setup and H2D FISes. */
   private putTaskFile(u8: Uint8Array, f: number): void {
     const tf = this.tf;
     const lo = tf.lba % 0x100_0000;
     const hi = Math.floor(tf.lba / 0x100_0000);
-    u8[f + 4] = lo & 0xff;
-    u8[f + 5] = (lo >>> 8) & 0xff;
-    u8[f + 6] = (lo >>> 16) & 0xff;
-    u8[f + 7] = tf.device;
-    u8[f + 8] = hi & 0xff;
-    u8[f + 9] = (hi >>> 8) & 0xff;
-    u8[f + 10] = (hi >>> 16) & 0xff;
-    u8[f + 12] = tf.count & 0xff;
-    u8[f + 13] = (tf.count >>> 8) & 0xff;
+    u8[f + H2D.LBA0] = lo & 0xff;
+    u8[f + H2D.LBA1] = (lo >>> 8) & 0xff;
+    u8[f + H2D.LBA2] = (lo >>> 16) & 0xff;
+    u8[f + H2D.DEVICE] = tf.device;
+    u8[f + H2D.LBA3] = hi & 0xff;
+    u8[f + H2D.LBA4] = (hi >>> 8) & 0xff;
+    u8[f + H2D.LBA5] = (hi >>> 16) & 0xff;
+    u8[f + H2D.COUNT] = tf.count & 0xff;
+    u8[f + H2D.COUNT_EXP] = (tf.count >>> 8) & 0xff;
   }
 }

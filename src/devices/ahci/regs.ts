@@ -225,6 +225,20 @@ export const H2D = {
   CONTROL_SRST: 0x04,
 } as const;
 
+/** Byte 1 of a device-to-host FIS: I (raise an interrupt) and, in a PIO Setup FIS, D (data to the host). */
+export const FIS_FLAG = {
+  INTERRUPT: 0x40,
+  TO_HOST: 0x20,
+} as const;
+
+/** Alignment of the port's pointers: command list 1 KiB, FIS area 256 B, command table 128 B; PRD data addresses are even. */
+export const ALIGN_MASK = {
+  CLB: 0x3ff,
+  FB: 0xff,
+  CTBA: 0x7f,
+  DBA: 0x1,
+} as const;
+
 /** Where the HBA puts each received FIS inside the port's 256-byte FIS area (§4.2.1). */
 export const RX_FIS = {
   DMA_SETUP: 0x00,
@@ -232,6 +246,13 @@ export const RX_FIS = {
   D2H_REG: 0x40,
   SET_DEVICE_BITS: 0x58,
   UNKNOWN: 0x60,
+  /** Inside a device-to-host FIS: status and error bytes, PIO Setup's ending status and transfer count. */
+  STATUS: 2,
+  ERROR: 3,
+  PIO_E_STATUS: 15,
+  PIO_COUNT: 16,
+  /** Register and PIO Setup FISes are 5 dwords. */
+  REG_FIS_SIZE: 20,
 } as const;
 
 /** The ATA device signature a disk reports after reset (PxSIG: LBA high, mid, low, count). */
