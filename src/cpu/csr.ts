@@ -43,10 +43,9 @@ const SSTATUS_WRITABLE = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.FS |
 const MENVCFG_LO_MASK = 1;
 const SENVCFG_MASK = 1;
 
-/** Writes to these CSRs can change translation or permissions: the TLBs must be flushed. */
-/** CSRs other than mstatus/sstatus (see statusChangeNeedsFlush) whose writes invalidate the TLBs. */
-function affectsTranslation(csr: number): boolean {
-  return csr === CSR.satp || (csr >= CSR.pmpcfg0 && csr <= CSR.pmpaddr63);
+/** PMP registers: a write can change any cached permission, in every TLB set. */
+function isPmp(csr: number): boolean {
+  return csr >= CSR.pmpcfg0 && csr <= CSR.pmpaddr63;
 }
 
 /** Writes to these CSRs can make an interrupt takeable. */
@@ -251,6 +250,8 @@ export function csrRead(h: Hart, csr: number): void {
 export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
   const c = h.csr64;
   const statusBefore = h.mstatus;
+  const satpLo = c[Csr64.SATP]!;
+  const satpHi = c[Csr64.SATP + 1]!;
   switch (csr) {
     case CSR.fflags:
       h.fflags = lo & 0x1f;
@@ -364,31 +365,28 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
       else if (csr >= CSR.pmpaddr0 && csr <= CSR.pmpaddr63) pmpWriteAddr(h, csr - CSR.pmpaddr0, lo, hi);
     // misa, menvcfg high bits, hpm events: read-only zero / ignored.
   }
-  if (csr === CSR.mstatus || csr === CSR.sstatus) {
-    if (statusChangeNeedsFlush(h, statusBefore, h.mstatus)) h.flushTlb();
-  } else if (affectsTranslation(csr)) {
-    h.flushTlb();
-  }
+  if (csr === CSR.mstatus || csr === CSR.sstatus) statusChanged(h, statusBefore, h.mstatus);
+  else if (csr === CSR.satp) h.tlb.satpWritten(satpLo, satpHi);
+  else if (isPmp(csr)) h.flushTlb("pmp");
 }
 
 /**
- * Whether an mstatus/sstatus write can make a cached translation wrong. Most writes
+ * An mstatus/sstatus write: drop the cached translations it made wrong. Most writes
  * toggle SIE (Linux's local_irq_save/restore) and change nothing the TLB depends on;
- * flushing on each cost a refill every few hundred instructions. The TLB entries depend
- * on SUM, MXR, and (through the effective data privilege) MPRV and MPP:
+ * flushing on each cost a refill every few hundred instructions. The entries depend on:
  * - SUM or MXR going 0 → 1 only adds permissions: every cached entry stays right.
- * - SUM going 1 → 0 removes S-mode access to U pages: only the entries cached for such
- *   accesses are dropped (`Hart.revokeSum`; the MMU notes their slots when it fills them).
- * - MXR going 1 → 0, or any MPRV/MPP change that moves the data privilege: flush.
+ * - SUM going 1 → 0 removes S-mode access to U pages: only the S entries cached for such
+ *   accesses are dropped (the MMU notes them when it fills them; tlb.ts).
+ * - MXR going 1 → 0: the S and U sets (loads from execute-only pages).
+ * - MPRV going 0 → 1: M-mode's data entries (the MMU caches M data accesses only while
+ *   MPRV is 0, so MPP changes and MPRV going 0 never matter).
  */
-function statusChangeNeedsFlush(h: Hart, before: number, after: number): boolean {
+function statusChanged(h: Hart, before: number, after: number): void {
   const changed = before ^ after;
-  if ((changed & (MSTATUS.SUM | MSTATUS.MXR | MSTATUS.MPRV | MSTATUS.MPP)) === 0) return false;
-  if ((before & MSTATUS.MXR) !== 0 && (after & MSTATUS.MXR) === 0) return true;
-  const mprvMatters = ((before | after) & MSTATUS.MPRV) !== 0;
-  if ((changed & MSTATUS.MPRV) !== 0 || (mprvMatters && (changed & MSTATUS.MPP) !== 0)) return true;
-  if ((before & MSTATUS.SUM) !== 0 && (after & MSTATUS.SUM) === 0) h.revokeSum();
-  return false;
+  if ((changed & (MSTATUS.SUM | MSTATUS.MXR | MSTATUS.MPRV)) === 0) return;
+  if ((before & MSTATUS.MXR) !== 0 && (after & MSTATUS.MXR) === 0) h.tlb.flushTranslated("mxr");
+  if ((after & MSTATUS.MPRV) !== 0 && (before & MSTATUS.MPRV) === 0) h.tlb.flushMachine();
+  if ((before & MSTATUS.SUM) !== 0 && (after & MSTATUS.SUM) === 0) h.tlb.revokeSum();
 }
 
 /** csr64 slot for each 64-bit CSR, indexed by (csr - 0x100). */

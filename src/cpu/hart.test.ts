@@ -224,21 +224,3 @@ test("Sv39 TLB: clearing sstatus.SUM takes back S-mode access to a U page it alr
   assert.equal(hart.csr64[Csr64.MCAUSE], Cause.LoadPageFault, "after SUM is cleared the cached entry must not be used");
   assert.equal(hart.getPc(), RAM + 0x400);
 });
-
-test("SUM revoke: the noted slots are dropped, other entries stay; past the slot list everything is flushed", () => {
-  const { hart } = machine([]);
-  for (let e = 0; e < 100; e++) {
-    hart.tlbLoadLo[e] = e;
-    hart.tlbStoreLo[e] = e;
-  }
-  hart.noteSumSlot(7);
-  hart.noteSumSlot(9);
-  hart.revokeSum();
-  assert.equal(hart.tlbLoadLo[7], -1);
-  assert.equal(hart.tlbStoreLo[9], -1);
-  assert.equal(hart.tlbLoadLo[8], 8, "an entry that did not rest on SUM survives");
-  for (let i = 0; i < 40; i++) hart.noteSumSlot(i);
-  hart.revokeSum();
-  assert.equal(hart.tlbLoadLo[99], -1, "overflowed: a full flush");
-  assert.equal(hart.sumCount, 0);
-});

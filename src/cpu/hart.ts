@@ -34,13 +34,11 @@ import { Cause, Csr64, FsState, MSTATUS, Priv } from "./constants.js";
 import { Op } from "./decode.js";
 import { fpuExecute } from "./fpu.js";
 import { TLB_MASK, TLB_SIZE, amo, decodeMiss, loadSlow, lrsc, refillFetch, storeSlow } from "./mmu.js";
+import { TlbSets } from "./tlb.js";
 import { execSystem } from "./system.js";
 import { JIT_DONE, jitDropAll, jitFor, runBlocks, type JitPage } from "./jit.js";
 import { PmpRegions } from "./pmp.js";
 import { checkInterrupts, pendingAndEnabled, takeTrap } from "./trap.js";
-
-/** TLB slots remembered for a precise SUM revoke (a copy_to_user touches a few pages). */
-const SUM_SLOTS = 32;
 
 export const RunStatus = {
   /** The instruction budget ran out. */
@@ -82,8 +80,8 @@ export class Hart {
   frm = 0;
   pcLo = 0;
   pcHi = 0;
-  /** Current privilege: 0 U, 1 S, 3 M. */
-  priv: number = Priv.M;
+  /** Current privilege (0 U, 1 S, 3 M) behind `priv`, which also selects the TLB set. */
+  private privNow: number = Priv.M;
   /** Low 32 bits of mstatus (the high half is fixed UXL/SXL plus the derived SD bit). */
   mstatus = 0;
   mie = 0;
@@ -134,13 +132,6 @@ export class Hart {
   readonly ram64: BigInt64Array;
   /** Counters: instructions retired (total and per privilege), and offsets from guest writes. */
   instret = 0;
-  /**
-   * Load/store TLB slots filled since the last flush for S-mode accesses to U pages, which
-   * only mstatus.SUM allows: clearing SUM invalidates just these (`revokeSum`). Past
-   * SUM_SLOTS entries, `sumCount` stays above it and revoking flushes everything.
-   */
-  readonly sumSlots = new Int32Array(SUM_SLOTS);
-  sumCount = 0;
   /** Traps taken into M-mode from S or U, by cause: [0, 32) exceptions, [32, 64) interrupts. */
   readonly mTraps = new Float64Array(64);
   readonly instretByPriv = new Float64Array(4);
@@ -177,6 +168,11 @@ export class Hart {
   readonly tlbStoreLo = new Int32Array(TLB_SIZE).fill(-1);
   readonly tlbStoreHi = new Int32Array(TLB_SIZE);
   readonly tlbStoreOff = new Int32Array(TLB_SIZE);
+  /**
+   * The TLB's sets (tlb.ts): the arrays above hold the entries of the current privilege's
+   * set (and, in U-mode, the current satp's); traps and xRETs swap sets instead of flushing.
+   */
+  readonly tlb: TlbSets = new TlbSets(this);
 
   /** Decoded-instruction cache: one Int32Array (2048 slots × 3 words) per RAM page that holds code. */
   readonly decoded: (Int32Array | null)[];
@@ -236,6 +232,17 @@ export class Hart {
     this.dropDecoded();
   }
 
+  get priv(): number {
+    return this.privNow;
+  }
+
+  /** Every privilege change (trap, xRET, the host starting a hart) swaps the TLB set. */
+  set priv(p: number) {
+    if (p === this.privNow) return;
+    this.privNow = p;
+    this.tlb.select(p);
+  }
+
   setPc(addr: number): void {
     this.pcLo = addr | 0;
     this.pcHi = Math.floor(addr / 4294967296) | 0;
@@ -282,34 +289,9 @@ export class Hart {
     return -1;
   }
 
-  flushTlb(): void {
-    this.tlbFetchLo.fill(-1);
-    this.tlbLoadLo.fill(-1);
-    this.tlbStoreLo.fill(-1);
-    this.fetchVpnLo = -1;
-    this.sumCount = 0;
-  }
-
-  /** Note that TLB slot `e` holds an entry that only mstatus.SUM allows. */
-  noteSumSlot(e: number): void {
-    if (this.sumCount < SUM_SLOTS) this.sumSlots[this.sumCount] = e;
-    if (this.sumCount <= SUM_SLOTS) this.sumCount++;
-  }
-
-  /** mstatus.SUM went 1 → 0: drop the entries that relied on it. */
-  revokeSum(): void {
-    const n = this.sumCount;
-    if (n === 0) return;
-    if (n > SUM_SLOTS) {
-      this.flushTlb();
-      return;
-    }
-    for (let i = 0; i < n; i++) {
-      const e = this.sumSlots[i]!;
-      this.tlbLoadLo[e] = -1;
-      this.tlbStoreLo[e] = -1;
-    }
-    this.sumCount = 0;
+  /** Drop every cached translation of every set (reset, PMP, a fence of unknown scope). */
+  flushTlb(reason = "host"): void {
+    this.tlb.flushAll(reason);
   }
 
   /**

@@ -19,9 +19,9 @@ import type { Hart } from "./hart.js";
 import { pmpAllows } from "./pmp.js";
 import { takeTrap } from "./trap.js";
 import { jitDropPage } from "./jit.js";
+import { TLB_MASK, TlbFlag } from "./tlb.js";
 
-export const TLB_SIZE = 1024;
-export const TLB_MASK = TLB_SIZE - 1;
+export { TLB_MASK, TLB_SIZE } from "./tlb.js";
 const TWO32 = 4294967296;
 const PAGE_SLOTS = 2048 * 3;
 
@@ -36,8 +36,12 @@ export function dataPriv(h: Hart): number {
 
 /** Privilege of the most recent successful translation, for the PMP check that follows it. */
 let lastPriv = 0;
-/** Whether the most recent successful translation was allowed only by mstatus.SUM. */
-let lastSum = false;
+/**
+ * TlbFlag bits of the most recent successful translation: the leaf's level, G, and whether
+ * only mstatus.SUM allowed it. No translation at all counts as global (a satp mode change
+ * drops those entries anyway).
+ */
+let lastFlags = 0;
 
 /**
  * Translate virtual address (lo, hi) for `access`. Returns the physical address, or -1
@@ -56,13 +60,14 @@ const RETRY = -2;
 function walk(h: Hart, lo: number, hi: number, access: number): number {
   const priv = access === Access.Fetch ? h.priv : dataPriv(h);
   lastPriv = priv;
-  lastSum = false;
+  lastFlags = TlbFlag.GLOBAL;
   const satpHi = h.csr64[Csr64.SATP + 1]!;
   if (priv === Priv.M || satpHi >>> 28 === SatpMode.Bare) {
     return (hi >>> 0) * TWO32 + (lo >>> 0);
   }
   // Sv39: bits 63..39 must all equal bit 38.
   if ((hi << 25) >> 25 !== hi) return pageFault(h, lo, hi, access);
+  let sum = 0;
   let table = ((satpHi & 0xfff) * TWO32 + (h.csr64[Csr64.SATP]! >>> 0)) * 4096;
   const ram = h.bus.ram;
   const i32 = ram.i32;
@@ -93,7 +98,7 @@ function walk(h: Hart, lo: number, hi: number, access: number): number {
     } else if ((pteLo & PTE.U) !== 0) {
       if (access === Access.Fetch || (h.mstatus & MSTATUS.SUM) === 0) return pageFault(h, lo, hi, access);
       // An S-mode access to a U page, allowed by SUM: clearing SUM must drop what is cached.
-      lastSum = true;
+      sum = TlbFlag.SUM;
     }
     if (access === Access.Fetch) {
       if ((pteLo & PTE.X) === 0) return pageFault(h, lo, hi, access);
@@ -112,6 +117,7 @@ function walk(h: Hart, lo: number, hi: number, access: number): number {
     const want = PTE.A | (access === Access.Store ? PTE.D : 0);
     if ((pteLo & want) !== want && Atomics.compareExchange(i32, o, pteLo, pteLo | want) !== pteLo) return RETRY;
     const span = level === 2 ? 0x40000000 : level === 1 ? 0x200000 : 0x1000;
+    lastFlags = level | sum | ((pteLo & PTE.G) !== 0 ? TlbFlag.GLOBAL : 0);
     return ppn * 4096 + ((lo >>> 0) % span);
   }
   return pageFault(h, lo, hi, access);
@@ -122,8 +128,13 @@ function pageFault(h: Hart, lo: number, hi: number, access: number): number {
   return -1;
 }
 
-/** True if the page at `pagePa` may be cached in a TLB for `access` at privilege `priv`. */
+/**
+ * True if the page at `pagePa` may be cached in a TLB for `access` at privilege `priv`.
+ * M-mode data accesses under mstatus.MPRV are never cached: the M set holds only M-mode's
+ * own untranslated view, so MPRV/MPP changes need not flush it (tlb.ts).
+ */
 function pageCacheable(h: Hart, pagePa: number, access: number, priv: number): boolean {
+  if (access !== Access.Fetch && h.priv === Priv.M && (h.mstatus & MSTATUS.MPRV) !== 0) return false;
   return h.bus.isPlainRamPage(pagePa) && pmpAllows(h, pagePa, 4096, access, priv);
 }
 
@@ -141,6 +152,12 @@ function dataAddress(h: Hart, lo: number, hi: number, width: number, access: num
 /** Load `width` bytes at virtual (lo, hi) into h.memLo/h.memHi (zero-extended). */
 export function loadSlow(h: Hart, lo: number, hi: number, width: number): boolean {
   if ((lo & (width - 1)) !== 0) return loadMisaligned(h, lo, hi, width);
+  // A live-TLB miss that the current set still holds (e.g. after a trap swapped sets).
+  const cached = h.tlb.refill(Access.Load, (lo >>> 12) & TLB_MASK, lo >>> 12, hi);
+  if (cached >= 0) {
+    readRam(h, cached + (lo & 0xfff), width);
+    return true;
+  }
   const pa = dataAddress(h, lo, hi, width, Access.Load);
   if (pa < 0) return false;
   const bus = h.bus;
@@ -149,11 +166,7 @@ export function loadSlow(h: Hart, lo: number, hi: number, width: number): boolea
     const off = pa - ram.base;
     const pagePa = pa - (off & 0xfff);
     if (pageCacheable(h, pagePa, Access.Load, lastPriv)) {
-      const e = (lo >>> 12) & TLB_MASK;
-      h.tlbLoadLo[e] = lo >>> 12;
-      h.tlbLoadHi[e] = hi;
-      if (lastSum) h.noteSumSlot(e);
-      h.tlbLoadOff[e] = off & ~0xfff;
+      h.tlb.install(Access.Load, (lo >>> 12) & TLB_MASK, lo >>> 12, hi, off & ~0xfff, lastFlags);
     }
     readRam(h, off, width);
     return true;
@@ -229,6 +242,12 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
     }
     return true;
   }
+  // The set's entries exist only for pages without decoded code (dropStoresTo), as live ones.
+  const cached = h.tlb.refill(Access.Store, (lo >>> 12) & TLB_MASK, lo >>> 12, hi);
+  if (cached >= 0) {
+    writeRam(h, cached + (lo & 0xfff), width, vlo, vhi);
+    return true;
+  }
   const pa = dataAddress(h, lo, hi, width, Access.Store);
   if (pa < 0) return false;
   const bus = h.bus;
@@ -238,19 +257,9 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
     const page = off >>> 12;
     if (h.decoded[page] !== null) invalidateCodePage(h, page);
     if (pageCacheable(h, pa - (off & 0xfff), Access.Store, lastPriv)) {
-      const e = (lo >>> 12) & TLB_MASK;
-      h.tlbStoreLo[e] = lo >>> 12;
-      if (lastSum) h.noteSumSlot(e);
-      h.tlbStoreHi[e] = hi;
-      h.tlbStoreOff[e] = off & ~0xfff;
+      h.tlb.install(Access.Store, (lo >>> 12) & TLB_MASK, lo >>> 12, hi, off & ~0xfff, lastFlags);
     }
-    // Aligned: one store per 32 bits, as the fast path.
-    if (width === 1) ram.u8[off] = vlo;
-    else if (width === 2) ram.u16[off >> 1] = vlo;
-    else {
-      ram.i32[off >> 2] = vlo;
-      if (width === 8) ram.i32[(off >> 2) + 1] = vhi;
-    }
+    writeRam(h, off, width, vlo, vhi);
     return true;
   }
   bus.fault = false;
@@ -266,6 +275,17 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
     return false;
   }
   return true;
+}
+
+/** Aligned RAM write, as the fast path writes: one store per 32 bits. */
+function writeRam(h: Hart, off: number, width: number, vlo: number, vhi: number): void {
+  const ram = h.bus.ram;
+  if (width === 1) ram.u8[off] = vlo;
+  else if (width === 2) ram.u16[off >> 1] = vlo;
+  else {
+    ram.i32[off >> 2] = vlo;
+    if (width === 8) ram.i32[(off >> 2) + 1] = vhi;
+  }
 }
 
 /** A store hit a page with decoded instructions: drop them (and stop executing from the stale copy). */
@@ -291,6 +311,8 @@ export function refillFetch(h: Hart): boolean {
   let cacheable = true;
   if (h.tlbFetchLo[e] === lo >>> 12 && h.tlbFetchHi[e] === hi) {
     off = h.tlbFetchOff[e]!;
+  } else if ((off = h.tlb.refill(Access.Fetch, e, lo >>> 12, hi)) >= 0) {
+    // The current set still held it (after a trap swapped sets).
   } else {
     const pa = translate(h, lo, hi, Access.Fetch);
     if (pa < 0) return false;
@@ -302,9 +324,7 @@ export function refillFetch(h: Hart): boolean {
     }
     off = pagePa - ram.base;
     if (pageCacheable(h, pagePa, Access.Fetch, lastPriv)) {
-      h.tlbFetchLo[e] = lo >>> 12;
-      h.tlbFetchHi[e] = hi;
-      h.tlbFetchOff[e] = off;
+      h.tlb.install(Access.Fetch, e, lo >>> 12, hi, off, lastFlags);
     } else {
       cacheable = false;
     }
@@ -336,8 +356,7 @@ export function refillFetch(h: Hart): boolean {
     h.decodedEpoch[page] = h.fenceEpoch;
     h.decodedList.push(page);
     // Stores to this page must now take the slow path, which invalidates the decoded copy.
-    const st = h.tlbStoreOff;
-    for (let i = 0; i < TLB_SIZE; i++) if (st[i] === off) h.tlbStoreLo[i] = -1;
+    h.tlb.dropStoresTo(off);
   }
   h.fetchPage = dp;
   h.fetchVpnLo = lo >>> 12;

@@ -138,4 +138,6 @@ export function pmpAllowAll(h: Hart): void {
   h.pmpaddr[2 * last + 1] = 0x3fffff;
   h.pmpcfg[last] = (PmpMode.Napot << PMPCFG.A_SHIFT) | PMPCFG.R | PMPCFG.W | PMPCFG.X;
   pmpRecompute(h);
+  // Cached entries were checked against the old regions (a CSR write flushes in csr.ts).
+  h.flushTlb("pmp");
 }

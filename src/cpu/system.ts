@@ -65,8 +65,7 @@ export function execSystem(h: Hart, w: number, imm: number, raw: number, len: nu
       return RunStatus.Wfi;
     case Op.SfenceVma:
       if (h.priv === Priv.U || (h.priv === Priv.S && (h.mstatus & MSTATUS.TVM) !== 0)) return illegal(h, raw);
-      // Every form flushes everything: correct, and flushes are cheap next to walks.
-      h.flushTlb();
+      sfenceVma(h, raw);
       advance(h, len);
       return RunStatus.Budget;
     case Op.FenceI:
@@ -76,6 +75,17 @@ export function execSystem(h: Hart, w: number, imm: number, raw: number, len: nu
     default:
       return illegal(h, raw);
   }
+}
+
+/**
+ * SFENCE.VMA rs1, rs2 (privileged spec §4.2.1): rs1 = x0 means every address, rs2 = x0
+ * every address space; a register other than x0 narrows the fence to its value, even
+ * when that value is 0 (ASID 0, address 0).
+ */
+function sfenceVma(h: Hart, raw: number): void {
+  const rs1 = (raw >>> 15) & 31;
+  const rs2 = (raw >>> 20) & 31;
+  h.tlb.sfence(rs1 !== 0, h.x[2 * rs1]!, h.x[2 * rs1 + 1]!, rs2 !== 0, h.x[2 * rs2]!);
 }
 
 function execCsr(h: Hart, w: number, csr: number, raw: number, len: number): number {

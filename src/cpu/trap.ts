@@ -1,6 +1,7 @@
 /**
  * Trap entry and return (privileged spec §3.1.6–3.1.9, §3.3.2, §4.1.1): which interrupt
- * is taken when, delegation to S-mode, and mret/sret.
+ * is taken when, delegation to S-mode, and mret/sret. Assigning `h.priv` swaps the TLB
+ * set (tlb.ts); nothing here flushes.
  */
 import { IRQ_PRIORITY, MSTATUS, Priv, Csr64 } from "./constants.js";
 import type { Hart } from "./hart.js";
@@ -77,7 +78,6 @@ export function takeTrap(h: Hart, cause: number, interrupt: boolean, tvalLo: num
   const sum = ((base & ~3) >>> 0) + (vectored ? cause * 4 : 0);
   h.pcLo = sum | 0;
   h.pcHi = (c[tvec + 1]! + (sum > 0xffffffff ? 1 : 0)) | 0;
-  h.flushTlb();
 }
 
 /** MRET (caller has checked priv == M): back to MPP with MIE restored. */
@@ -93,7 +93,6 @@ export function doMret(h: Hart): void {
   h.priv = mpp;
   h.pcLo = h.csr64[Csr64.MEPC]!;
   h.pcHi = h.csr64[Csr64.MEPC + 1]!;
-  h.flushTlb();
 }
 
 /** SRET (caller has checked priv and TSR): back to SPP with SIE restored. */
@@ -108,5 +107,4 @@ export function doSret(h: Hart): void {
   h.priv = spp;
   h.pcLo = h.csr64[Csr64.SEPC]!;
   h.pcHi = h.csr64[Csr64.SEPC + 1]!;
-  h.flushTlb();
 }
