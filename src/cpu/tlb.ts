@@ -428,21 +428,24 @@ export class TlbSets {
   }
 
   /**
-   * A remote fence (SBI RFENCE): [start, start + size) in ASID `asid` (-1: every ASID).
-   * Size 0 with start 0, or a size of 2^64 - 1 (any size ≥ 2^53 here), means everything.
+   * A remote fence (SBI RFENCE v2.0 §8): [start, start + size) in ASID `asid` (-1: every
+   * ASID). `start` is the address's low 39 bits (Sv39: the rest is bit 38's sign
+   * extension). Start 0 with size 0, or a size of 2^64 - 1 (any size ≥ 2^53 here), means
+   * everything; so does a range of more than RANGE_PAGES pages.
    */
   sfenceRange(start: number, size: number, asid: number): void {
     const hasAsid = asid >= 0;
-    const whole = (start === 0 && size === 0) || !(size < 2 ** 53) || size / 4096 > RANGE_PAGES;
-    if (whole) {
-      this.sfence(false, 0, 0, hasAsid, hasAsid ? asid : 0);
+    const a = hasAsid ? asid & 0xffff : 0;
+    if ((start === 0 && size === 0) || !(size < 2 ** 53) || size / 4096 > RANGE_PAGES) {
+      this.sfence(false, 0, 0, hasAsid, a);
       return;
     }
     const first = Math.floor(start / 4096);
     const last = Math.floor((start + Math.max(size, 1) - 1) / 4096);
     for (let p = first; p <= last; p++) {
-      const a = p * 4096;
-      this.sfence(true, a | 0, Math.floor(a / 4294967296) | 0, hasAsid, hasAsid ? asid : 0);
+      const va = (p * 4096) % 2 ** 39;
+      const hi = ((Math.floor(va / 4294967296) << 25) >> 25) | 0;
+      this.sfence(true, va % 4294967296 | 0, hi, hasAsid, a);
     }
   }
 

@@ -6,8 +6,20 @@ import { Priv } from "../cpu/constants.js";
 import { pmpAllowAll } from "../cpu/pmp.js";
 import type { Hart } from "../cpu/hart.js";
 import type { GuestRam } from "../mem/ram.js";
-import type { FenceKindValue, SbiHost } from "../sbi/host.js";
-import { LinkStop, MboxOp, type VcpuLink } from "./vcpu-link.js";
+import { FenceKind, type FenceKindValue, type SbiHost } from "../sbi/host.js";
+import { applyFence } from "../sbi/rfence.js";
+import { FenceBits, LinkStop, MboxOp, type VcpuLink } from "./vcpu-link.js";
+
+/** Remote fences queued per hart before it runs again; past this many, everything is flushed. */
+const FENCE_QUEUE = 8;
+
+/** A fence queued for a hart of this thread (SBI RFENCE arguments). */
+interface QueuedFence {
+  readonly kind: FenceKindValue;
+  readonly start: number;
+  readonly size: number;
+  readonly asid: number;
+}
 
 export const MTIME_HZ = 10_000_000;
 /** Console input bytes kept for SBI getchar before the oldest are dropped. */
@@ -33,8 +45,8 @@ export class PvHost implements SbiHost {
   readonly harts: number;
   /** Timer deadline per hart (mtime ticks), Infinity when not armed. */
   readonly deadlines: number[];
-  /** Harts that must flush TLB / decoded code before they next run. */
-  readonly pendingFence: boolean[];
+  /** Fences for each hart of this thread, applied before its next slice; null: more than FENCE_QUEUE, flush all. */
+  readonly pendingFence: (QueuedFence[] | null)[];
   /** Harts parked by HSM hart_stop (not woken by interrupts). */
   readonly parked: boolean[];
   /** Non-retentive HSM suspends: where each hart restarts when it wakes (null: none pending). */
@@ -56,7 +68,7 @@ export class PvHost implements SbiHost {
   ) {
     this.harts = hartList.length;
     this.deadlines = hartList.map(() => Infinity);
-    this.pendingFence = hartList.map(() => false);
+    this.pendingFence = hartList.map(() => []);
     // Threaded: the harts of other threads are never run here.
     this.parked = hartList.map((_, i) => i !== 0 || (options.threads !== undefined && options.threads.self !== 0));
     this.resumeAt = hartList.map(() => null);
@@ -160,12 +172,18 @@ export class PvHost implements SbiHost {
     }
   }
 
-  remoteFence(_kind: FenceKindValue, harts: number[]): void {
+  remoteFence(kind: FenceKindValue, harts: number[], start: number, size: number, asid: number): void {
     const th = this.options.threads;
     const tickets: number[] = [];
     for (const t of harts) {
-      if (this.remote(t)) tickets.push(t, th!.link.requestFence(t));
-      else this.pendingFence[t] = true;
+      if (this.remote(t)) {
+        tickets.push(t, th!.link.requestFence(t, kind === FenceKind.FenceI ? FenceBits.CODE : FenceBits.TLB));
+        continue;
+      }
+      const q = this.pendingFence[t]!;
+      if (q === null) continue;
+      if (q.length < FENCE_QUEUE) q.push({ kind, start, size, asid });
+      else this.pendingFence[t] = null;
     }
     // Linux reuses the memory once the SBI call returns: wait until every remote hart has
     // flushed (each acknowledges at its next slice boundary, or at once if it sleeps).
@@ -178,13 +196,18 @@ export class PvHost implements SbiHost {
     }
   }
 
-  /** Apply fences queued for hart i before it runs. */
+  /** Apply fences queued for hart i before it runs: each as narrow as it was asked. */
   applyFences(i: number): void {
-    if (!this.pendingFence[i]) return;
-    this.pendingFence[i] = false;
+    const q = this.pendingFence[i];
+    if (q !== null && q!.length === 0) return;
     const h = this.hartList[i]!;
-    h.flushTlb();
-    h.flushDecoded();
+    if (q === null) {
+      h.tlb.flushTranslated("remoteFence");
+      h.flushDecoded();
+    } else {
+      for (const f of q!) applyFence(h, f.kind, f.start, f.size, f.asid);
+    }
+    this.pendingFence[i] = [];
   }
 
   hartStart(hartId: number, startAddr: number, opaque: bigint): number {

@@ -34,7 +34,7 @@ export const LINK = {
   HARTS: 3,
   /** First per-hart block. */
   HART_BASE: 16,
-  HART_STRIDE: 16,
+  HART_STRIDE: 17,
   /** HSM states (one byte per hart, Uint8Array view) start here, in bytes. */
 } as const;
 
@@ -56,6 +56,16 @@ export const HART_WORD = {
   MBOX_VALUE: 13,
   MBOX_RESULT: 14,
   MBOX_FAULT: 15,
+  /** FenceBits of the fences requested since the last acknowledgement. */
+  FENCE_KINDS: 16,
+} as const;
+
+/** What a remote fence asks of a hart on another thread. */
+export const FenceBits = {
+  /** sfence.vma: the translated TLB sets (the M set holds no translations). */
+  TLB: 1,
+  /** fence.i: re-check decoded code. */
+  CODE: 2,
 } as const;
 
 /** SBI HSM states (sbi/hsm.ts HartState) the link starts with. */
@@ -153,8 +163,12 @@ export class VcpuLink {
 
   // ---- remote fences ----
 
-  /** Ask `hart` to flush its TLB and decoded code; returns the ticket `fenceDone` waits for. */
-  requestFence(hart: number): number {
+  /**
+   * Ask `hart` to fence (`kinds`: FenceBits); returns the ticket `fenceDone` waits for.
+   * The kinds go first, so whoever sees the count also sees them.
+   */
+  requestFence(hart: number, kinds: number = FenceBits.TLB | FenceBits.CODE): number {
+    Atomics.or(this.i32, this.w(hart, HART_WORD.FENCE_KINDS), kinds);
     const t = Atomics.add(this.i32, this.w(hart, HART_WORD.FENCE_REQ), 1) + 1;
     this.ring(hart);
     return t;
@@ -164,6 +178,11 @@ export class VcpuLink {
   fencePending(hart: number): number {
     const req = Atomics.load(this.i32, this.w(hart, HART_WORD.FENCE_REQ));
     return req !== Atomics.load(this.i32, this.w(hart, HART_WORD.FENCE_ACK)) ? req : 0;
+  }
+
+  /** Take the kinds of fence asked of `hart` so far (FenceBits). */
+  takeFenceKinds(hart: number): number {
+    return Atomics.exchange(this.i32, this.w(hart, HART_WORD.FENCE_KINDS), 0);
   }
 
   /** `hart` flushed for every request up to `req`. */
@@ -354,12 +373,17 @@ export function absorbLink(h: Hart, link: VcpuLink, self: number, levelMask: num
   return soft;
 }
 
-/** Flush hart `self`'s TLB and decoded code if another thread asked, and acknowledge. */
+/**
+ * Fence hart `self` as other threads asked, and acknowledge: only the kinds asked for (a
+ * remote fence.i leaves the TLB alone, a remote sfence.vma the decoded code). The kinds are
+ * taken after the count, so every counted request's kinds are among them.
+ */
 export function ackFences(h: Hart, link: VcpuLink, self: number): void {
   const req = link.fencePending(self);
   if (req !== 0) {
-    h.flushTlb();
-    h.flushDecoded();
+    const kinds = link.takeFenceKinds(self);
+    if ((kinds & FenceBits.TLB) !== 0) h.tlb.flushTranslated("remoteFence");
+    if ((kinds & FenceBits.CODE) !== 0) h.flushDecoded();
     link.ackFence(self, req);
   }
 }

@@ -5,6 +5,8 @@ import { RunStatus } from "../cpu/hart.js";
 import { Eid, Fid, SbiError } from "./dispatch.js";
 import { PARAVM_IMPL_ID, SBI_SPEC_VERSION } from "./base.js";
 import { FenceKind } from "./host.js";
+import { Access, Priv } from "../cpu/constants.js";
+import { TlbFlag } from "../cpu/tlb.js";
 import { ALL_ONES, RAM, ecall, getReg, rig, setReg } from "./testkit.js";
 
 const E = (v: number): bigint => BigInt(v);
@@ -111,6 +113,28 @@ test("rfence: local hart flushed directly, remote harts through the host", () =>
     ["remoteFence", FenceKind.FenceI, [0, 2], 0, 0, 0],
     ["remoteFence", FenceKind.SfenceVma, [0, 2, 3], 0x1000, 0x2000, 0],
   ]);
+});
+
+test("rfence v2.0 §8: the calling hart's own remote sfence.vma drops just the named kernel pages (addresses above 2^53 exact)", () => {
+  const { harts } = rig(2);
+  const h = harts[1]!;
+  h.priv = Priv.S;
+  // Two kernel pages (VA 0xffff_ffc0_0000_1000 and _2000) cached for loads in the S set.
+  const kernelHi = 0xffffffc0 | 0;
+  h.tlb.install(Access.Load, 1, 1, kernelHi, 0x1000, TlbFlag.GLOBAL);
+  h.tlb.install(Access.Load, 2, 2, kernelHi, 0x2000, TlbFlag.GLOBAL);
+  h.tlb.install(Access.Load, 3, 3, 0, 0x3000, 0);
+  const r = ecall(h, Eid.RFENCE, Fid.RFENCE.REMOTE_SFENCE_VMA, [0b10, 0, 0xffffffc000001000n, 4096]);
+  assert.equal(r.error, 0n);
+  assert.equal(h.tlbLoadLo[1], -1, "the fenced page is gone");
+  assert.equal(h.tlbLoadLo[2], 2, "the next page stays");
+  assert.equal(h.tlbLoadLo[3], 3);
+  // The ASID form for ASID 9 keeps global entries; the whole-space form (size 2^64-1) drops everything.
+  ecall(h, Eid.RFENCE, Fid.RFENCE.REMOTE_SFENCE_VMA_ASID, [0b10, 0, 0, ALL_ONES, 9]);
+  assert.equal(h.tlbLoadLo[2], 2);
+  ecall(h, Eid.RFENCE, Fid.RFENCE.REMOTE_SFENCE_VMA, [0b10, 0, 0, ALL_ONES]);
+  assert.equal(h.tlbLoadLo[2], -1);
+  assert.equal(h.tlb.stats().sfence.all, 1);
 });
 
 test("srst: shutdown/reboots stop the machine; reserved type or reason is INVALID_PARAM", () => {

@@ -8,7 +8,7 @@
  *   const sbi = new SbiDispatcher(host, { bootHart: 0 });   // host implements SbiHost (host.ts)
  *   for (const h of harts) h.hypercalls = sbi;
  *   - timer: raise STIP (h.setInterruptPending(5, true)) when mtime >= the deadline from host.setTimer;
- *   - sendIpi: set SSIP on each target; remoteFence: flushTlb()/flushDecoded() on each target before it runs;
+ *   - sendIpi: set SSIP on each target; remoteFence: applyFence (rfence.ts) on each target before it runs;
  *   - HSM: hartStart sets up the hart (S-mode, pc, a0/a1, satp 0) and schedules it; a Wfi status after
  *     hart_stop means "parked" (do not wake on interrupts); call sbi.hsm.resumed(id) when a suspended hart wakes;
  *   - SRST / legacy shutdown: host.reset(type, reason), and the ecall returns RunStatus.Stopped;

@@ -31,7 +31,8 @@ export interface SbiHost {
   sendIpi(targets: number[]): void;
   /**
    * Make each of `harts` (never the calling hart: the SBI flushes that one itself) execute
-   * the fence before it next runs guest code. start/size/asid are advisory (a full flush is fine).
+   * the fence before it next runs guest code, as narrow as asked (a wider one is also correct):
+   * start is the address's low 39 bits (argVa39), size in bytes, asid for SfenceVmaAsid.
    */
   remoteFence(kind: FenceKindValue, harts: number[], start: number, size: number, asid: number): void;
 

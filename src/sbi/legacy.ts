@@ -13,7 +13,7 @@ import { IRQ } from "../cpu/constants.js";
 import type { SbiExtension } from "./dispatch.js";
 import { FenceKind, type SbiHost } from "./host.js";
 import { Eid, SbiError } from "./ids.js";
-import { argLo, argU64, maskToHarts, retA0 } from "./regs.js";
+import { argLo, argU64, argVa39, maskToHarts, retA0 } from "./regs.js";
 import { setTimer } from "./time.js";
 import { fence } from "./rfence.js";
 
@@ -87,10 +87,10 @@ export class LegacyExtension implements SbiExtension {
         fence(this.host, h, this.maskAt(h), FenceKind.FenceI, 0, 0, 0);
         break;
       case Eid.LEGACY_REMOTE_SFENCE_VMA:
-        fence(this.host, h, this.maskAt(h), FenceKind.SfenceVma, argU64(h, 1), argU64(h, 2), 0);
+        fence(this.host, h, this.maskAt(h), FenceKind.SfenceVma, argVa39(h, 1), argU64(h, 2), 0);
         break;
       case Eid.LEGACY_REMOTE_SFENCE_VMA_ASID:
-        fence(this.host, h, this.maskAt(h), FenceKind.SfenceVmaAsid, argU64(h, 1), argU64(h, 2), argU64(h, 3));
+        fence(this.host, h, this.maskAt(h), FenceKind.SfenceVmaAsid, argVa39(h, 1), argU64(h, 2), argU64(h, 3));
         break;
       default: // LEGACY_SHUTDOWN
         this.host.reset(0, 0);

@@ -11,6 +11,11 @@ export const argLo = (h: Hart, i: number): number => h.x[2 * (A0 + i)]!;
 export const argHi = (h: Hart, i: number): number => h.x[2 * (A0 + i) + 1]!;
 /** Argument i as an unsigned 64-bit value in a JS number (exact below 2^53). */
 export const argU64 = (h: Hart, i: number): number => (argHi(h, i) >>> 0) * TWO32 + (argLo(h, i) >>> 0);
+/**
+ * Argument i as an Sv39 virtual address: its low 39 bits, exact (the bits above are the
+ * sign extension of bit 38 in any address a TLB can hold; tlb.ts puts them back).
+ */
+export const argVa39 = (h: Hart, i: number): number => (argHi(h, i) & 0x7f) * TWO32 + (argLo(h, i) >>> 0);
 /** Argument i as an exact unsigned 64-bit bigint (rare calls only: HSM opaque values). */
 export const argU64Big = (h: Hart, i: number): bigint =>
   (BigInt(argHi(h, i) >>> 0) << 32n) | BigInt(argLo(h, i) >>> 0);

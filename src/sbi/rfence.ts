@@ -6,9 +6,20 @@ import { RunStatus, type Hart } from "../cpu/hart.js";
 import type { SbiExtension } from "./dispatch.js";
 import { FenceKind, type FenceKindValue, type SbiHost } from "./host.js";
 import { Eid, Fid, SbiError } from "./ids.js";
-import { argU64, hartMask, ret } from "./regs.js";
+import { argU64, argVa39, hartMask, ret } from "./regs.js";
 
-/** Flush the calling hart itself and ask the host to flush the others. */
+/**
+ * Apply one fence to hart `h`: fence.i re-checks decoded code; sfence.vma drops the
+ * translations of [start, start + size) (start: an Sv39 address's low 39 bits, argVa39) — of ASID `asid` for the ASID form — and nothing
+ * else (the whole address space for start = size = 0 or size = 2^64 - 1, as the SBI
+ * specification says, and for large ranges).
+ */
+export function applyFence(h: Hart, kind: FenceKindValue, start: number, size: number, asid: number): void {
+  if (kind === FenceKind.FenceI) h.flushDecoded();
+  else h.tlb.sfenceRange(start, size, kind === FenceKind.SfenceVmaAsid ? asid : -1);
+}
+
+/** Fence the calling hart itself and ask the host to fence the others. */
 export function fence(
   host: SbiHost,
   h: Hart,
@@ -20,10 +31,8 @@ export function fence(
 ): void {
   const others: number[] = [];
   for (const id of targets) {
-    if (id === h.hartId) {
-      if (kind === FenceKind.FenceI) h.flushDecoded();
-      else h.flushTlb();
-    } else {
+    if (id === h.hartId) applyFence(h, kind, start, size, asid);
+    else {
       others.push(id);
     }
   }
@@ -45,8 +54,7 @@ export class RfenceExtension implements SbiExtension {
       ret(h, SbiError.INVALID_PARAM);
       return RunStatus.Budget;
     }
-    // start/size are advisory here: every flush is a full flush of the affected structure.
-    const start = argU64(h, 2);
+    const start = argVa39(h, 2);
     const size = argU64(h, 3);
     const kind =
       fid === Fid.RFENCE.REMOTE_FENCE_I
