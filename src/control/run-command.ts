@@ -68,6 +68,7 @@ export function statsJson(result: PvResult | FullResult, setupMs: number, sched?
       instructionsByPrivilege: h.instretByPriv,
       exits: h.exits,
       interrupts: h.interrupts,
+      ...(h.tlb ? { tlb: h.tlb } : {}),
     })),
   };
 }

@@ -423,7 +423,7 @@ export function mergeResults(parts: readonly RunResult[]): RunResult & Partial<P
       add(exits, mine.exits);
       add(interrupts, mine.interrupts);
     }
-    return { hart: k, instret: mine.instret, instretByPriv: mine.instretByPriv, exits, interrupts };
+    return { hart: k, instret: mine.instret, instretByPriv: mine.instretByPriv, exits, interrupts, ...(mine.tlb ? { tlb: mine.tlb } : {}) };
   });
   const exits: Record<string, number> = {};
   const interrupts: Record<string, number> = {};
