@@ -436,7 +436,7 @@ export class TlbSets {
   sfenceRange(start: number, size: number, asid: number): void {
     const hasAsid = asid >= 0;
     const a = hasAsid ? asid & 0xffff : 0;
-    if ((start === 0 && size === 0) || !(size < 2 ** 53) || size / 4096 > RANGE_PAGES) {
+    if (fenceRangeIsWhole(start, size)) {
       this.sfence(false, 0, 0, hasAsid, a);
       return;
     }
@@ -477,6 +477,11 @@ export class TlbSets {
       satpSwitches: this.satpSwitches,
     };
   }
+}
+
+/** Whether an RFENCE range means the whole address space here (see sfenceRange). */
+export function fenceRangeIsWhole(start: number, size: number): boolean {
+  return (start === 0 && size === 0) || !(size < 2 ** 53) || size / 4096 > RANGE_PAGES;
 }
 
 /**

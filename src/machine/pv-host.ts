@@ -8,6 +8,7 @@ import type { Hart } from "../cpu/hart.js";
 import type { GuestRam } from "../mem/ram.js";
 import { FenceKind, type FenceKindValue, type SbiHost } from "../sbi/host.js";
 import { applyFence } from "../sbi/rfence.js";
+import { fenceRangeIsWhole } from "../cpu/tlb.js";
 import { FenceBits, LinkStop, MboxOp, type VcpuLink } from "./vcpu-link.js";
 
 /** Remote fences queued per hart before it runs again; past this many, everything is flushed. */
@@ -177,7 +178,13 @@ export class PvHost implements SbiHost {
     const tickets: number[] = [];
     for (const t of harts) {
       if (this.remote(t)) {
-        tickets.push(t, th!.link.requestFence(t, kind === FenceKind.FenceI ? FenceBits.CODE : FenceBits.TLB));
+        const link = th!.link;
+        const whole = fenceRangeIsWhole(start, size);
+        let ticket: number;
+        if (kind === FenceKind.FenceI) ticket = link.requestFence(t, FenceBits.CODE);
+        else if (whole && kind === FenceKind.SfenceVma) ticket = link.requestFence(t, FenceBits.TLB);
+        else ticket = link.requestRangeFence(t, { start, size: whole ? -1 : size, asid: kind === FenceKind.SfenceVmaAsid ? asid % 65536 : -1 });
+        tickets.push(t, ticket);
         continue;
       }
       const q = this.pendingFence[t]!;

@@ -5,7 +5,22 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { LinkStop, MboxOp, VcpuLink } from "./vcpu-link.js";
+import { ackFences, LinkStop, MboxOp, VcpuLink } from "./vcpu-link.js";
+import { Hart } from "../cpu/hart.js";
+import { Access, Priv } from "../cpu/constants.js";
+import { TlbFlag } from "../cpu/tlb.js";
+import { Bus } from "../mem/bus.js";
+import { GuestRam } from "../mem/ram.js";
+
+/** Hart 1 in S-mode with three load TLB entries: kernel pages 0xffff_ffc0_0000_1000 and _2000, user page 0x3000. */
+function fencedHart(): Hart {
+  const h = new Hart(new Bus(new GuestRam(0x8000_0000, 1 << 16)), 1, null);
+  h.priv = Priv.S;
+  h.tlb.install(Access.Load, 1, 1, 0xffffffc0 | 0, 0x1000, TlbFlag.GLOBAL);
+  h.tlb.install(Access.Load, 2, 2, 0xffffffc0 | 0, 0x2000, TlbFlag.GLOBAL);
+  h.tlb.install(Access.Load, 3, 3, 0, 0x3000, 0);
+  return h;
+}
 
 /** An owner on another thread: answers reads with addr + width, records writes, for `ms`. */
 const OWNER = `
@@ -36,6 +51,35 @@ describe("vCPU link", () => {
     link.postSoft(0, 2);
     assert.equal(link.takeSoft(0), 2);
     assert.equal(link.takeSoft(0), 0);
+  });
+
+  test("a remote sfence.vma of one page reaches a hart on another thread as that page only (the fence slot)", () => {
+    const link = VcpuLink.create(2);
+    const h = fencedHart();
+    const t = link.requestRangeFence(1, { start: 0x40_0000_1000, size: 4096, asid: -1 });
+    ackFences(h, link, 1);
+    assert.equal(link.fenceDone(1, t), true);
+    assert.deepEqual([h.tlbLoadLo[1], h.tlbLoadLo[2], h.tlbLoadLo[3]], [-1, 2, 3], "only the named kernel page went");
+    // The slot is free again: an ASID-wide fence (ASID 0, the current one) goes through it too.
+    link.requestRangeFence(1, { start: 0, size: -1, asid: 0 });
+    ackFences(h, link, 1);
+    assert.deepEqual([h.tlbLoadLo[2], h.tlbLoadLo[3]], [2, -1], "ASID 0's non-global entry went, the global one stayed");
+  });
+
+  test("a second range fence while the slot is taken becomes a whole TLB fence; a fence.i leaves the TLB alone", () => {
+    const link = VcpuLink.create(2);
+    const h = fencedHart();
+    link.requestFence(1, 2 /* FenceBits.CODE */);
+    ackFences(h, link, 1);
+    assert.equal(h.tlbLoadLo[2], 2, "fence.i kept the TLB");
+    link.requestRangeFence(1, { start: 0x40_0000_1000, size: 4096, asid: -1 });
+    const t = link.requestRangeFence(1, { start: 0x3000, size: 4096, asid: -1 });
+    ackFences(h, link, 1);
+    assert.equal(link.fenceDone(1, t), true);
+    assert.deepEqual([h.tlbLoadLo[1], h.tlbLoadLo[2], h.tlbLoadLo[3]], [-1, -1, -1]);
+    // The acknowledgement freed the slot: the next range fence gets it.
+    link.requestRangeFence(1, { start: 0x5000, size: 8192, asid: 3 });
+    assert.deepEqual(link.takeFenceRange(1), { start: 0x5000, size: 8192, asid: 3 });
   });
 
   test("fence requests are counted and acknowledged; a start request is taken once with its 64-bit opaque", () => {

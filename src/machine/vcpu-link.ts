@@ -34,7 +34,7 @@ export const LINK = {
   HARTS: 3,
   /** First per-hart block. */
   HART_BASE: 16,
-  HART_STRIDE: 17,
+  HART_STRIDE: 22,
   /** HSM states (one byte per hart, Uint8Array view) start here, in bytes. */
 } as const;
 
@@ -58,7 +58,28 @@ export const HART_WORD = {
   MBOX_FAULT: 15,
   /** FenceBits of the fences requested since the last acknowledgement. */
   FENCE_KINDS: 16,
+  /**
+   * One narrow sfence.vma in flight to this hart (FenceBits.RANGE): the slot's state
+   * (SLOT_FREE, SLOT_WRITING, SLOT_READY), the range's start (low 39 bits as lo/hi), its
+   * size in bytes (-1: the whole address space) and the ASID (-1: every ASID).
+   */
+  FENCE_SLOT: 17,
+  FENCE_START_LO: 18,
+  FENCE_START_HI: 19,
+  FENCE_SIZE: 20,
+  FENCE_ASID: 21,
 } as const;
+
+const SLOT_FREE = 0;
+const SLOT_WRITING = 1;
+const SLOT_READY = 2;
+
+/** A narrow sfence.vma as the slot carries it (start: Sv39 low 39 bits; size -1: everything; asid -1: every ASID). */
+export interface FenceRange {
+  readonly start: number;
+  readonly size: number;
+  readonly asid: number;
+}
 
 /** What a remote fence asks of a hart on another thread. */
 export const FenceBits = {
@@ -66,6 +87,8 @@ export const FenceBits = {
   TLB: 1,
   /** fence.i: re-check decoded code. */
   CODE: 2,
+  /** sfence.vma of the range in the fence slot only. */
+  RANGE: 4,
 } as const;
 
 /** SBI HSM states (sbi/hsm.ts HartState) the link starts with. */
@@ -169,6 +192,45 @@ export class VcpuLink {
    */
   requestFence(hart: number, kinds: number = FenceBits.TLB | FenceBits.CODE): number {
     Atomics.or(this.i32, this.w(hart, HART_WORD.FENCE_KINDS), kinds);
+    return this.countFence(hart);
+  }
+
+  /**
+   * Ask `hart` for one narrow sfence.vma. The range goes through the hart's fence slot if
+   * no other request holds it; otherwise this becomes a whole TLB fence (still correct).
+   */
+  requestRangeFence(hart: number, r: FenceRange): number {
+    const i = this.w(hart, 0);
+    const a = this.i32;
+    let kinds: number = FenceBits.TLB;
+    if (Atomics.compareExchange(a, i + HART_WORD.FENCE_SLOT, SLOT_FREE, SLOT_WRITING) === SLOT_FREE) {
+      Atomics.store(a, i + HART_WORD.FENCE_START_LO, r.start % 4294967296 | 0);
+      Atomics.store(a, i + HART_WORD.FENCE_START_HI, Math.floor(r.start / 4294967296) & 0x7f);
+      Atomics.store(a, i + HART_WORD.FENCE_SIZE, r.size);
+      Atomics.store(a, i + HART_WORD.FENCE_ASID, r.asid);
+      Atomics.store(a, i + HART_WORD.FENCE_SLOT, SLOT_READY);
+      kinds = FenceBits.RANGE;
+    }
+    // The slot is ready before the kind bit is set, and the bit before the count.
+    Atomics.or(a, i + HART_WORD.FENCE_KINDS, kinds);
+    return this.countFence(hart);
+  }
+
+  /** The range in `hart`'s fence slot, freeing the slot; null if it holds none. */
+  takeFenceRange(hart: number): FenceRange | null {
+    const i = this.w(hart, 0);
+    const a = this.i32;
+    if (Atomics.load(a, i + HART_WORD.FENCE_SLOT) !== SLOT_READY) return null;
+    const r = {
+      start: (Atomics.load(a, i + HART_WORD.FENCE_START_HI) & 0x7f) * 4294967296 + (Atomics.load(a, i + HART_WORD.FENCE_START_LO) >>> 0),
+      size: Atomics.load(a, i + HART_WORD.FENCE_SIZE),
+      asid: Atomics.load(a, i + HART_WORD.FENCE_ASID),
+    };
+    Atomics.store(a, i + HART_WORD.FENCE_SLOT, SLOT_FREE);
+    return r;
+  }
+
+  private countFence(hart: number): number {
     const t = Atomics.add(this.i32, this.w(hart, HART_WORD.FENCE_REQ), 1) + 1;
     this.ring(hart);
     return t;
@@ -382,6 +444,14 @@ export function ackFences(h: Hart, link: VcpuLink, self: number): void {
   const req = link.fencePending(self);
   if (req !== 0) {
     const kinds = link.takeFenceKinds(self);
+    if ((kinds & FenceBits.RANGE) !== 0) {
+      // Taken even when TLB is set too: the slot must be freed for the next request.
+      const r = link.takeFenceRange(self);
+      if ((kinds & FenceBits.TLB) === 0) {
+        if (r === null) h.tlb.flushTranslated("remoteFence");
+        else h.tlb.sfenceRange(r.start, r.size < 0 ? 2 ** 64 : r.size, r.asid);
+      }
+    }
     if ((kinds & FenceBits.TLB) !== 0) h.tlb.flushTranslated("remoteFence");
     if ((kinds & FenceBits.CODE) !== 0) h.flushDecoded();
     link.ackFence(self, req);
