@@ -408,7 +408,7 @@ export class Hart {
         if (heat === JIT_DONE) {
           // 0: no block ran (the instruction here cannot start one, or too little budget
           // left): interpret it, and look for a block again after it.
-          const r = runBlocks(this, jp!, pcLo, pcHi, budget - n);
+          const r = runBlocks(this, jit!, jp!, pcLo, pcHi, budget - n);
           if (r === 0) jmiss = 1;
           else {
             pcLo = this.pcLo;
@@ -419,10 +419,14 @@ export class Hart {
               continue;
             }
             // ~r instructions ran, then a load/store left the TLB fast path: the
-            // interpreter executes it right here (same page, so dp is still current),
-            // and the instruction after it looks for a block again (jmiss).
+            // interpreter executes it next (after a fetch refill if the blocks chained
+            // to another page), and the instruction after it looks for a block again (jmiss).
             n += ~r;
             jmiss = 1;
+            if (pcLo >>> 12 !== fLo || pcHi !== fHi) {
+              seqPc = pcLo;
+              continue;
+            }
           }
         } else if (heat + 1 < jitHot) {
           jheat[slot] = heat + 1;

@@ -2,7 +2,8 @@
  * Source generation for the block compiler (jit.ts): a run of decoded instructions
  * becomes the body of one JavaScript function.
  *
- * A block is a contiguous run of instructions entered at its first one. Branches and
+ * A block is a run of instructions entered at its first one, contiguous except where a
+ * direct jump (jal) is followed by its target: the jump then emits nothing. Branches and
  * jumps whose target is an instruction of the same block are internal, as structured JS:
  * a backward target j opens a loop `Lj: for(;;){` that runs to the end of the block
  * (`continue Lj`), a forward target t closes a labelled block `Ft:{ … }` just before it
@@ -66,7 +67,10 @@ export const CLOSURE_NAMES = [
   "remuw",
 ] as const;
 
-/** One decoded instruction of a block: packed word, immediate, byte offset from the block start. */
+/**
+ * One decoded instruction of a block: packed word, immediate, byte offset from the block
+ * start (negative for code before the start that a followed jump reached; unique).
+ */
 export interface BlockInsn {
   w: number;
   imm: number;
@@ -133,7 +137,7 @@ const BRANCH: Record<number, string> = {
 };
 
 /**
- * Generate the function body for `insns` (contiguous, `off` ascending from 0). `startOff`
+ * Generate the function body for `insns` (in execution order from `off` 0; see BlockInsn). `startOff`
  * is the block's offset in its page (so the compiler knows statically which pc additions
  * can carry into the high half).
  */
@@ -154,7 +158,8 @@ export function internalJumps(insns: readonly BlockInsn[]): Map<number, number> 
   insns.forEach((ins, k) => {
     const op = ins.w & 0xff;
     const j = isBranch(op) || op === Op.Jal ? index.get(ins.off + ins.imm) : undefined;
-    if (j === undefined) return;
+    // A jal followed by its own target (a jump the compiler followed) needs no jump.
+    if (j === undefined || (op === Op.Jal && j === k + 1)) return;
     jumps.set(k, j);
     if (j <= k) heads.add(j);
   });
@@ -460,7 +465,8 @@ class Gen {
       case Op.Jal: {
         const [llo, lhi] = this.pcPlus(off + len);
         this.set(rd, llo, lhi, []);
-        this.branch(k, "", off + imm, off + len, last);
+        // Followed by its target (jit.ts compile): the block simply goes on.
+        if (last || this.insns[k + 1]!.off !== off + imm) this.branch(k, "", off + imm, off + len, last);
         break;
       }
       case Op.Jalr: {

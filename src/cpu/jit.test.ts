@@ -15,7 +15,7 @@ import type { DeviceState, MmioDevice } from "../devices/device.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { Hart, RunStatus } from "./hart.js";
-import { Jit, MAX_HOT, jitFor, setJit } from "./jit.js";
+import { ALLOW_BURST, Jit, MAX_HOT, jitFor, setJit } from "./jit.js";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1024 * 1024;
@@ -140,6 +140,8 @@ interface Outcome {
   dev: [number, number, number];
   blocks: number;
   loops: number;
+  chained: number;
+  followed: number;
 }
 
 /** Called after every run() slice with the RAM and the instructions retired so far (host-side "DMA"). */
@@ -181,6 +183,8 @@ function runProgram(image: Uint8Array, cfg: Config, stopAt = -1, hook?: SliceHoo
     dev: [dev.reads, dev.sum, dev.writes],
     blocks: jit?.blocks ?? 0,
     loops: jit?.loops ?? 0,
+    chained: jit?.chained ?? 0,
+    followed: jit?.followed ?? 0,
   };
 }
 
@@ -529,6 +533,106 @@ q:
     assert.ok(outs[3]!.x[20]! > 400, "with 7-instruction slices, the patched code ran");
   });
 
+  test("direct jumps and calls within a page are followed inside one block, forwards and backwards", () => {
+    const body = `
+  li a0, 0
+  li s1, 200
+  j 31f
+32:
+  addi a0, a0, 3
+  j 33f
+31:
+  addi a0, a0, 1
+  jal ra, inc
+  j 32b
+33:
+  addi s1, s1, -1
+  bnez s1, 31b
+  li s1, 50
+34:
+  addi a0, a0, 1
+  j 35f
+35:
+  addi s1, s1, -1
+  bnez s1, 34b
+  j done
+inc:
+  addi a0, a0, 2
+  ret
+`;
+    const outs = differential(body);
+    assert.equal(outs[0]!.x[20], 1250, "a0 = 200 * 6 + 50");
+    // The block at 31 runs on into inc; the one after the call follows both jumps.
+    assert.ok(outs[1]!.followed >= 3, `jumps followed: ${outs[1]!.followed}`);
+  });
+
+  test("blocks chain across pages: calls and returns between pages, TLB misses on the far page", () => {
+    const body = `
+  li a0, 0
+  li s1, 300
+  la s2, data
+20:
+  call far
+  addi s1, s1, -1
+  bnez s1, 20b
+  j done
+  .balign 4096
+far:
+  ld t0, 0(s2)
+  addi t0, t0, 3
+  sd t0, 0(s2)
+  add a0, a0, t0
+  addi s2, s2, 72
+  ret
+  .balign 4096
+data:
+  .zero 0x6000
+`;
+    const outs = differential(body);
+    // s2 walks over 5 data pages, so loads and stores on the far page miss the TLB.
+    assert.equal(outs[0]!.x[20], 900, "a0 = 300 * 3");
+    assert.ok(outs[1]!.chained > 0, "blocks chained from page to page");
+  });
+
+  test("a far page patched behind the hart's back is not chained into after fence.i", () => {
+    const body = `
+  .option push
+  .option norvc
+  li a0, 0
+  li s1, 400
+21:
+  call r
+  addi s1, s1, -1
+  andi t0, s1, 31
+  bnez t0, 22f
+  fence.i
+22:
+  bnez s1, 21b
+  j done
+  .balign 4096
+r:
+  addi a0, a0, 1
+  ret
+  .option pop
+`;
+    const image = assemble(body);
+    const r = 4096;
+    assert.ok(image[r] === 0x13 && image[r + 1] === 0x05 && image[r + 2] === 0x15, "found r");
+    const patch = (): SliceHook => {
+      let done = false;
+      return (ram, instret) => {
+        if (!done && instret >= 2000) {
+          ram.u8[r + 2] = 0x95; // addi a0, a0, 1 -> addi a0, a0, 9
+          done = true;
+        }
+      };
+    };
+    const outs = differential(body, -1, true, patch);
+    // Slices of 7 and 61 instructions let the host patch mid-run.
+    assert.ok(outs[3]!.x[20]! > 400 && outs[4]!.x[20]! > 400, "the patched code ran");
+    assert.ok(outs[4]!.chained > 0, "blocks chained from page to page");
+  });
+
   test("a store into the executing block's own page and instruction stream", () => {
     const body = `
   .option push
@@ -632,11 +736,11 @@ describe("jit: switches", () => {
 });
 
 describe("jit: adaptive threshold", () => {
-  test("rises while blocks outrun the allowance and falls back to the base", () => {
+  test("rises while compiling outruns the allowance and falls back to the base", () => {
     const h = new Hart(new Bus(new GuestRam(RAM_BASE, 64 * 1024)), 0, { mtime: () => 0 });
     const jit = new Jit(h, { adaptive: true });
     const base = jit.hotNow();
-    jit.blocks = 10_000;
+    jit.credit = -10_000;
     assert.equal(jit.hotNow(), base * 2);
     assert.equal(jit.hotNow(), base * 4);
     for (let i = 0; i < 40; i++) jit.hotNow();
@@ -645,8 +749,29 @@ describe("jit: adaptive threshold", () => {
     for (let i = 0; i < 40; i++) jit.hotNow();
     assert.equal(jit.hot, base);
     const fixed = new Jit(h, { hot: 5 });
-    fixed.blocks = 10_000;
+    fixed.credit = -10_000;
     h.instret = 0;
     assert.equal(fixed.hotNow(), 5);
+  });
+
+  test("an overdraft is forgotten: the threshold falls once a full allowance has refilled", () => {
+    // A boot compiles in bursts; the allowance must not stay overdrawn for the code that
+    // runs after it (a shell loop stayed interpreted for ~200 M instructions).
+    const h = new Hart(new Bus(new GuestRam(RAM_BASE, 64 * 1024)), 0, { mtime: () => 0 });
+    const jit = new Jit(h, { adaptive: true });
+    const base = jit.hotNow();
+    for (let i = 0; i < 20_000; i++) jit.credit--;
+    for (let i = 0; i < 40; i++) jit.hotNow();
+    assert.equal(jit.hot, MAX_HOT);
+    // Refill: the credit is capped, so the overdraft of 20,000 blocks is paid back at the
+    // refill rate and then the bucket fills; well within 100 x 20,000 blocks' instructions.
+    let steps = 0;
+    while (jit.hot > base && steps < 100_000) {
+      h.instret += 200_000;
+      jit.hotNow();
+      steps++;
+    }
+    assert.equal(jit.hot, base);
+    assert.ok(jit.credit <= ALLOW_BURST, "the credit is capped");
   });
 });

@@ -10,10 +10,14 @@
  *   check on every fetch refill), so a stale one can never run.
  * - run() counts interpreted executions per (page, slot) where it did not just step in
  *   sequence; at the threshold it compiles the block starting there. A block is up to 64
- *   contiguous instructions of one 4 KiB page: conditional branches are side exits or
- *   internal jumps (loops, if/else), and it ends at jal/jalr (unless a forward branch
+ *   instructions of one 4 KiB page: conditional branches are side exits or internal jumps
+ *   (loops, if/else), a jal to code of the same page is followed (the block goes on at
+ *   its target), and it ends at jalr, at a jal it cannot follow (unless a forward branch
  *   targets the code after them) and before any op it does not compile (system, CSR, FP,
  *   atomics, fence.i, illegal).
+ * - A block that leaves its page goes on into the next page's blocks without returning to
+ *   run() when that page's fetch TLB entry, decoded array and blocks are current
+ *   (Jit.follow, read from the hart on every crossing).
  * - Loads and stores take the TLB fast path inline; anything else (TLB miss, misaligned,
  *   MMIO, a page holding code) stops the block before the access and run() interprets it,
  *   so traps, devices, self-modifying code and instruction counts stay the interpreter's.
@@ -50,15 +54,19 @@ export const MAX_HOT = 0x8000;
 /** Heat of a slot that has been dealt with: a block starts there, or none can. */
 export const JIT_DONE = 0xffff;
 /**
- * Compile allowance for the adaptive threshold: a burst of blocks, then one block per so
- * many retired instructions. Each block costs V8 roughly 0.1 ms to parse, then runs
- * unoptimized for a while and costs a few ms of optimizing on a background thread, which
- * only code that runs a lot pays back. A Linux boot, where a great deal of code runs a few
- * hundred times each, compiled 50,000 blocks at a fixed threshold of 32 and ran 4 times
- * slower than the interpreter; with this allowance the threshold climbs to a few thousand
- * there, while the CPU benchmark's hot loops still compile at once.
+ * Compile allowance for the adaptive threshold, a leaky bucket: it holds at most
+ * ALLOW_BURST blocks' worth of credit, refilled at one block per ALLOW_INSNS_PER_BLOCK
+ * retired instructions, and each compiled block spends one. Each block costs V8 roughly
+ * 0.1 ms to parse, then runs unoptimized for a while and costs a few ms of optimizing on
+ * a background thread, which only code that runs a lot pays back. A Linux boot, where a
+ * great deal of code runs a few hundred times each, compiled 50,000 blocks at a fixed
+ * threshold of 32 and ran 4 times slower than the interpreter; with this allowance the
+ * threshold climbs to a few thousand there, while the CPU benchmark's hot loops still
+ * compile at once. The bucket forgets: an allowance counted from the start (as before)
+ * was overdrawn by the boot and kept the threshold at its ceiling for the next ~200 M
+ * instructions, so a shell loop run after boot stayed interpreted for seconds.
  */
-const ALLOW_BURST = 256;
+export const ALLOW_BURST = 256;
 const ALLOW_INSNS_PER_BLOCK = 500_000;
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
@@ -142,6 +150,9 @@ function tlbProbe(
 
 /** Per-hart compiler state. */
 export class Jit {
+  /** Compile credit (see ALLOW_BURST) and the instruction count it was last refilled at. */
+  credit = ALLOW_BURST;
+  private creditMark = 0;
   /** Current threshold (see hotNow), and the lowest it goes. */
   hot: number;
   readonly baseHot: number;
@@ -153,6 +164,10 @@ export class Jit {
   private readonly env: unknown[];
   /** Statistics. */
   blocks = 0;
+  /** Times runBlocks went on into another page's blocks (Jit.follow). */
+  chained = 0;
+  /** Direct jumps that compiled blocks followed into code of the same page. */
+  followed = 0;
   /** Blocks with internal jumps (loops, if/else). */
   loops = 0;
   compiledInsns = 0;
@@ -213,6 +228,23 @@ export class Jit {
     return fresh;
   }
 
+  /**
+   * The JitPage for pc lo/hi on another page than the current one, when run() would find
+   * it on a fetch refill without doing anything else: a fetch TLB hit, the RAM page's
+   * decoded array present and checked at the current fence.i epoch, and this JitPage
+   * made for that array. Else null (run() then refills as usual). The TLB is read from
+   * the hart on every call.
+   */
+  follow(lo: number, hi: number): JitPage | null {
+    const h = this.h;
+    const e = (lo >>> 12) & TLB_MASK;
+    if (h.tlbFetchLo[e] !== lo >>> 12 || h.tlbFetchHi[e] !== hi) return null;
+    const p = h.tlbFetchOff[e]! >>> 12;
+    const jp = this.pages[p];
+    if (jp === null || jp === undefined || jp.dp !== h.decoded[p] || h.decodedEpoch[p] !== h.fenceEpoch) return null;
+    return jp;
+  }
+
   dropPage(p: number): void {
     if (this.pages[p] === null || this.pages[p] === undefined) return;
     this.pages[p] = null;
@@ -226,15 +258,18 @@ export class Jit {
   }
 
   /**
-   * The threshold for the next run() slice. Adaptive: doubled while more blocks have been
-   * compiled than the allowance (ALLOW_BURST + one per ALLOW_INSNS_PER_BLOCK retired
-   * instructions), halved back towards the base while fewer than half of it.
+   * The threshold for the next run() slice. Adaptive: doubled while the compile credit is
+   * spent, halved back towards the base while more than half of it is left.
    */
   hotNow(): number {
     if (this.adaptive) {
-      const allowance = ALLOW_BURST + this.h.instret / ALLOW_INSNS_PER_BLOCK;
-      if (this.blocks > allowance) this.hot = Math.min(MAX_HOT, this.hot * 2);
-      else if (this.blocks < allowance / 2) this.hot = Math.max(this.baseHot, this.hot >>> 1);
+      const now = this.h.instret;
+      // Should instret ever move backwards (a restored hart), the refill starts afresh.
+      const ran = now >= this.creditMark ? now - this.creditMark : 0;
+      this.creditMark = now;
+      this.credit = Math.min(ALLOW_BURST, this.credit + ran / ALLOW_INSNS_PER_BLOCK);
+      if (this.credit <= 0) this.hot = Math.min(MAX_HOT, this.hot * 2);
+      else if (this.credit > ALLOW_BURST / 2) this.hot = Math.max(this.baseHot, this.hot >>> 1);
     }
     return this.hot;
   }
@@ -256,7 +291,9 @@ export class Jit {
     let off = start;
     /** Furthest forward branch target seen: code up to there may still be reached inside the block. */
     let reach = 0;
-    while (insns.length < MAX_BLOCK && off < 4096) {
+    /** Page offsets already in the block (a jump followed back into them is a loop, not more code). */
+    const seen = new Set<number>();
+    while (insns.length < MAX_BLOCK && off < 4096 && !seen.has(off)) {
       const s = (off >>> 1) * 3;
       let w = dp[s]!;
       if (w === 0) {
@@ -271,7 +308,21 @@ export class Jit {
       if (!compilable(op)) break;
       const imm = dp[s + 1]!;
       insns.push({ w, imm, off: off - start });
+      seen.add(off);
       const next = off + insnLen(w);
+      if (op === Op.Jal && reach < next) {
+        // A direct jump or call to code of this page that the block does not hold yet: the
+        // block goes on there (jit-codegen.ts emits no jump when the target is the next
+        // instruction), so a call into a small function, or a jump over code, does not
+        // cost a return to the dispatcher. Only with no forward branch pending: that one
+        // targets the code after the jump, which must then follow it. (reach only steers
+        // how far a block goes: the generated code resolves jumps by instruction, not address.)
+        const t = off + imm;
+        if (t < 0 || t >= 4096 || seen.has(t)) break;
+        this.followed++;
+        off = t;
+        continue;
+      }
       if ((op === Op.Jal || isBranch(op)) && off + imm < 4096) reach = Math.max(reach, off + imm);
       // After a jump, carry on only into code that a forward branch of this block targets.
       if ((op === Op.Jal || op === Op.Jalr || (isBranch(op) && !this.sideExits)) && reach < next) break;
@@ -295,6 +346,7 @@ export class Jit {
     jp.fns[slot] = fn;
     jp.lens[slot] = insns.length;
     this.blocks++;
+    this.credit--;
     if (internalJumps(insns).size > 0) this.loops++;
     this.compiledInsns += insns.length;
     return true;
@@ -302,18 +354,20 @@ export class Jit {
 }
 
 /**
- * Run compiled blocks of `jp` back to back, starting with the one at pc, while the pc
- * stays on this page, a block exists for it and `room` allows. Returns the instructions
- * executed (0: no block ran, h.pcLo/h.pcHi untouched), or ~count when the last block
- * stopped before a load/store that the caller must interpret next. Otherwise h.pcLo/h.pcHi
- * hold the next pc.
+ * Run compiled blocks back to back, starting with the one of `jp` at pc, while a block
+ * exists for the pc and `room` allows. Returns the instructions executed (0: no block
+ * ran, h.pcLo/h.pcHi untouched), or ~count when the last block stopped before a
+ * load/store that the caller must interpret next. Otherwise h.pcLo/h.pcHi hold the next
+ * pc. A block that leaves its page chains to the next page's blocks when that page is
+ * current in every way run() would check on a fetch refill (Jit.follow), so calls and
+ * returns between functions on different pages stay in compiled code.
  */
-export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room: number): number {
+export function runBlocks(h: Hart, jit: Jit, jp: JitPage, pcLo: number, pcHi: number, room: number): number {
   // With other threads on the same RAM: at most BLOCK_ROOM instructions per call.
   if (room > BLOCK_ROOM && h.smp) room = BLOCK_ROOM;
-  const fns = jp.fns;
-  const lens = jp.lens;
-  const page = pcLo >>> 12;
+  let fns = jp.fns;
+  let lens = jp.lens;
+  let page = pcLo >>> 12;
   let done = 0;
   for (;;) {
     const slot = (pcLo & 0xfff) >>> 1;
@@ -323,7 +377,15 @@ export function runBlocks(h: Hart, jp: JitPage, pcLo: number, pcHi: number, room
     if (r < 0) return ~(done + ~r);
     done += r;
     pcLo = h.pcLo;
-    if (pcLo >>> 12 !== page || h.pcHi !== pcHi) return done;
+    if (pcLo >>> 12 !== page || h.pcHi !== pcHi) {
+      pcHi = h.pcHi;
+      const next = jit.follow(pcLo, pcHi);
+      if (next === null) return done;
+      jit.chained++;
+      fns = next.fns;
+      lens = next.lens;
+      page = pcLo >>> 12;
+    }
   }
 }
 
