@@ -54,19 +54,15 @@ export const MAX_HOT = 0x8000;
 /** Heat of a slot that has been dealt with: a block starts there, or none can. */
 export const JIT_DONE = 0xffff;
 /**
- * Compile allowance for the adaptive threshold, a leaky bucket: it holds at most
- * ALLOW_BURST blocks' worth of credit, refilled at one block per ALLOW_INSNS_PER_BLOCK
- * retired instructions, and each compiled block spends one. Each block costs V8 roughly
- * 0.1 ms to parse, then runs unoptimized for a while and costs a few ms of optimizing on
- * a background thread, which only code that runs a lot pays back. A Linux boot, where a
- * great deal of code runs a few hundred times each, compiled 50,000 blocks at a fixed
- * threshold of 32 and ran 4 times slower than the interpreter; with this allowance the
- * threshold climbs to a few thousand there, while the CPU benchmark's hot loops still
- * compile at once. The bucket forgets: an allowance counted from the start (as before)
- * was overdrawn by the boot and kept the threshold at its ceiling for the next ~200 M
- * instructions, so a shell loop run after boot stayed interpreted for seconds.
+ * Compile allowance for the adaptive threshold: a burst of blocks, then one block per so
+ * many retired instructions. Each block costs V8 roughly 0.1 ms to parse, then runs
+ * unoptimized for a while and costs a few ms of optimizing on a background thread, which
+ * only code that runs a lot pays back. A Linux boot, where a great deal of code runs a few
+ * hundred times each, compiled 50,000 blocks at a fixed threshold of 32 and ran 4 times
+ * slower than the interpreter; with this allowance the threshold climbs to a few thousand
+ * there, while the CPU benchmark's hot loops still compile at once.
  */
-export const ALLOW_BURST = 256;
+const ALLOW_BURST = 256;
 const ALLOW_INSNS_PER_BLOCK = 500_000;
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
@@ -150,9 +146,6 @@ function tlbProbe(
 
 /** Per-hart compiler state. */
 export class Jit {
-  /** Compile credit (see ALLOW_BURST) and the instruction count it was last refilled at. */
-  credit = ALLOW_BURST;
-  private creditMark = 0;
   /** Current threshold (see hotNow), and the lowest it goes. */
   hot: number;
   readonly baseHot: number;
@@ -258,18 +251,15 @@ export class Jit {
   }
 
   /**
-   * The threshold for the next run() slice. Adaptive: doubled while the compile credit is
-   * spent, halved back towards the base while more than half of it is left.
+   * The threshold for the next run() slice. Adaptive: doubled while more blocks have been
+   * compiled than the allowance (ALLOW_BURST + one per ALLOW_INSNS_PER_BLOCK retired
+   * instructions), halved back towards the base while fewer than half of it.
    */
   hotNow(): number {
     if (this.adaptive) {
-      const now = this.h.instret;
-      // Should instret ever move backwards (a restored hart), the refill starts afresh.
-      const ran = now >= this.creditMark ? now - this.creditMark : 0;
-      this.creditMark = now;
-      this.credit = Math.min(ALLOW_BURST, this.credit + ran / ALLOW_INSNS_PER_BLOCK);
-      if (this.credit <= 0) this.hot = Math.min(MAX_HOT, this.hot * 2);
-      else if (this.credit > ALLOW_BURST / 2) this.hot = Math.max(this.baseHot, this.hot >>> 1);
+      const allowance = ALLOW_BURST + this.h.instret / ALLOW_INSNS_PER_BLOCK;
+      if (this.blocks > allowance) this.hot = Math.min(MAX_HOT, this.hot * 2);
+      else if (this.blocks < allowance / 2) this.hot = Math.max(this.baseHot, this.hot >>> 1);
     }
     return this.hot;
   }
@@ -346,7 +336,6 @@ export class Jit {
     jp.fns[slot] = fn;
     jp.lens[slot] = insns.length;
     this.blocks++;
-    this.credit--;
     if (internalJumps(insns).size > 0) this.loops++;
     this.compiledInsns += insns.length;
     return true;
