@@ -152,6 +152,8 @@ async function main(): Promise<void> {
   const whereBase = whereIdx(cpus, k, 0);
   /** Publish where this thread is (for Vm.where(): plain stores, read racily by design). */
   const where = (phase: number): void => {
+    const seq = control[whereBase + WHERE.SEQ]!;
+    Atomics.store(control, whereBase + WHERE.SEQ, seq + 1);
     control[whereBase + WHERE.PHASE] = phase;
     control[whereBase + WHERE.PC_LO] = hart.pcLo;
     control[whereBase + WHERE.PC_HI] = hart.pcHi;
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
     control[whereBase + WHERE.MIP] = hart.mip;
     control[whereBase + WHERE.MIE] = hart.mie;
     control[whereBase + WHERE.INSNS] = hart.retired() | 0;
+    Atomics.store(control, whereBase + WHERE.SEQ, seq + 2);
   };
   const sta = "sbi" in machine && machine.sbi ? machine.sbi.sta : null;
   report(VcpuReport.RUNNING);

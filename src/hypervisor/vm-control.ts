@@ -20,10 +20,12 @@ export const VcpuReport = { STARTING: 0, RUNNING: 1, PAUSED: 2, DONE: 3 } as con
 /**
  * Where each vCPU thread is, published at every step of its loop (a few plain stores per
  * ~1 ms slice), so the main thread can say what a VM is doing even when its threads are
- * stuck (`paravm run` prints it on SIGUSR2; Vm.where()).
+ * stuck (`paravm run` prints it on SIGUSR2; Vm.where()). SEQ is a sequence lock: odd
+ * while the thread writes, so a reader retries instead of pairing one step's pc with
+ * another's privilege.
  */
-export const WHERE = { PHASE: 0, PC_LO: 1, PC_HI: 2, PRIV: 3, MIP: 4, MIE: 5, SLICES: 6, INSNS: 7 } as const;
-const WHERE_STRIDE = 8;
+export const WHERE = { PHASE: 0, PC_LO: 1, PC_HI: 2, PRIV: 3, MIP: 4, MIE: 5, SLICES: 6, INSNS: 7, SEQ: 8 } as const;
+const WHERE_STRIDE = 9;
 
 /** WHERE.PHASE: the step of the vCPU loop the thread is in. */
 export const VcpuPhase = { STARTING: 0, RUN: 1, IDLE: 2, WAIT_GRANT: 3, PAUSED: 4, DONE: 5 } as const;

@@ -284,7 +284,16 @@ export class Vm extends EventEmitter {
     const hex = (v: number): string => (v >>> 0).toString(16);
     const lines = [`${this.name}: ${this.state}${this.reason !== undefined ? ` (${this.reason})` : ""}, command ${Atomics.load(ctl, VM_CTL.COMMAND)}`];
     for (let k = 0; k < cpus; k++) {
-      const w = (f: number): number => Atomics.load(ctl, whereIdx(cpus, k, f));
+      // A consistent snapshot under the thread's sequence lock (a few tries; a thread
+      // stuck mid-write, which cannot happen between plain stores, would show as is).
+      const fields = [WHERE.PHASE, WHERE.PC_LO, WHERE.PC_HI, WHERE.PRIV, WHERE.MIP, WHERE.MIE, WHERE.SLICES, WHERE.INSNS];
+      const snap = new Map<number, number>();
+      for (let tries = 0; tries < 100; tries++) {
+        const s0 = Atomics.load(ctl, whereIdx(cpus, k, WHERE.SEQ));
+        for (const f of fields) snap.set(f, Atomics.load(ctl, whereIdx(cpus, k, f)));
+        if ((s0 & 1) === 0 && Atomics.load(ctl, whereIdx(cpus, k, WHERE.SEQ)) === s0) break;
+      }
+      const w = (f: number): number => snap.get(f) ?? 0;
       const phase = VCPU_PHASE_NAMES[w(WHERE.PHASE)] ?? "?";
       const pc = `${hex(w(WHERE.PC_HI))}${hex(w(WHERE.PC_LO)).padStart(8, "0")}`;
       const slot = this.slots[k];

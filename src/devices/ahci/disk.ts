@@ -10,10 +10,10 @@
  * the command with ABRT (the port reports it as an overflow).
  */
 import type { BlockBackend } from "../virtio/blk/device.js";
+import { identifyBytes, identifyCommon, putCurrentChs } from "../ata/identify.js";
 
 export const DISK = {
   SECTOR: 512,
-  LBA28_MAX: 0x0fff_ffff,
   /** CHS geometry reported in IDENTIFY words 1, 3, 6 (ATA-8 keeps them for old software). */
   HEADS: 16,
   SPT: 63,
@@ -321,64 +321,18 @@ export class SataDisk {
 
   /** The 256-word IDENTIFY DEVICE block (ACS-2 §7.16.7), little-endian words. */
   identifyData(): Uint8Array {
-    const w = new Uint16Array(256);
-    const total = this.backend.sectors;
-    const cyls = Math.min(16383, Math.floor(total / (DISK.HEADS * DISK.SPT)));
-    const str = (start: number, words: number, s: string): void => {
-      const padded = s.padEnd(words * 2, " ");
-      for (let i = 0; i < words; i++) {
-        w[start + i] = ((padded.charCodeAt(2 * i) & 0xff) << 8) | (padded.charCodeAt(2 * i + 1) & 0xff);
-      }
-    };
-    w[0] = 0x0040; // fixed, non-removable ATA device
-    w[1] = cyls;
-    w[3] = DISK.HEADS;
-    w[6] = DISK.SPT;
-    str(10, 10, this.serial);
-    str(23, 4, "1.0");
-    str(27, 20, "PARAVM SATA DISK");
-    w[47] = 0x8000; // READ/WRITE MULTIPLE: none
+    const w = identifyCommon({ sectors: this.backend.sectors, heads: DISK.HEADS, sectorsPerTrack: DISK.SPT, serial: this.serial, model: "PARAVM SATA DISK" });
     w[49] = 0x0300; // LBA and DMA supported
-    w[50] = 0x4000;
-    w[53] = 0x0006; // words 64-70 and 88 valid
-    w[54] = cyls;
-    w[55] = DISK.HEADS;
-    w[56] = DISK.SPT;
-    const chs = cyls * DISK.HEADS * DISK.SPT;
-    w[57] = chs & 0xffff;
-    w[58] = chs >>> 16;
-    const lba28 = Math.min(total, DISK.LBA28_MAX);
-    w[60] = lba28 & 0xffff;
-    w[61] = lba28 >>> 16;
+    putCurrentChs(w, w[1]!, DISK.HEADS, DISK.SPT);
     // Multiword DMA 0-2 supported; the selected mode in the high byte.
     w[63] = 0x0007 | (this.mwdmaMode >= 0 ? 0x100 << this.mwdmaMode : 0);
-    w[64] = 0x0003; // PIO modes 3 and 4
     w[65] = 120;
     w[66] = 120;
-    w[67] = 120;
-    w[68] = 120;
     w[76] = 0x0002; // SATA Gen 1; no NCQ (the HBA does not offer it)
     w[80] = 0x01f0; // ATA-4 .. ATA-8
-    w[82] = 0x0020; // write cache
-    w[83] = 0x7400; // FLUSH CACHE EXT, FLUSH CACHE, 48-bit address
-    w[84] = 0x4000;
-    w[85] = 0x0020; // write cache enabled
-    w[86] = 0x3400;
-    w[87] = 0x4000;
     // Ultra DMA 0-6 supported; the selected mode in the high byte.
     w[88] = 0x007f | (this.udmaMode >= 0 ? 0x100 << this.udmaMode : 0);
     w[93] = 0x0000; // no PATA cable: this is SATA
-    for (let i = 0; i < 4; i++) w[100 + i] = Math.floor(total / 2 ** (16 * i)) & 0xffff;
-    const bytes = new Uint8Array(512);
-    for (let i = 0; i < 255; i++) {
-      bytes[2 * i] = w[i]! & 0xff;
-      bytes[2 * i + 1] = w[i]! >>> 8;
-    }
-    // Word 255: signature 0xA5, then a checksum making all 512 bytes sum to 0 mod 256.
-    bytes[510] = 0xa5;
-    let sum = 0;
-    for (let i = 0; i < 511; i++) sum += bytes[i]!;
-    bytes[511] = (256 - (sum & 0xff)) & 0xff;
-    return bytes;
+    return identifyBytes(w);
   }
 }

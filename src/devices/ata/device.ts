@@ -28,6 +28,7 @@
  */
 import type { DeviceState, IrqLine, MmioDevice } from "../device.js";
 import type { BlockBackend } from "../virtio/blk/device.js";
+import { identifyBytes, identifyCommon, putCurrentChs } from "./identify.js";
 
 export const ATA = {
   SECTOR: 512,
@@ -35,8 +36,6 @@ export const ATA = {
   SIZE: 0x1000,
   CMD_OFFSET: 0,
   CTL_OFFSET: 0x100,
-  /** Largest LBA28 capacity reported in words 60-61. */
-  LBA28_MAX: 0x0fff_ffff,
   /** Default CHS geometry (words 1, 3, 6). */
   HEADS: 16,
   SPT: 63,
@@ -515,61 +514,16 @@ export class AtaDevice implements MmioDevice {
 
   /** The 256-word IDENTIFY DEVICE block (ATA-7), little-endian words. */
   identifyData(): Uint8Array {
-    const w = new Uint16Array(256);
     const total = this.backend.sectors;
-    const cyls = Math.min(16383, Math.floor(total / (ATA.HEADS * ATA.SPT)));
-    const str = (start: number, words: number, s: string): void => {
-      const padded = s.padEnd(words * 2, " ");
-      for (let i = 0; i < words; i++) {
-        w[start + i] = ((padded.charCodeAt(2 * i) & 0xff) << 8) | (padded.charCodeAt(2 * i + 1) & 0xff);
-      }
-    };
-    w[0] = 0x0040; // fixed, non-removable ATA device
-    w[1] = cyls;
-    w[3] = ATA.HEADS;
-    w[6] = ATA.SPT;
-    str(10, 10, this.serial);
-    str(23, 4, "1.0");
-    str(27, 20, "PARAVM ATA DISK");
-    w[47] = 0x8000; // READ/WRITE MULTIPLE: none
+    const w = identifyCommon({ sectors: total, heads: ATA.HEADS, sectorsPerTrack: ATA.SPT, serial: this.serial, model: "PARAVM ATA DISK" });
     w[49] = 0x0a00; // IORDY supported, LBA supported; no DMA
-    w[50] = 0x4000;
     w[51] = 0x0200; // PIO mode 2 (obsolete field)
-    w[53] = 0x0006; // words 64-70 and 88 valid
-    const curCyls = Math.min(cyls, Math.floor(Math.min(total, 0xffff_ffff) / (this.heads * this.spt)));
-    w[54] = Math.min(curCyls, 0xffff);
-    w[55] = this.heads;
-    w[56] = this.spt;
-    const chs = w[54]! * this.heads * this.spt;
-    w[57] = chs & 0xffff;
-    w[58] = (chs >>> 16) & 0xffff;
-    const lba28 = Math.min(total, ATA.LBA28_MAX);
-    w[60] = lba28 & 0xffff;
-    w[61] = lba28 >>> 16;
+    const curCyls = Math.min(w[1]!, Math.floor(Math.min(total, 0xffff_ffff) / (this.heads * this.spt)));
+    putCurrentChs(w, Math.min(curCyls, 0xffff), this.heads, this.spt);
     w[63] = 0x0000; // multiword DMA: none
-    w[64] = 0x0003; // PIO modes 3 and 4
-    w[67] = 120; // min PIO cycle time without IORDY (ns)
-    w[68] = 120; // with IORDY
     w[80] = 0x00f0; // ATA-4 .. ATA-7
-    w[82] = 0x0020; // write cache
-    w[83] = 0x7400; // FLUSH CACHE EXT, FLUSH CACHE, 48-bit address
-    w[84] = 0x4000;
-    w[85] = 0x0020; // write cache enabled
-    w[86] = 0x3400;
-    w[87] = 0x4000;
     w[88] = 0x0000; // UDMA: none
-    for (let i = 0; i < 4; i++) w[100 + i] = Math.floor(total / 2 ** (16 * i)) & 0xffff;
-    const bytes = new Uint8Array(512);
-    for (let i = 0; i < 255; i++) {
-      bytes[2 * i] = w[i]! & 0xff;
-      bytes[2 * i + 1] = w[i]! >>> 8;
-    }
-    // Word 255: signature 0xA5, then a checksum making all 512 bytes sum to 0 mod 256.
-    bytes[510] = 0xa5;
-    let sum = 0;
-    for (let i = 0; i < 511; i++) sum += bytes[i]!;
-    bytes[511] = (256 - (sum & 0xff)) & 0xff;
-    return bytes;
+    return identifyBytes(w);
   }
 
   private identify(): void {
