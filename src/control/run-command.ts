@@ -69,6 +69,7 @@ export function statsJson(result: PvResult | FullResult, setupMs: number, sched?
       exits: h.exits,
       interrupts: h.interrupts,
       ...(h.tlb ? { tlb: h.tlb } : {}),
+      ...(h.code ? { code: h.code } : {}),
     })),
   };
 }

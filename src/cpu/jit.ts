@@ -170,6 +170,16 @@ export class Jit {
   broken = false;
   error: Error | null = null;
 
+  /**
+   * What the compiler holds now: pages with blocks and heat counters, blocks compiled so far
+   * and the host bytes of its tables (the blocks' own code lives in V8's heap, unmeasured).
+   */
+  stats(): { jitPages: number; blocks: number; compiledInsns: number; compileMs: number; tableBytes: number } {
+    // Per JitPage: a function slot (8 bytes), a length byte and a 16-bit heat counter per 2-byte slot.
+    const perPage = SLOTS * (8 + 1 + 2);
+    return { jitPages: this.live.length, blocks: this.blocks, compiledInsns: this.compiledInsns, compileMs: this.compileMs, tableBytes: this.live.length * perPage };
+  }
+
   constructor(
     private readonly h: Hart,
     opts: JitOptions = {},

@@ -432,7 +432,7 @@ export function mergeResults(parts: readonly RunResult[]): RunResult & Partial<P
       add(exits, mine.exits);
       add(interrupts, mine.interrupts);
     }
-    return { hart: k, instret: mine.instret, instretByPriv: mine.instretByPriv, exits, interrupts, ...(mine.tlb ? { tlb: mine.tlb } : {}) };
+    return { hart: k, instret: mine.instret, instretByPriv: mine.instretByPriv, exits, interrupts, ...(mine.tlb ? { tlb: mine.tlb } : {}), ...(mine.code ? { code: mine.code } : {}) };
   });
   const exits: Record<string, number> = {};
   const interrupts: Record<string, number> = {};

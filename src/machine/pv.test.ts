@@ -241,6 +241,13 @@ describe("pv machine SMP (hand-assembled guests)", () => {
     assert.ok(r.harts[1]!.instret > 0);
     assert.equal(r.instret, r.harts[0]!.instret + r.harts[1]!.instret);
     assert.equal(r.exits["sbi.srst.system_reset"], 1);
+    // Host memory for guest code, per hart: each ran from at least one decoded page.
+    for (const h of r.harts) {
+      const c = h.code!;
+      assert.ok(c.decodedPages >= 1, JSON.stringify(c));
+      assert.equal(c.decodedBytes, c.decodedPages * (2048 * 3 * 4 + 4096));
+      assert.ok(c.jitPages <= c.decodedPages, JSON.stringify(c));
+    }
   });
 
   test("runAsync reaches the same end and yields to the event loop", async () => {

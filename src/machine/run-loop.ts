@@ -14,6 +14,7 @@
  */
 import { RunStatus, type Hart } from "../cpu/hart.js";
 import type { TlbStats } from "../cpu/tlb.js";
+import { jitFor } from "../cpu/jit.js";
 import type { IrqLine } from "../devices/device.js";
 import type { Bus } from "../mem/bus.js";
 
@@ -52,6 +53,11 @@ export interface HartResult {
   readonly interrupts: Record<string, number>;
   /** The software TLB: page walks, refills from a kept set, set swaps, flushes and fences (cpu/tlb.ts), and its host bytes. */
   readonly tlb?: TlbStats & { readonly hostBytes: number };
+  /**
+   * Host memory for guest code beyond guest RAM: decoded pages (each a decoded array and a
+   * copy of the RAM words it came from) and the block compiler's tables (jit.ts stats).
+   */
+  readonly code?: { readonly decodedPages: number; readonly decodedBytes: number; readonly jitPages: number; readonly blocks: number; readonly compiledInsns: number; readonly compileMs: number; readonly jitTableBytes: number };
 }
 
 /** What a run ended with: the same shape for every profile, so they compare side by side. */
@@ -440,7 +446,7 @@ export class RunLoop {
       for (const [k, v] of Object.entries(exits)) add(exitsTotal, k, v);
       for (const [k, v] of Object.entries(interrupts)) add(irqTotal, k, v);
       const tlb = { ...h.tlb.stats(), hostBytes: h.tlb.hostBytes() };
-      return { hart: i, instret: h.instret, instretByPriv: priv(h.instretByPriv), exits, interrupts, tlb };
+      return { hart: i, instret: h.instret, instretByPriv: priv(h.instretByPriv), exits, interrupts, tlb, code: codeStats(h) };
     });
     for (const [k, v] of Object.entries(this.hooks.sources.counts)) add(irqTotal, k, v);
     const sum = { M: 0, S: 0, U: 0 };
@@ -512,4 +518,22 @@ export abstract class Machine<R extends RunResult> {
   protected abstract resetReason(): number | undefined;
   /** The loop's result plus the profile's device counters. */
   protected abstract finish(r: RunResult): R;
+}
+
+/** A decoded page: 2048 slots of 3 words, plus the 4 KiB of RAM words it was decoded from. */
+const DECODED_PAGE_BYTES = 2048 * 3 * 4 + 4096;
+
+/** Host memory a hart holds for guest code (RunResult's per-hart `code`). */
+function codeStats(h: Hart): NonNullable<HartResult["code"]> {
+  const j = jitFor(h)?.stats() ?? { jitPages: 0, blocks: 0, compiledInsns: 0, compileMs: 0, tableBytes: 0 };
+  const pages = h.decodedList.length;
+  return {
+    decodedPages: pages,
+    decodedBytes: pages * DECODED_PAGE_BYTES,
+    jitPages: j.jitPages,
+    blocks: j.blocks,
+    compiledInsns: j.compiledInsns,
+    compileMs: Math.round(j.compileMs * 10) / 10,
+    jitTableBytes: j.tableBytes,
+  };
 }
