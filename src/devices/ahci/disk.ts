@@ -10,6 +10,9 @@
  * the command with ABRT (the port reports it as an overflow).
  */
 import type { BlockBackend } from "../virtio/blk/device.js";
+import { ATA_ERROR, ATA_STATUS } from "../ata/taskfile.js";
+
+export { ATA_ERROR, ATA_STATUS };
 import { identifyBytes, identifyCommon, putCurrentChs } from "../ata/identify.js";
 
 export const DISK = {
@@ -20,21 +23,6 @@ export const DISK = {
   /** READ LOG EXT: the General Purpose Log directory (log 0) is the only log we have. */
   LOG_DIRECTORY: 0x00,
   LOG_VERSION: 0x0001,
-} as const;
-
-export const ATA_STATUS = {
-  ERR: 0x01,
-  DRQ: 0x08,
-  DSC: 0x10,
-  DF: 0x20,
-  DRDY: 0x40,
-  BSY: 0x80,
-} as const;
-
-export const ATA_ERROR = {
-  ABRT: 0x04,
-  IDNF: 0x10,
-  UNC: 0x40,
 } as const;
 
 /** The ATA commands this disk implements (everything else aborts). */

@@ -28,6 +28,9 @@
  */
 import type { DeviceState, IrqLine, MmioDevice } from "../device.js";
 import type { BlockBackend } from "../virtio/blk/device.js";
+import { ATA_ERROR, ATA_STATUS } from "./taskfile.js";
+
+export { ATA_ERROR, ATA_STATUS };
 import { identifyBytes, identifyCommon, putCurrentChs } from "./identify.js";
 
 export const ATA = {
@@ -53,22 +56,6 @@ export const ATA_REG = {
   DEVICE: 6,
   STATUS: 7, // read
   COMMAND: 7, // write
-} as const;
-
-export const ATA_STATUS = {
-  ERR: 0x01,
-  DRQ: 0x08,
-  DSC: 0x10,
-  DF: 0x20,
-  DRDY: 0x40,
-  BSY: 0x80,
-} as const;
-
-export const ATA_ERROR = {
-  AMNF: 0x01,
-  ABRT: 0x04,
-  IDNF: 0x10,
-  UNC: 0x40,
 } as const;
 
 export const ATA_DEVCTL = {
