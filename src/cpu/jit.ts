@@ -404,6 +404,11 @@ export function jitFor(h: Hart): Jit | null {
   return j !== null && j.broken ? null : j;
 }
 
+/** The compiler's figures for a hart (Jit.stats), or null when it never had one: nothing is created to ask. */
+export function jitStatsOf(h: Hart): ReturnType<Jit["stats"]> | null {
+  return jits.get(h)?.stats() ?? null;
+}
+
 /** Replace (or remove, with null) a hart's compiler: tests use this to run with and without the JIT. */
 export function setJit(h: Hart, j: Jit | null): void {
   jits.set(h, j);

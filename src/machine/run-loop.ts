@@ -14,7 +14,7 @@
  */
 import { RunStatus, type Hart } from "../cpu/hart.js";
 import type { TlbStats } from "../cpu/tlb.js";
-import { jitFor } from "../cpu/jit.js";
+import { jitStatsOf } from "../cpu/jit.js";
 import type { IrqLine } from "../devices/device.js";
 import type { Bus } from "../mem/bus.js";
 
@@ -525,7 +525,7 @@ const DECODED_PAGE_BYTES = 2048 * 3 * 4 + 4096;
 
 /** Host memory a hart holds for guest code (RunResult's per-hart `code`). */
 function codeStats(h: Hart): NonNullable<HartResult["code"]> {
-  const j = jitFor(h)?.stats() ?? { jitPages: 0, blocks: 0, compiledInsns: 0, compileMs: 0, tableBytes: 0 };
+  const j = jitStatsOf(h) ?? { jitPages: 0, blocks: 0, compiledInsns: 0, compileMs: 0, tableBytes: 0 };
   const pages = h.decodedList.length;
   return {
     decodedPages: pages,
