@@ -206,6 +206,7 @@ export class VirtioNet implements VirtioDevice {
   private mergeable = false;
   /** The header written before each received frame. */
   private readonly rxHdr = new Uint8Array(VIRTIO_NET.HDR_SIZE);
+  private readonly rxHdrView = new DataView(this.rxHdr.buffer);
   private readonly rxLimiter: RateLimiter | null;
   private readonly txLimiter: RateLimiter | null;
   private readonly timer: RetryTimer;
@@ -360,7 +361,7 @@ export class VirtioNet implements VirtioDevice {
   private fillRx(mem: GuestRam, q: VirtQueue, frame: Uint8Array, gso: FrameOffload | null): void {
     const chains = this.rxChains;
     const hdr = this.rxHdr;
-    const v = new DataView(hdr.buffer);
+    const v = this.rxHdrView;
     hdr.fill(0);
     if (gso !== null) {
       hdr[0] = VIRTIO_NET_HDR.F_NEEDS_CSUM;
