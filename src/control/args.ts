@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
 import { PV_DEFAULTS } from "../machine/pv.js";
 import { parseRateLimit, type RateLimiter } from "../devices/rate-limiter.js";
+import { MEMORY_DEFAULTS } from "../hypervisor/memory-pool.js";
 import { SpecError } from "../hypervisor/vm-spec.js";
 
 
@@ -17,6 +18,8 @@ export const EXIT = {
   OK: 0,
   GUEST_FAILED: 1,
   USAGE: 2,
+  /** The host memory budget cannot admit the VM (AdmissionError). */
+  NO_CAPACITY: 3,
   INTERNAL: 70,
   /** As timeout(1): the run was cut short by --max-insns. */
   MAX_INSNS: 124,
@@ -37,6 +40,13 @@ const MEM_MAX = 4096 * MIB;
  * meaning powers of 1024, as QEMU's -m does. Must be a multiple of 4 KiB, 4 KiB..4 GiB.
  */
 export function parseMemSize(text: string): number {
+  const bytes = sizeBytes(text);
+  if (bytes < MEM_MIN || bytes > MEM_MAX) throw new InvalidArgumentError("must be between 4K and 4G.");
+  if (bytes % 4096 !== 0) throw new InvalidArgumentError("must be a multiple of 4 KiB.");
+  return bytes;
+}
+
+function sizeBytes(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$/i.exec(text);
   if (m === null) throw new InvalidArgumentError("expected a size such as 256M, 1G, 512MiB or a byte count.");
   const unit = (m[2] ?? "").toLowerCase();
@@ -44,8 +54,15 @@ export function parseMemSize(text: string): number {
     unit === "k" ? 1024 : unit === "m" ? MIB : unit === "g" ? 1024 * MIB : unit === "t" ? 1024 * 1024 * MIB : 1;
   const bytes = Number(m[1]) * scale;
   if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError("not a whole number of bytes.");
-  if (bytes < MEM_MIN || bytes > MEM_MAX) throw new InvalidArgumentError("must be between 4K and 4G.");
-  if (bytes % 4096 !== 0) throw new InvalidArgumentError("must be a multiple of 4 KiB.");
+  return bytes;
+}
+
+/** `--host-mem`: a size (as --mem, no upper bound) of at least the memory pool's minimum. */
+export function parseHostMem(text: string): number {
+  const bytes = Math.floor(sizeBytes(text) / MIB) * MIB;
+  if (bytes < MEMORY_DEFAULTS.MIN_BUDGET_BYTES) {
+    throw new InvalidArgumentError(`the budget must be at least ${MEMORY_DEFAULTS.MIN_BUDGET_BYTES / MIB} MiB.`);
+  }
   return bytes;
 }
 

@@ -20,8 +20,9 @@ import { PV_DEFAULTS } from "../machine/pv.js";
 import { FULL_DEFAULTS } from "../machine/full.js";
 import { DiskError } from "../devices/virtio/blk/file-backend.js";
 import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
+import { AdmissionError } from "../hypervisor/memory-pool.js";
 import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
-import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg } from "./args.js";
+import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem } from "./args.js";
 import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
 
@@ -162,6 +163,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
     .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores; 1 to oversubscribe on purpose)", parsePcpus)
+    .option("--host-mem <size>", "host memory budget VMs are admitted against (default: 75% of the host's available memory)", parseHostMem)
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")
     .option("--stats", "print a JSON summary to stderr at the end")
     .option("--max-insns <n>", "stop after N instructions (exit status 124)", parseCount)
@@ -189,6 +191,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--stats", "print a JSON summary (per VM, and per switch port) to stderr at the end")
     .option("--max-insns <n>", "stop each VM after N instructions", parseCount)
     .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores; 1 to oversubscribe on purpose)", parsePcpus)
+    .option("--host-mem <size>", "host memory budget VMs are admitted against (default: 75% of the host's available memory)", parseHostMem)
     .addHelpText(
       "after",
       `\nEach VM joins network NET (one learning switch per name) and gets an address from\n${MULTI_DEFAULTS.SUBNET} in --vm order (.2, .3, …), given to the kernel as ip= (no DHCP).\nExit status: the first non-zero guest status (the other VMs are then stopped), else 0.`,
@@ -249,6 +252,10 @@ function errorStatus(e: unknown): number {
   if (e instanceof CommanderError) {
     // --help and --version end with exit code 0; every parse error is a usage error.
     return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  }
+  if (e instanceof AdmissionError) {
+    process.stderr.write(`paravm: error: ${e.message}\n`);
+    return EXIT.NO_CAPACITY;
   }
   if (e instanceof UsageError || e instanceof ElfError || e instanceof ImageError || e instanceof DiskError) {
     process.stderr.write(`paravm: error: ${e.message}\n`);

@@ -21,6 +21,7 @@ export interface MultiOptions {
   stats?: boolean;
   maxInsns?: number;
   pcpus?: number;
+  hostMem?: number;
 }
 
 /**
@@ -81,7 +82,10 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
   });
   const lines = new LinePrefixer((text) => void stdout.write(text));
   const firmware = vms.some((c) => c.profile === "full") ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : undefined;
-  const hv = new Hypervisor(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {});
+  const hv = new Hypervisor({
+    ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
+    ...(opts.hostMem !== undefined ? { hostMemBytes: opts.hostMem } : {}),
+  });
   const setupMs = performance.now() - t0;
   const onSignal = (): void => {
     for (const vm of hv.vms.values()) if (vm.state === "running" || vm.state === "paused") void vm.stop().catch(() => {});
@@ -125,6 +129,7 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
   if (opts.stats === true) {
     const doc = {
       pcpus: hv.scheduler.pcpus,
+      hostMem: { budgetBytes: hv.memory.budgetBytes, source: hv.memorySource },
       vms: Object.fromEntries(
         r.vms.map((o) => [
           o.name,

@@ -32,6 +32,7 @@ export interface RunOptions {
   cpus: number;
   /** Host cores the scheduler hands out (default: all). */
   pcpus?: number;
+  hostMem?: number;
   exec?: string;
   stats?: boolean;
   maxInsns?: number;
@@ -185,7 +186,10 @@ export async function runPv(opts: RunOptions): Promise<number> {
     if (opts.exec !== undefined) exit.push(bytes);
   };
   const interactive = opts.exec === undefined;
-  const hv = new Hypervisor(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {});
+  const hv = new Hypervisor({
+    ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
+    ...(opts.hostMem !== undefined ? { hostMemBytes: opts.hostMem } : {}),
+  });
   const vm = hv.create({
     name: "vm",
     spec,

@@ -136,6 +136,7 @@ export async function runFleet(
     if (names.has(p.vm.name) || hv.vms.has(p.vm.name)) throw new Error(`duplicate VM name "${p.vm.name}"`);
     names.add(p.vm.name);
   }
+  hv.checkFits(plans.map((p) => ({ name: p.vm.name, spec: p.spec })));
   const created = plans.map((p) =>
     hv.create({
       name: p.vm.name,

@@ -10,6 +10,7 @@ import { EventEmitter } from "node:events";
 import { Networks } from "../net/switch.js";
 import { SwitchBackend } from "../net/switch-backend.js";
 import type { MachineSpec } from "./machine-spec.js";
+import { AdmissionError, defaultBudget, mib, MemoryPool, vmChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
 
@@ -19,6 +20,8 @@ export interface HypervisorOptions {
   /** Host cores the scheduler hands out (default: all of this host's). */
   readonly pcpus?: number;
   readonly networks?: Networks;
+  /** The host memory budget VMs are admitted against (default: memory-pool.ts defaultBudget). */
+  readonly hostMemBytes?: number;
 }
 
 export interface CreateVm {
@@ -37,6 +40,10 @@ export interface CreateVm {
 export class Hypervisor extends EventEmitter {
   readonly scheduler: CreditScheduler;
   readonly networks: Networks;
+  /** The host memory budget; every running VM holds a charge in it. */
+  readonly memory: MemoryPool;
+  /** Where the budget came from ("--host-mem", or the share of available memory): printed at start. */
+  readonly memorySource: string;
   readonly vms = new Map<string, Vm>();
   private readonly ports = new Map<string, SwitchBackend>();
 
@@ -46,6 +53,9 @@ export class Hypervisor extends EventEmitter {
     this.scheduler = new CreditScheduler(options.pcpus !== undefined ? { pcpus: options.pcpus } : {});
     this.scheduler.start();
     this.networks = options.networks ?? new Networks();
+    const budget = options.hostMemBytes !== undefined ? { bytes: options.hostMemBytes, source: "--host-mem" } : defaultBudget();
+    this.memory = new MemoryPool(budget.bytes);
+    this.memorySource = budget.source;
   }
 
   /** Add a VM (not started). Names are unique; bad settings throw before anything changes. */
@@ -53,6 +63,15 @@ export class Hypervisor extends EventEmitter {
     if (this.vms.has(c.name)) throw new Error(`a VM named "${c.name}" already exists`);
     if (c.weight !== undefined) checkWeight(c.weight);
     if (c.cap !== undefined) checkCap(c.cap);
+    const charge = vmChargeBytes(c.spec.memBytes, c.spec.cpus);
+    if (charge > this.memory.budgetBytes) {
+      throw new AdmissionError(
+        `VM ${c.name} needs ${mib(charge)} of host memory (RAM plus overhead), more than the whole ${mib(this.memory.budgetBytes)} budget`,
+        charge,
+        this.memory.freeBytes,
+        this.memory.budgetBytes,
+      );
+    }
     let port: SwitchBackend | undefined;
     if (c.network !== undefined) {
       if (!c.spec.net) throw new Error(`VM ${c.name}: a network needs a NIC in the machine spec`);
@@ -63,6 +82,7 @@ export class Hypervisor extends EventEmitter {
       name: c.name,
       spec: c.spec,
       scheduler: this.scheduler,
+      memory: this.memory,
       ...(c.weight !== undefined ? { weight: c.weight } : {}),
       ...(c.cap !== undefined ? { cap: c.cap } : {}),
       ...(port ? { net: port } : {}),
@@ -72,6 +92,24 @@ export class Hypervisor extends EventEmitter {
     vm.on("state", (e: VmEvent) => this.emit("event", e));
     this.vms.set(c.name, vm);
     return vm;
+  }
+
+  /**
+   * Would these VMs, started together, fit the memory budget now? Throws one
+   * AdmissionError naming each VM's charge when they do not (a fleet starts whole or not at all).
+   */
+  checkFits(vms: readonly { readonly name: string; readonly spec: MachineSpec }[]): void {
+    const charges = vms.map((v) => ({ name: v.name, bytes: vmChargeBytes(v.spec.memBytes, v.spec.cpus) }));
+    const total = charges.reduce((a, c) => a + c.bytes, 0);
+    if (total > this.memory.freeBytes) {
+      throw new AdmissionError(
+        `the VMs need ${mib(total)} of host memory (${charges.map((c) => `${c.name} ${mib(c.bytes)}`).join(", ")}; RAM plus overhead each), ` +
+          `but only ${mib(this.memory.freeBytes)} of the ${mib(this.memory.budgetBytes)} budget is free (raise --host-mem, or give the VMs less memory)`,
+        total,
+        this.memory.freeBytes,
+        this.memory.budgetBytes,
+      );
+    }
   }
 
   get(name: string): Vm {

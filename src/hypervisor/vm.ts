@@ -17,6 +17,7 @@ import type { PvResult } from "../machine/pv.js";
 import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import type { MachineSpec } from "./machine-spec.js";
+import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
@@ -79,6 +80,8 @@ export interface VmOptions {
   readonly waitsForInput?: boolean;
   /** Fault injection (tests): vCPU `hart`'s thread throws after `ms` of running. */
   readonly injectFault?: { readonly hart: number; readonly ms: number };
+  /** The host memory budget the VM is admitted against at start (none: not accounted). */
+  readonly memory?: MemoryPool;
 }
 
 /** The machine could not be built; `usage` when the spec is at fault (a bad image, too little memory). */
@@ -141,6 +144,8 @@ export class Vm extends EventEmitter {
   /** Start the VM's threads; resolves once the owner thread has built the machine. */
   async start(): Promise<void> {
     if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
+    // Admission first: a VM that does not fit changes nothing (AdmissionError).
+    this.options.memory?.admit(this.name, this.chargeBytes());
     const cpus = this.spec.cpus;
     this.run++;
     const link = VcpuLink.create(cpus);
@@ -309,7 +314,13 @@ export class Vm extends EventEmitter {
     return lines;
   }
 
+  /** What the VM holds of the host memory budget while it runs (memory-pool.ts). */
+  chargeBytes(): number {
+    return vmChargeBytes(this.spec.memBytes, this.spec.cpus);
+  }
+
   private release(): void {
+    this.options.memory?.release(this.name);
     if (this.schedVm >= 0) this.lastSched = this.schedStats();
     this.workers = [];
     if (this.schedVm >= 0) this.scheduler.removeVm(this.schedVm);
