@@ -10,11 +10,13 @@ import { EventEmitter } from "node:events";
 import { Networks } from "../net/switch.js";
 import { SwitchBackend } from "../net/switch-backend.js";
 import type { MachineSpec } from "./machine-spec.js";
+import { autoscaleProblems, type AutoscaleLimits } from "./autoscale-limits.js";
+import { Autoscaler, type AutoscaleDecision } from "./autoscaler.js";
 import { AdmissionError, defaultBudget, mib, MemoryPool, vmChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
 
-export type { VmSchedStats };
+export type { AutoscaleDecision, AutoscaleLimits, VmSchedStats };
 
 export interface HypervisorOptions {
   /** Host cores the scheduler hands out (default: all of this host's). */
@@ -45,6 +47,8 @@ export class Hypervisor extends EventEmitter {
   /** Where the budget came from ("--host-mem", or the share of available memory): printed at start. */
   readonly memorySource: string;
   readonly vms = new Map<string, Vm>();
+  /** Moves CPU and memory among opted-in VMs (setAutoscale); its decisions are "decision" events here. */
+  readonly autoscaler: Autoscaler;
   private readonly ports = new Map<string, SwitchBackend>();
 
   constructor(options: HypervisorOptions = {}) {
@@ -56,6 +60,22 @@ export class Hypervisor extends EventEmitter {
     const budget = options.hostMemBytes !== undefined ? { bytes: options.hostMemBytes, source: "--host-mem" } : defaultBudget();
     this.memory = new MemoryPool(budget.bytes);
     this.memorySource = budget.source;
+    this.autoscaler = new Autoscaler({ get: (name) => this.vms.get(name) });
+    this.autoscaler.on("decision", (d: AutoscaleDecision) => this.emit("decision", d));
+  }
+
+  /**
+   * Opt a VM into the autoscaler with these limits (null: opt out). Every problem with the
+   * limits is listed in one error, and nothing changes.
+   */
+  setAutoscale(name: string, limits: AutoscaleLimits | null): void {
+    const vm = this.get(name);
+    if (limits !== null) {
+      const problems = autoscaleProblems(limits, { memBytes: vm.spec.memBytes, maxCpus: vm.spec.cpus });
+      if (problems.length > 0) throw new RangeError(`VM ${name}: ${problems.join("; ")}`);
+    }
+    this.autoscaler.set(name, limits);
+    if (limits !== null) this.autoscaler.start();
   }
 
   /** Add a VM (not started). Names are unique; bad settings throw before anything changes. */
@@ -129,6 +149,7 @@ export class Hypervisor extends EventEmitter {
     if (vm.state === "running" || vm.state === "paused") await vm.stop();
     this.ports.get(name)?.close();
     this.ports.delete(name);
+    this.autoscaler.set(name, null);
     this.vms.delete(name);
   }
 
@@ -148,6 +169,7 @@ export class Hypervisor extends EventEmitter {
 
   /** Stop every VM and the scheduler's timer. */
   async close(): Promise<void> {
+    this.autoscaler.stop();
     await Promise.all([...this.vms.keys()].map((n) => this.destroy(n)));
     this.scheduler.stop();
   }
