@@ -8,6 +8,7 @@ import { FileBackend } from "../devices/virtio/blk/file-backend.js";
 import { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
 import type { BlockBackend } from "../devices/virtio/blk/device.js";
 import type { NetBackend } from "../devices/virtio/net/device.js";
+import type { CharBackend } from "../devices/virtio/console/device.js";
 import { parseRateLimit } from "../devices/rate-limiter.js";
 import { FullMachine } from "../machine/full.js";
 import { PvMachine } from "../machine/pv.js";
@@ -28,7 +29,10 @@ export interface DiskSpecData {
 
 export interface MachineSpec {
   readonly profile: "pv" | "full";
+  /** Harts present (one vCPU thread each): the most the guest can have online. */
   readonly cpus: number;
+  /** pv: harts online at boot (kernel `maxcpus=`), the rest brought online later through the agent; default all. */
+  readonly onlineCpus?: number;
   readonly memBytes: number;
   readonly kernel: Uint8Array;
   readonly initrd?: Uint8Array;
@@ -44,7 +48,7 @@ export interface MachineSpec {
 export function buildOwnerMachine(
   spec: MachineSpec,
   threads: MachineThreads,
-  io: { output: (bytes: Uint8Array) => void; net: NetBackend | null; clockMs: () => number },
+  io: { output: (bytes: Uint8Array) => void; net: NetBackend | null; clockMs: () => number; agent?: CharBackend },
 ): { machine: PvMachine | FullMachine; close: () => void } {
   let file: FileBackend | null = null;
   let disk: BlockBackend | null = null;
@@ -55,7 +59,7 @@ export function buildOwnerMachine(
   const common = {
     kernel: spec.kernel,
     initrd: spec.initrd,
-    bootargs: spec.bootargs,
+    bootargs: spec.bootargs + onlineArg(spec),
     memBytes: spec.memBytes,
     cpus: spec.cpus,
     maxInsns: spec.maxInsns,
@@ -87,6 +91,7 @@ export function buildOwnerMachine(
       const rx = spec.net?.rate !== undefined ? parseRateLimit(spec.net.rate) : null;
       machine = new PvMachine({
         ...common,
+        ...(io.agent ? { agent: io.agent } : {}),
         ...(disk
           ? { disk: { backend: disk, ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}), ...(diskLimiter ? { rateLimiter: diskLimiter } : {}) } }
           : {}),
@@ -100,4 +105,15 @@ export function buildOwnerMachine(
     file?.close();
     throw e;
   }
+}
+
+/**
+ * `maxcpus=N` when fewer harts than present are online at boot: Linux then starts only N,
+ * and the others stay present-but-offline (their threads parked, no host CPU) until the
+ * agent writes /sys/devices/system/cpu/cpuK/online. Cleaner than booting them all and
+ * offlining them afterwards: they never run, and nothing is undone after boot.
+ */
+function onlineArg(spec: MachineSpec): string {
+  const n = spec.onlineCpus;
+  return spec.profile === "pv" && n !== undefined && n < spec.cpus ? ` maxcpus=${n}` : "";
 }

@@ -81,6 +81,7 @@ async function main(): Promise<void> {
   let machine: PvMachine | FullMachine | RemoteVcpu;
   let close = (): void => {};
   let deliverFrame: ((frame: Uint8Array, gso: FrameOffload | null) => boolean) | null = null;
+  let deliverAgent: ((bytes: Uint8Array) => void) | null = null;
   let drainMessages = (): void => {};
   if (owner) {
     const net: NetBackend | null = data.spec.net
@@ -99,7 +100,13 @@ async function main(): Promise<void> {
       : null;
     let built: ReturnType<typeof buildOwnerMachine>;
     try {
-      built = buildOwnerMachine(data.spec, threads, { output, net, clockMs });
+      const agent = {
+        write: (bytes: Uint8Array): void => post({ t: "agent", bytes: bytes.slice() }),
+        onInput: (cb: (bytes: Uint8Array) => void): void => {
+          deliverAgent = cb;
+        },
+      };
+      built = buildOwnerMachine(data.spec, threads, { output, net, clockMs, agent });
     } catch (e) {
       // Bad images and sizes are the user's to fix: say so in one line, not as a crash.
       const usage = e instanceof ImageError || (e instanceof RangeError && /alloc|memory|RAM/i.test(e.message));
@@ -113,6 +120,7 @@ async function main(): Promise<void> {
     const handle = (msg: OwnerMessage): void => {
       if (msg.t === "input") m.input(msg.bytes);
       else if (msg.t === "frame") deliverFrame?.(msg.frame, msg.gso);
+      else if (msg.t === "agent") deliverAgent?.(msg.bytes);
     };
     port.on("message", handle);
     // Frames and input are taken between slices and right after a wake-up, without

@@ -46,8 +46,14 @@ export type VcpuMessage =
   | { t: "out"; bytes: Uint8Array }
   | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
   | { t: "done"; hart: number; result: unknown }
+  /** Bytes the guest agent wrote to its port (pv). */
+  | { t: "agent"; bytes: Uint8Array }
   /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
   | { t: "buildError"; message: string; usage: boolean };
 
 /** Messages from the main thread to the owner thread. */
-export type OwnerMessage = { t: "input"; bytes: Uint8Array } | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null };
+export type OwnerMessage =
+  | { t: "input"; bytes: Uint8Array }
+  | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
+  /** Bytes for the guest agent's port (pv). */
+  | { t: "agent"; bytes: Uint8Array };

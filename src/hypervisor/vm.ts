@@ -16,6 +16,7 @@ import type { FullResult } from "../machine/full.js";
 import type { PvResult } from "../machine/pv.js";
 import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
+import { AgentClient, AGENT, changeVcpus, type AgentAnswer } from "./agent.js";
 import type { MachineSpec } from "./machine-spec.js";
 import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
@@ -117,6 +118,10 @@ export class Vm extends EventEmitter {
   private readonly scheduler: CreditScheduler;
   private weight: number;
   private cap: number;
+  /** The guest agent's client for the current run (pv), its online vCPU count, a change under way. */
+  private agentClient: AgentClient | null = null;
+  private online = 0;
+  private changingVcpus = false;
 
   constructor(private readonly options: VmOptions) {
     super();
@@ -156,6 +161,10 @@ export class Vm extends EventEmitter {
     this.slots = [];
     for (let i = 0; i < cpus; i++) this.slots.push(this.scheduler.addVcpu(this.schedVm));
     this.finished = new Promise<VmOutcome>((resolve) => (this.settle = resolve));
+    this.online = this.spec.onlineCpus ?? cpus;
+    this.agentClient?.close("the VM restarted");
+    this.agentClient = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
+    void this.finished.then(() => this.agentClient?.close("the VM stopped"));
     const base = {
       spec: this.spec,
       link: link.sab,
@@ -223,6 +232,7 @@ export class Vm extends EventEmitter {
   private onMessage(m: VcpuMessage): void {
     if (m.t === "out") this.emit("output", m.bytes);
     else if (m.t === "frame") this.options.net?.send(m.frame, m.gso);
+    else if (m.t === "agent") this.agentClient?.receive(m.bytes);
     else if (m.t === "done") {
       this.results[m.hart] = m.result as RunResult;
       if (this.results.every((r) => r !== null)) this.finish();
@@ -400,10 +410,59 @@ export class Vm extends EventEmitter {
 
   /** Console input for the guest. */
   input(bytes: Uint8Array): void {
+    this.toOwner({ t: "input", bytes });
+  }
+
+  private toOwner(m: OwnerMessage): void {
     const owner = this.workers[0];
     if (!owner) return;
-    owner.postMessage({ t: "input", bytes });
+    owner.postMessage(m);
     VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
+  }
+
+  /** vCPUs online in the guest (as the agent last confirmed) and present (the most it can have). */
+  get vcpus(): { online: number; max: number } {
+    return { online: this.online, max: this.spec.cpus };
+  }
+
+  /** The running pv VM's agent client, or a clear error. */
+  private agentFor(what: string): AgentClient {
+    if (this.state !== "running") throw new Error(`${what}: VM ${this.name} is ${this.state}, not running`);
+    if (!this.agentClient) throw new Error(`${what}: VM ${this.name} is a ${this.spec.profile} VM; only pv guests have the agent`);
+    return this.agentClient;
+  }
+
+  /** Resolves true once the guest agent has started (false after `timeoutMs`). */
+  agentReady(timeoutMs: number): Promise<boolean> {
+    return this.agentFor("agentReady").ready(timeoutMs);
+  }
+
+  /**
+   * Bring the guest's online vCPUs to `n` (1..max) through the agent, live. Applies fully
+   * or changes nothing: bad input or state throws before anything is asked; a guest that
+   * fails half-way is rolled back (see agent.ts changeVcpus).
+   */
+  async setVcpus(n: number, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const max = this.spec.cpus;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > max) {
+      throw new RangeError(`setVcpus(${String(n)}): VM ${this.name} takes a whole number of vCPUs from 1 to ${max} (its --max-cpus)`);
+    }
+    const agent = this.agentFor(`setVcpus(${n})`);
+    if (this.changingVcpus) throw new Error(`setVcpus(${n}): VM ${this.name} is already changing its vCPUs`);
+    if (n === this.online) return;
+    this.changingVcpus = true;
+    try {
+      const link = this.link!;
+      this.online = await changeVcpus({ name: this.name, agent, hsm: () => link.hsmStates }, this.online, n, opts.timeoutMs ?? AGENT.TIMEOUT_MS);
+    } finally {
+      this.changingVcpus = false;
+    }
+  }
+
+  /** Run a shell command in the guest through the agent: its exit status and output (stdout and stderr). */
+  async agentExec(cmd: string, opts: { timeoutMs?: number } = {}): Promise<{ status: number; output: string }> {
+    const a: AgentAnswer = await this.agentFor("agentExec").request("exec", Buffer.from(cmd, "utf8").toString("base64"), opts.timeoutMs ?? AGENT.TIMEOUT_MS);
+    return { status: a.status, output: Buffer.from(a.output).toString("utf8") };
   }
 
   setWeight(weight: number): void {

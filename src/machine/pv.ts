@@ -64,7 +64,15 @@ export interface PvOptions {
    * every device); the other harts reach it through the link (see vcpu-link.ts).
    */
   readonly threads?: MachineThreads;
+  /**
+   * The guest agent's channel: a named port ("org.paravm.agent", /dev/vport0p1) on the
+   * console device, which then offers MULTIPORT (port 0 stays hvc0). See docs/agent.md.
+   */
+  readonly agent?: CharBackend;
 }
+
+/** The name the guest agent looks for in /sys/class/virtio-ports/<port>/name. */
+export const AGENT_PORT_NAME = "org.paravm.agent";
 
 export type PvStop = MachineStop;
 
@@ -215,7 +223,8 @@ export class PvMachine extends Machine<PvResult> {
         this.consoleInput = cb;
       },
     };
-    this.bus.map(conRec.base, new VirtioMmioTransport(new VirtioConsole(backend), this.ram, irq(conRec)), conRec.name);
+    const ports = options.agent ? [{ name: AGENT_PORT_NAME, backend: wakingChar(options.agent, () => this.loop.wake()) }] : [];
+    this.bus.map(conRec.base, new VirtioMmioTransport(new VirtioConsole(backend, { ports }), this.ram, irq(conRec)), conRec.name);
     this.bus.map(rngRec.base, new VirtioMmioTransport(new VirtioRng(), this.ram, irq(rngRec)), rngRec.name);
     if (blkRec && options.disk) {
       this.blk = new VirtioBlk(options.disk.backend, {
@@ -276,6 +285,18 @@ export class PvMachine extends Machine<PvResult> {
       ...(this.net ? { net: structuredClone(this.net.stats) } : {}),
     };
   }
+}
+
+/** Agent bytes from `inner` reach the port, then `wake` the run loop in case it sleeps. */
+function wakingChar(inner: CharBackend, wake: () => void): CharBackend {
+  return {
+    write: (bytes) => inner.write(bytes),
+    onInput: (cb) =>
+      inner.onInput((bytes) => {
+        cb(bytes);
+        wake();
+      }),
+  };
 }
 
 /** Frames from `inner` reach the device, then `wake` the run loop in case it sleeps. */
