@@ -142,6 +142,19 @@ export function parseCpus(text: string): number {
   return n;
 }
 
+/**
+ * `--cpus N --max-cpus M` (or cpus=/max-cpus= in a --vm spec): M harts present, N online at
+ * boot; the rest come online live through the guest agent (Vm.setVcpus), so pv only.
+ * Returns the MachineSpec fields.
+ */
+export function cpuCounts(cpus: number, maxCpus: number | undefined, profile: "pv" | "full", where?: string): { cpus: number; onlineCpus?: number } {
+  if (maxCpus === undefined || maxCpus === cpus) return { cpus };
+  const what = where ?? `--max-cpus ${maxCpus}`;
+  if (maxCpus < cpus) throw new UsageError(`${what} is less than the ${cpus} vCPUs online at boot`);
+  if (profile !== "pv") throw new UsageError(`${what}: vCPUs come online live through the guest agent, which only pv guests have`);
+  return { cpus: maxCpus, onlineCpus: cpus };
+}
+
 /** `--pcpus`: host cores the scheduler hands out (1..256; more than the host has oversubscribes nothing, fewer does on purpose). */
 export function parsePcpus(text: string): number {
   if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError("expected a whole number from 1 to 256.");

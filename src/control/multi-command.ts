@@ -10,7 +10,7 @@ import type { DiskSpecData } from "../hypervisor/machine-spec.js";
 import { VmBuildError } from "../hypervisor/vm.js";
 import { LinePrefixer } from "./line-prefixer.js";
 
-import { checkDisk, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
+import { checkDisk, cpuCounts, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
 import { statsJson } from "./run-command.js";
 
 export interface MultiOptions {
@@ -61,11 +61,14 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
     rateLimiter(v.netRate, `${what} net-rate`);
     const memBytes = opt(v.mem, parseMemSize, "mem");
     const cpus = opt(v.cpus, parseCpus, "cpus");
+    const maxCpus = opt(v.maxCpus, parseCpus, "max-cpus");
+    cpuCounts(cpus ?? 1, maxCpus, v.profile ?? "pv", `--vm ${v.name}: max-cpus=${maxCpus}`);
     vms.push({
       name: v.name,
       ...(v.profile ? { profile: v.profile } : {}),
       ...(memBytes !== undefined ? { memBytes } : {}),
       ...(cpus !== undefined ? { cpus } : {}),
+      ...(maxCpus !== undefined ? { maxCpus } : {}),
       ...(v.weight !== undefined ? { weight: v.weight } : {}),
       ...(v.cap !== undefined ? { cap: v.cap } : {}),
       ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),

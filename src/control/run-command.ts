@@ -15,7 +15,7 @@ import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
 import { VmBuildError, type VmOutcome, type VmSchedStats } from "../hypervisor/vm.js";
 import { ExecStatusReader, FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 
-import { checkDisk, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
+import { checkDisk, cpuCounts, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
 
 export interface RunOptions {
   profile: MachineProfile;
@@ -30,6 +30,8 @@ export interface RunOptions {
   append?: string;
   mem: number;
   cpus: number;
+  /** Harts present (default --cpus): the most the guest can bring online live (pv). */
+  maxCpus?: number;
   /** Host cores the scheduler hands out (default: all). */
   pcpus?: number;
   hostMem?: number;
@@ -166,7 +168,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
   if (opts.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(opts.exec, "utf8").toString("base64")}`;
   const spec: MachineSpec = {
     profile: opts.profile,
-    cpus: opts.cpus,
+    ...cpuCounts(opts.cpus, opts.maxCpus, opts.profile),
     memBytes: opts.mem,
     kernel,
     ...(initrd ? { initrd } : {}),

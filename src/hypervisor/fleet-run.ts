@@ -28,6 +28,8 @@ export interface FleetVm {
   readonly profile?: "pv" | "full";
   readonly memBytes?: number;
   readonly cpus?: number;
+  /** Harts present, of which `cpus` are online at boot (pv; MachineSpec.onlineCpus). */
+  readonly maxCpus?: number;
   readonly weight?: number;
   readonly cap?: number;
   /** Shell command run in the guest; its status ends the VM. */
@@ -119,7 +121,8 @@ export async function runFleet(
     if (vm.exec !== undefined) bootargs += ` paravm.exec=${Buffer.from(vm.exec, "utf8").toString("base64")}`;
     const spec: MachineSpec = {
       profile: vm.profile ?? "pv",
-      cpus: vm.cpus ?? 1,
+      cpus: vm.maxCpus ?? vm.cpus ?? 1,
+      ...(vm.maxCpus !== undefined && vm.maxCpus > (vm.cpus ?? 1) ? { onlineCpus: vm.cpus ?? 1 } : {}),
       memBytes: vm.memBytes ?? FLEET_DEFAULTS.MEM,
       kernel: images.kernel,
       ...(images.initrd ? { initrd: images.initrd } : {}),

@@ -85,6 +85,8 @@ export interface VmSpec {
   /** Unparsed: the caller parses sizes and counts with its own option parsers. */
   readonly mem?: string;
   readonly cpus?: string;
+  /** Harts present, of which cpus= are online at boot (pv). */
+  readonly maxCpus?: string;
   readonly disk?: string;
   readonly diskRate?: string;
   readonly exec?: string;
@@ -95,7 +97,7 @@ export interface VmSpec {
   readonly cap?: number;
 }
 
-const VM_KEYS = ["name", "profile", "net", "mac", "mem", "cpus", "weight", "cap", "disk", "net-rate", "disk-rate", "exec"] as const;
+const VM_KEYS = ["name", "profile", "net", "mac", "mem", "cpus", "max-cpus", "weight", "cap", "disk", "net-rate", "disk-rate", "exec"] as const;
 
 /** A whole number in [min, max] for key `k` of VM `name`. */
 function intKey(name: string, k: string, v: string, min: number, max: number): number {
@@ -137,6 +139,7 @@ export function parseVmSpec(spec: string): VmSpec {
     ...(g("net-rate") !== undefined ? { netRate: g("net-rate")! } : {}),
     ...(g("mem") !== undefined ? { mem: g("mem")! } : {}),
     ...(g("cpus") !== undefined ? { cpus: g("cpus")! } : {}),
+    ...(g("max-cpus") !== undefined ? { maxCpus: g("max-cpus")! } : {}),
     ...(g("disk") !== undefined ? { disk: g("disk")! } : {}),
     ...(g("disk-rate") !== undefined ? { diskRate: g("disk-rate")! } : {}),
     ...(g("exec") !== undefined ? { exec: g("exec")! } : {}),
