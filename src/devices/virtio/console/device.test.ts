@@ -252,6 +252,22 @@ describe("5.3.6.1 multiport console (a named port for the guest agent)", () => {
     assert.equal(s.dev.read(VIRTIO_MMIO.STATUS, 4) & VIRTIO_STATUS.DEVICE_NEEDS_RESET, 0);
   });
 
+  test("hostile agent-port chains: a bad address sets DEVICE_NEEDS_RESET with nothing written; a huge buffer is cut at TX_LIMIT", () => {
+    const s = setupMultiport();
+    const p = probe(s);
+    const tx1 = p.qs[5]!;
+    tx1.add([{ len: VIRTIO_CONSOLE.TX_LIMIT + 100, data: new Uint8Array(VIRTIO_CONSOLE.TX_LIMIT + 100).fill(0x41) }]);
+    s.drv.notify(5);
+    assert.equal(s.agent.out.length, VIRTIO_CONSOLE.TX_LIMIT);
+    s.agent.out = [];
+    tx1.writeDesc(40, { addr: 0x10, len: 64, flags: 0, next: 0 });
+    tx1.publish(40);
+    assert.doesNotThrow(() => s.drv.notify(5));
+    assert.notEqual(s.drv.status & VIRTIO_STATUS.DEVICE_NEEDS_RESET, 0);
+    assert.equal(s.agent.out.length, 0);
+    assert.doesNotThrow(() => s.drv.notify(99), "a queue index past the last port is ignored");
+  });
+
   test("a control buffer too small for PORT_NAME drops that message and returns the buffer empty", () => {
     const s = setupMultiport();
     const qs = s.drv.bringUp();
