@@ -163,8 +163,9 @@ export class Vm extends EventEmitter {
     this.finished = new Promise<VmOutcome>((resolve) => (this.settle = resolve));
     this.online = this.spec.onlineCpus ?? cpus;
     this.agentClient?.close("the VM restarted");
-    this.agentClient = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
-    void this.finished.then(() => this.agentClient?.close("the VM stopped"));
+    const agent = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
+    this.agentClient = agent;
+    void this.finished.then(() => agent?.close("the VM stopped"));
     const base = {
       spec: this.spec,
       link: link.sab,
