@@ -149,13 +149,13 @@ test("fence.i after a write the hart did not make (DMA): the changed page is dec
 test("fence.i with code unchanged keeps the decoded page (no re-decode)", () => {
   const { hart } = machine([addi(5, 5, 1), WFI]);
   hart.run(10);
-  const page = hart.decoded[0];
-  assert.ok(page !== null);
+  const page = hart.code.find(0)?.dp;
+  assert.ok(page !== undefined);
   hart.flushDecoded();
   hart.wfi = false;
   hart.setPc(RAM);
   hart.run(10);
-  assert.equal(hart.decoded[0], page, "same decoded array after the re-check");
+  assert.equal(hart.code.find(0)?.dp, page, "same decoded array after the re-check");
   assert.equal(reg(hart, 5), 2n);
 });
 

@@ -36,7 +36,8 @@ import { fpuExecute } from "./fpu.js";
 import { TLB_MASK, TLB_SIZE, amo, decodeMiss, loadSlow, lrsc, refillFetch, storeSlow } from "./mmu.js";
 import { TlbSets } from "./tlb.js";
 import { execSystem } from "./system.js";
-import { JIT_DONE, jitDropAll, jitFor, runBlocks, type JitPage } from "./jit.js";
+import { JIT_DONE, jitFor, runBlocks, type JitPage } from "./jit.js";
+import { CodeCache, PAGE_SLOTS, type CodePage } from "./code-cache.js";
 import { PmpRegions } from "./pmp.js";
 import { checkInterrupts, pendingAndEnabled, takeTrap } from "./trap.js";
 
@@ -66,8 +67,6 @@ export interface TimeSource {
 }
 
 export { Csr64 };
-
-const PAGE_SLOTS = 2048 * 3;
 
 export class Hart {
   // ---- architectural state ----
@@ -174,27 +173,24 @@ export class Hart {
    */
   readonly tlb: TlbSets = new TlbSets(this);
 
-  /** Decoded-instruction cache: one Int32Array (2048 slots × 3 words) per RAM page that holds code. */
-  readonly decoded: (Int32Array | null)[];
-  /** Pages with a decoded cache, so fence.i can drop them without scanning all RAM. */
-  readonly decodedList: number[] = [];
   /**
-   * The RAM words each decoded page was decoded from, and the fence.i epoch at which that
-   * was last known to be current. fence.i only bumps the epoch; a page is re-checked
-   * against RAM when next entered and dropped only if its bytes changed (by DMA or another
-   * hart — this hart's own stores already drop the page). Linux issues hundreds of
-   * remote fence.i during boot; re-decoding and re-compiling everything each time was
-   * most of the boot time.
+   * Decoded-instruction cache (code-cache.ts): per RAM page that holds code, its decoded
+   * slots (2048 × 3 words), the RAM words they were decoded from and the fence.i epoch at
+   * which those were last known to be current, within a host-memory budget. fence.i only
+   * bumps the epoch; a page is re-checked against RAM when next entered and dropped only
+   * if its bytes changed (by DMA or another hart — this hart's own stores already drop
+   * the page). Linux issues hundreds of remote fence.i during boot; re-decoding and
+   * re-compiling everything each time was most of the boot time.
    */
-  readonly decodedSnap: (Int32Array | null)[];
-  readonly decodedEpoch: Uint32Array;
+  readonly code: CodeCache;
   fenceEpoch = 1;
   /** Where an instruction that cannot be cached (crosses a page, PMP-split page) is decoded. */
   readonly scratchPage = new Int32Array(PAGE_SLOTS);
-  /** The fetch page the loop is executing from. */
+  /** The fetch page the loop is executing from, and its cache entry (null: the scratch page). */
   fetchVpnLo = -1;
   fetchVpnHi = 0;
   fetchPage: Int32Array;
+  fetchCode: CodePage | null = null;
   fetchRamOff = 0;
 
   constructor(
@@ -202,9 +198,7 @@ export class Hart {
     readonly hartId: number,
     readonly time: TimeSource | null,
   ) {
-    this.decoded = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
-    this.decodedSnap = new Array<Int32Array | null>(bus.ram.size >>> 12).fill(null);
-    this.decodedEpoch = new Uint32Array(bus.ram.size >>> 12);
+    this.code = new CodeCache(bus.ram.size >>> 12);
     this.ram64 = new BigInt64Array(bus.ram.sab);
     this.fetchPage = this.scratchPage;
     this.reset();
@@ -305,13 +299,10 @@ export class Hart {
 
   /** Drop every decoded page and compiled block outright (reset). */
   dropDecoded(): void {
-    for (const p of this.decodedList) {
-      this.decoded[p] = null;
-      this.decodedSnap[p] = null;
-    }
-    this.decodedList.length = 0;
+    this.code.clear();
     this.fetchVpnLo = -1;
-    jitDropAll(this);
+    this.fetchCode = null;
+    this.fetchPage = this.scratchPage;
   }
 
   /** FS must not be Off for any FP instruction; FP state writes make it Dirty. */

@@ -18,12 +18,10 @@ import { Amo, Op, decodeInto } from "./decode.js";
 import type { Hart } from "./hart.js";
 import { pmpAllows } from "./pmp.js";
 import { takeTrap } from "./trap.js";
-import { jitDropPage } from "./jit.js";
 import { TLB_MASK, TlbFlag } from "./tlb.js";
 
 export { TLB_MASK, TLB_SIZE } from "./tlb.js";
 const TWO32 = 4294967296;
-const PAGE_SLOTS = 2048 * 3;
 
 const ACCESS_FAULT = [Cause.InsnAccessFault, Cause.LoadAccessFault, Cause.StoreAccessFault] as const;
 const PAGE_FAULT = [Cause.InsnPageFault, Cause.LoadPageFault, Cause.StorePageFault] as const;
@@ -255,7 +253,7 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
   if (bus.findRegion(pa) === null && ram.contains(pa, width)) {
     const off = pa - ram.base;
     const page = off >>> 12;
-    if (h.decoded[page] !== null) invalidateCodePage(h, page);
+    if (h.code.find(page) !== null) invalidateCodePage(h, page);
     if (pageCacheable(h, pa - (off & 0xfff), Access.Store, lastPriv)) {
       h.tlb.install(Access.Store, (lo >>> 12) & TLB_MASK, lo >>> 12, hi, off & ~0xfff, lastFlags);
     }
@@ -290,12 +288,9 @@ function writeRam(h: Hart, off: number, width: number, vlo: number, vhi: number)
 
 /** A store hit a page with decoded instructions: drop them (and stop executing from the stale copy). */
 export function invalidateCodePage(h: Hart, page: number): void {
-  h.decoded[page] = null;
-  h.decodedSnap[page] = null;
-  const i = h.decodedList.indexOf(page);
-  if (i >= 0) h.decodedList.splice(i, 1);
+  const cp = h.code.find(page);
+  if (cp !== null) h.code.remove(cp);
   if (h.fetchRamOff >>> 12 === page) h.fetchVpnLo = -1;
-  jitDropPage(h, page);
   // The fetch TLB entry can stay: it maps to the page, and the decoded array is recreated on refill.
 }
 
@@ -334,31 +329,31 @@ export function refillFetch(h: Hart): boolean {
     // PMP splits this page: decode every instruction afresh and re-check on the next one.
     h.scratchPage[((lo & 0xfff) >>> 1) * 3] = 0;
     h.fetchPage = h.scratchPage;
+    h.fetchCode = null;
     h.fetchVpnLo = -1;
     h.fetchVpnHi = hi;
     return true;
   }
   const page = off >>> 12;
-  let dp = h.decoded[page];
-  if (dp !== null && dp !== undefined && h.decodedEpoch[page] !== h.fenceEpoch) {
+  let cp = h.code.find(page);
+  if (cp !== null && cp.epoch !== h.fenceEpoch) {
     // A fence.i happened since this page was last checked: keep it only if RAM still
     // holds the bytes it was decoded from.
-    if (sameWords(h.decodedSnap[page]!, h.bus.ram.i32, off >> 2)) h.decodedEpoch[page] = h.fenceEpoch;
+    if (sameWords(cp.snap, h.bus.ram.i32, off >> 2)) cp.epoch = h.fenceEpoch;
     else {
       invalidateCodePage(h, page);
-      dp = null;
+      cp = null;
     }
   }
-  if (dp === null || dp === undefined) {
-    dp = new Int32Array(PAGE_SLOTS);
-    h.decoded[page] = dp;
-    h.decodedSnap[page] = h.bus.ram.i32.slice(off >> 2, (off >> 2) + 1024);
-    h.decodedEpoch[page] = h.fenceEpoch;
-    h.decodedList.push(page);
+  if (cp === null) {
+    // May evict other pages (code-cache.ts): the loop holds none of theirs past this refill.
+    cp = h.code.add(page, h.bus.ram.i32.slice(off >> 2, (off >> 2) + 1024), h.fenceEpoch);
     // Stores to this page must now take the slow path, which invalidates the decoded copy.
     h.tlb.dropStoresTo(off);
   }
-  h.fetchPage = dp;
+  cp.used = 1;
+  h.fetchCode = cp;
+  h.fetchPage = cp.dp;
   h.fetchVpnLo = lo >>> 12;
   h.fetchVpnHi = hi;
   return true;
@@ -415,7 +410,7 @@ function atomicAddress(h: Hart, lo: number, hi: number, width: number, access: n
     return -1;
   }
   const page = (pa - ram.base) >>> 12;
-  if (access === Access.Store && h.decoded[page] !== null) invalidateCodePage(h, page);
+  if (access === Access.Store && h.code.find(page) !== null) invalidateCodePage(h, page);
   return pa - ram.base;
 }
 

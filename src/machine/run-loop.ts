@@ -15,6 +15,7 @@
 import { RunStatus, type Hart } from "../cpu/hart.js";
 import type { TlbStats } from "../cpu/tlb.js";
 import { jitStatsOf } from "../cpu/jit.js";
+import { DECODED_PAGE_BYTES } from "../cpu/code-cache.js";
 import type { IrqLine } from "../devices/device.js";
 import type { Bus } from "../mem/bus.js";
 
@@ -54,10 +55,24 @@ export interface HartResult {
   /** The software TLB: page walks, refills from a kept set, set swaps, flushes and fences (cpu/tlb.ts), and its host bytes. */
   readonly tlb?: TlbStats & { readonly hostBytes: number };
   /**
-   * Host memory for guest code beyond guest RAM: decoded pages (each a decoded array and a
-   * copy of the RAM words it came from) and the block compiler's tables (jit.ts stats).
+   * Host memory for guest code beyond guest RAM (cpu/code-cache.ts): decoded pages (each a
+   * decoded array and a copy of the RAM words it came from), the block compiler's tables
+   * (jit.ts stats), the cache's index; the most it held at once, its budget and the pages
+   * evicted to stay within it.
    */
-  readonly code?: { readonly decodedPages: number; readonly decodedBytes: number; readonly jitPages: number; readonly blocks: number; readonly compiledInsns: number; readonly compileMs: number; readonly jitTableBytes: number };
+  readonly code?: {
+    readonly decodedPages: number;
+    readonly decodedBytes: number;
+    readonly jitPages: number;
+    readonly blocks: number;
+    readonly compiledInsns: number;
+    readonly compileMs: number;
+    readonly jitTableBytes: number;
+    readonly indexBytes: number;
+    readonly peakBytes: number;
+    readonly evictions: number;
+    readonly budgetBytes: number;
+  };
 }
 
 /** What a run ended with: the same shape for every profile, so they compare side by side. */
@@ -520,20 +535,23 @@ export abstract class Machine<R extends RunResult> {
   protected abstract finish(r: RunResult): R;
 }
 
-/** A decoded page: 2048 slots of 3 words, plus the 4 KiB of RAM words it was decoded from. */
-const DECODED_PAGE_BYTES = 2048 * 3 * 4 + 4096;
 
 /** Host memory a hart holds for guest code (RunResult's per-hart `code`). */
 function codeStats(h: Hart): NonNullable<HartResult["code"]> {
   const j = jitStatsOf(h) ?? { jitPages: 0, blocks: 0, compiledInsns: 0, compileMs: 0, tableBytes: 0 };
-  const pages = h.decodedList.length;
+  const c = h.code;
+  const pages = c.list.length;
   return {
     decodedPages: pages,
     decodedBytes: pages * DECODED_PAGE_BYTES,
-    jitPages: j.jitPages,
+    jitPages: c.jitPages,
     blocks: j.blocks,
     compiledInsns: j.compiledInsns,
     compileMs: Math.round(j.compileMs * 10) / 10,
-    jitTableBytes: j.tableBytes,
+    jitTableBytes: c.jitBytes,
+    indexBytes: c.indexBytes(),
+    peakBytes: c.peakBytes,
+    evictions: c.evictions,
+    budgetBytes: c.budgetBytes,
   };
 }
