@@ -163,6 +163,14 @@ export function parsePcpus(text: string): number {
   return n;
 }
 
+/** `--code-cache`: the per-hart code-cache budget in MiB (1..65536), as bytes (cpu/code-cache.ts). */
+export function parseCodeCacheMib(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError("expected a whole number of MiB from 1 to 65536.");
+  const n = Number(text.trim());
+  if (n < 1 || n > 65536) throw new InvalidArgumentError("must be from 1 to 65536 (MiB).");
+  return n * MIB;
+}
+
 /** A disk image: a readable regular file, non-empty, a whole number of 512-byte sectors. */
 export function checkDisk(file: string): void {
   let size: number;

@@ -22,7 +22,7 @@ import { DiskError } from "../devices/virtio/blk/file-backend.js";
 import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 import { AdmissionError } from "../hypervisor/memory-pool.js";
 import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
-import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem } from "./args.js";
+import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem, parseCodeCacheMib } from "./args.js";
 import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
 
@@ -168,6 +168,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--exec <cmd>", "run CMD in the guest instead of a shell, exit with its status")
     .option("--stats", "print a JSON summary to stderr at the end")
     .option("--max-insns <n>", "stop after N instructions (exit status 124)", parseCount)
+    .option("--code-cache <mib>", "host memory per hart for decoded and compiled guest code, in MiB (default 64); less code stays cached", parseCodeCacheMib)
     .option("--disk-rate <spec>", "rate limit for the disk: bw=BYTES/s,ops=REQS/s[,bw_burst=…,ops_burst=…] (K/M/G)")
     .option(
       "--net <name[,mac=…][,rate=bw=…,ops=…]>",

@@ -38,6 +38,8 @@ export interface RunOptions {
   exec?: string;
   stats?: boolean;
   maxInsns?: number;
+  /** `--code-cache`: per-hart code-cache budget, bytes. */
+  codeCache?: number;
 }
 
 
@@ -175,6 +177,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
     ...(firmware ? { firmware } : {}),
     bootargs,
     ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),
+    ...(opts.codeCache !== undefined ? { codeCacheBytes: opts.codeCache } : {}),
     ...(disk ? { disk } : {}),
     ...(net ? { net: { mac: net.mac ?? macFromName(net.network), ...(net.rate !== undefined ? { rate: net.rate } : {}) } } : {}),
   };

@@ -39,6 +39,8 @@ export interface MachineSpec {
   readonly firmware?: Uint8Array;
   readonly bootargs: string;
   readonly maxInsns?: number;
+  /** Per-hart code-cache budget in bytes (cpu/code-cache.ts); default: its own. */
+  readonly codeCacheBytes?: number;
   readonly disk?: DiskSpecData;
   /** A NIC on the hypervisor's switch; `rate` is a `--net rate=` spec (pv only). */
   readonly net?: { readonly mac: Uint8Array; readonly rate?: string };

@@ -156,6 +156,7 @@ async function main(): Promise<void> {
     Atomics.store(control, VM_CTL.HART_BASE + k, r);
   };
   const hart = machine.harts[k]!;
+  if (data.spec.codeCacheBytes !== undefined) hart.code.setBudget(data.spec.codeCacheBytes);
   const cpus = data.spec.cpus;
   const whereBase = whereIdx(cpus, k, 0);
   /** Publish where this thread is (for Vm.where(): plain stores, read racily by design). */
