@@ -35,7 +35,7 @@ const REF_BYTES = 8;
 const MiB = 1024 * 1024;
 /**
  * Default budget per hart. A pv boot holds about 22 MB (≈650 pages) and the bench:guest
- * workloads together about 28 MB at their peak (docs/cpu.md): 64 MiB leaves room, so no
+ * workloads after it peak at about 24 MB (docs/cpu.md): 64 MiB leaves room, so no
  * ordinary run evicts, while a guest running through ever new code stops there.
  */
 export const DEFAULT_CODE_CACHE_MIB = 64;
@@ -120,7 +120,7 @@ export class CodeCache {
     this.leafCount[d]!++;
     cp.index = this.list.length;
     this.list.push(cp);
-    this.grow(cp, DECODED_PAGE_BYTES);
+    this.grow(DECODED_PAGE_BYTES);
     return cp;
   }
 
@@ -129,10 +129,10 @@ export class CodeCache {
     if (cp.index < 0) return;
     this.jitBytes += n;
     if (newPage) this.jitPages++;
-    this.grow(cp, n);
+    this.grow(n);
   }
 
-  private grow(_cp: CodePage, n: number): void {
+  private grow(n: number): void {
     this.bytes += n;
     if (this.bytes > this.peakBytes) this.peakBytes = this.bytes;
   }
