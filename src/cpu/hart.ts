@@ -290,7 +290,7 @@ export class Hart {
 
   /**
    * fence.i (or a write the hart did not see, e.g. DMA): every decoded page must be
-   * re-checked against RAM before it is used again (see decodedSnap).
+   * re-checked against RAM before it is used again (see `code`).
    */
   flushDecoded(): void {
     this.fenceEpoch = (this.fenceEpoch + 1) >>> 0;
