@@ -5,10 +5,15 @@
 //   node scripts/setup.mjs [--quiet]     --quiet: print nothing when there is nothing to do
 //
 // Installs (only when something is missing; as root, or through `sudo -n` otherwise):
-//   gcc-riscv64-unknown-elf  qemu-system-misc  opensbi  device-tree-compiler
+//   gcc-riscv64-unknown-elf  qemu-system-misc  opensbi  device-tree-compiler  g++
+// Then builds the guest-RAM addon (native/guest-ram.cc, docs/memory.md) into
+// $PARAVM_CACHE/native/<key>/ (default ~/.cache/paravm), once per source, Node ABI and CPU;
+// if it cannot be built, one warning: paravm then runs without giving memory back.
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, statSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -20,6 +25,7 @@ const REQUIREMENTS = [
   { what: "qemu-system-riscv64", kind: "command", pkg: "qemu-system-misc" },
   { what: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin", kind: "file", pkg: "opensbi" },
   { what: "dtc", kind: "command", pkg: "device-tree-compiler" },
+  { what: "g++", kind: "command", pkg: "g++" },
 ];
 
 const say = (line) => process.stdout.write(`setup: ${line}\n`);
@@ -101,6 +107,34 @@ function npmDependencies() {
   return true;
 }
 
+/**
+ * Build native/guest-ram.cc unless the cache has it. The key must match nativeAddonPath()
+ * in src/mem/host-memory.ts: sha256 of the source, Node's module ABI and the CPU.
+ * Returns "built", "present", "none" (no source: a partial checkout) or a warning.
+ */
+function nativeAddon() {
+  const src = join(root, "native", "guest-ram.cc");
+  if (!existsSync(src)) return "none";
+  const source = readFileSync(src);
+  const key = createHash("sha256").update(source).update(`\0${process.versions.modules}\0${process.arch}`).digest("hex").slice(0, 16);
+  const dir = join(process.env.PARAVM_CACHE ?? join(homedir(), ".cache", "paravm"), "native", key);
+  const out = join(dir, "guest-ram.node");
+  if (existsSync(out)) return "present";
+  const include = [resolve(process.execPath, "..", "..", "include", "node"), "/usr/include/node"].find((d) => existsSync(join(d, "node.h")));
+  if (include === undefined) return "no Node headers (node.h) next to this node or in /usr/include/node";
+  if (!onPath("g++")) return "no g++";
+  mkdirSync(dir, { recursive: true });
+  // Built beside its final name and renamed: a concurrent setup never loads half a file.
+  const tmp = `${out}.${process.pid}.tmp`;
+  const r = spawnSync("g++", ["-O2", "-shared", "-fPIC", "-std=c++17", "-DNODE_GYP_MODULE_NAME=guest_ram", `-I${include}`, src, "-o", tmp], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    return `g++ failed: ${(r.error?.message ?? r.stderr ?? "").trim().split("\n").slice(0, 3).join(" / ")}`;
+  }
+  renameSync(tmp, out);
+  return "built";
+}
+
 const missing = REQUIREMENTS.filter((r) => !present(r));
 if (missing.length > 0) {
   for (const r of missing) say(`missing ${r.what} (package ${r.pkg})`);
@@ -109,4 +143,9 @@ if (missing.length > 0) {
   if (still.length > 0) fail(`still missing after install: ${still.map((r) => r.what).join(", ")}`);
 }
 const installedNpm = npmDependencies();
+const addon = nativeAddon();
+if (addon === "built") say("built the guest-RAM addon (native/guest-ram.cc): guest memory can be given back to the host");
+else if (addon !== "present" && addon !== "none") {
+  process.stderr.write(`setup: warning: guest-RAM addon not built (${addon}); paravm works, but a balloon only zero-fills (host memory does not fall)\n`);
+}
 if (!quiet || missing.length > 0 || installedNpm) say("all tools present");

@@ -1,10 +1,15 @@
 /**
  * Guest RAM: one SharedArrayBuffer with typed-array views over it, so worker threads
  * (one per VM, later one per hart) and the main thread (metrics) see the same bytes.
+ * The buffer comes from host-memory.ts: page-aligned and mapped by the native addon when
+ * it is built, so pages the guest gives back (balloon, free page reporting) leave the
+ * host's resident memory (`discard`).
  *
  * Views assume a little-endian host, as RISC-V is little-endian: every host Node runs
  * on in practice (x86-64, arm64) is.
  */
+import { hostMemory, type ReclaimMode } from "./host-memory.js";
+
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
@@ -17,6 +22,8 @@ export class GuestRam {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly f32: Float32Array;
+  /** How `discard` gives pages back: madvise (host memory falls) or zero-fill (it does not). */
+  readonly reclaim: ReclaimMode;
 
   /**
    * `base` is the guest-physical address of byte 0; `size` a multiple of the page size.
@@ -33,7 +40,8 @@ export class GuestRam {
     if (shared !== undefined && shared.byteLength !== size) {
       throw new RangeError(`shared RAM buffer holds ${shared.byteLength} bytes, expected ${size}`);
     }
-    this.sab = shared ?? new SharedArrayBuffer(size);
+    this.sab = shared ?? hostMemory().alloc(size);
+    this.reclaim = hostMemory().reclaimOf(this.sab);
     this.u8 = new Uint8Array(this.sab);
     this.i8 = new Int8Array(this.sab);
     this.u16 = new Uint16Array(this.sab);
@@ -54,6 +62,21 @@ export class GuestRam {
       throw new RangeError(`0x${pa.toString(16)}+${bytes.length} is outside RAM`);
     }
     this.u8.set(bytes, pa - this.base);
+  }
+
+  /**
+   * Give the whole pages [pa, pa+len) back to the host; they read as zeros afterwards.
+   * The caller checks guest-supplied ranges first (RangeError here is a host bug).
+   * Decoded-code caches need nothing more than for a DMA write: a guest that puts new code
+   * in a page it got back executes fence.i first (Linux does when it maps the page
+   * executable), after which every hart checks its cached pages against the RAM words they
+   * were decoded from (hart.ts, decodedSnap) and decodes changed ones again.
+   */
+  discard(pa: number, len: number): void {
+    if (!this.contains(pa, len) || (pa - this.base) % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) {
+      throw new RangeError(`discard 0x${pa.toString(16)}+0x${len.toString(16)}: not whole pages inside RAM`);
+    }
+    hostMemory().discard(this.sab, pa - this.base, len);
   }
 
   readBytes(pa: number, len: number): Uint8Array {
