@@ -2,6 +2,7 @@
  * Command-line argument parsing and checks shared by the `paravm` commands: sizes, counts,
  * profiles, files. Every problem is a one-line `UsageError` (exit status 2).
  */
+import { checkMemTarget } from "../machine/pv-balloon.js";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
@@ -64,6 +65,17 @@ export function parseHostMem(text: string): number {
     throw new InvalidArgumentError(`the budget must be at least ${MEMORY_DEFAULTS.MIN_BUDGET_BYTES / MIB} MiB.`);
   }
   return bytes;
+}
+
+/**
+ * `--mem-target` (or `mem-target=`) for a VM of `memBytes`: pv only (the balloon), within
+ * the range checkMemTarget allows; a UsageError naming `what` otherwise.
+ */
+export function checkMemTargetArg(what: string, profile: MachineProfile, memBytes: number, target: number | undefined): void {
+  if (target === undefined) return;
+  if (profile !== "pv") throw new UsageError(`${what}: the ${profile} profile has no balloon (pv only)`);
+  const why = checkMemTarget(memBytes, target);
+  if (why !== null) throw new UsageError(`${what}: ${why}`);
 }
 
 /** Parse a positive instruction count; `_` separators allowed (1_000_000). */

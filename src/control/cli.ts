@@ -161,6 +161,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
       parseDiskControllerArg,
     )
     .option("--mem <size>", "RAM size: bytes, or K/M/G", parseMemSize, PV_DEFAULTS.MEM)
+    .option("--mem-target <size>", "pv: boot with the balloon holding RAM down to SIZE (at least max(32M, mem/8))", parseMemSize)
     .option("--cpus <n>", `harts, 1..${PV_DEFAULTS.MAX_CPUS} (secondaries started by the guest through SBI HSM)`, parseCpus, 1)
     .option("--max-cpus <n>", "pv: harts present, of which --cpus are online at boot; the rest come online live through the guest agent", parseCpus)
     .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores; 1 to oversubscribe on purpose)", parsePcpus)
@@ -184,7 +185,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--firmware <file>", `M-mode firmware for profile=full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
     .requiredOption(
       "--vm <spec>",
-      "name=N[,profile=pv|full][,net=NET][,mac=…][,mem=…][,cpus=…][,max-cpus=…][,weight=1..65535][,cap=%][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
+      "name=N[,profile=pv|full][,net=NET][,mac=…][,mem=…][,mem-target=…][,cpus=…][,max-cpus=…][,weight=1..65535][,cap=%][,disk=FILE][,net-rate=bw=…,ops=…][,disk-rate=…],exec=CMD (exec last; repeat per VM)",
       collect,
       [],
     )

@@ -5,12 +5,12 @@ import { FULL_DEFAULTS } from "../machine/full.js";
 import { parseDiskSpec } from "../devices/virtio/blk/file-backend.js";
 import { parseVmSpecs } from "../hypervisor/vm-spec.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
-import { runFleet, type FleetVm } from "../hypervisor/fleet-run.js";
+import { FLEET_DEFAULTS, runFleet, type FleetVm } from "../hypervisor/fleet-run.js";
 import type { DiskSpecData } from "../hypervisor/machine-spec.js";
 import { VmBuildError } from "../hypervisor/vm.js";
 import { LinePrefixer } from "./line-prefixer.js";
 
-import { checkDisk, cpuCounts, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
+import { checkDisk, checkMemTargetArg, cpuCounts, loadGuest, parseCpus, parseMemSize, rateLimiter, readProgram, specOrUsage, UsageError } from "./args.js";
 import { statsJson } from "./run-command.js";
 
 export interface MultiOptions {
@@ -60,6 +60,8 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
     }
     rateLimiter(v.netRate, `${what} net-rate`);
     const memBytes = opt(v.mem, parseMemSize, "mem");
+    const memTargetBytes = opt(v.memTarget, parseMemSize, "mem-target");
+    checkMemTargetArg(`${what} mem-target`, v.profile ?? "pv", memBytes ?? FLEET_DEFAULTS.MEM, memTargetBytes);
     const cpus = opt(v.cpus, parseCpus, "cpus");
     const maxCpus = opt(v.maxCpus, parseCpus, "max-cpus");
     cpuCounts(cpus ?? 1, maxCpus, v.profile ?? "pv", `--vm ${v.name}: max-cpus=${maxCpus}`);
@@ -67,6 +69,7 @@ export async function runMulti(opts: MultiOptions): Promise<number> {
       name: v.name,
       ...(v.profile ? { profile: v.profile } : {}),
       ...(memBytes !== undefined ? { memBytes } : {}),
+      ...(memTargetBytes !== undefined ? { memTargetBytes } : {}),
       ...(cpus !== undefined ? { cpus } : {}),
       ...(maxCpus !== undefined ? { maxCpus } : {}),
       ...(v.weight !== undefined ? { weight: v.weight } : {}),

@@ -15,7 +15,7 @@ import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
 import { VmBuildError, type VmOutcome, type VmSchedStats } from "../hypervisor/vm.js";
 import { ExecStatusReader, FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 
-import { checkDisk, cpuCounts, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
+import { checkDisk, checkMemTargetArg, cpuCounts, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
 
 export interface RunOptions {
   profile: MachineProfile;
@@ -29,6 +29,8 @@ export interface RunOptions {
   net?: string;
   append?: string;
   mem: number;
+  /** pv: boot with the balloon holding guest memory down to this. */
+  memTarget?: number;
   cpus: number;
   /** Harts present (default --cpus): the most the guest can bring online live (pv). */
   maxCpus?: number;
@@ -61,6 +63,7 @@ export function statsJson(result: PvResult | FullResult, setupMs: number, sched?
     interrupts: result.interrupts,
     wfiSleepMs: r3(result.sleptMs),
     wfiSleeps: result.sleeps,
+    balloon: "balloon" in result && result.balloon ? result.balloon : "none (full profile)",
     ...("blk" in result && result.blk ? { disk: result.blk } : {}),
     ...("ata" in result && result.ata ? { disk: result.ata } : {}),
     ...("ahci" in result && result.ahci ? { disk: result.ahci } : {}),
@@ -155,6 +158,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
   } else if (opts.diskController !== undefined) {
     throw new UsageError("--disk-controller without a disk");
   }
+  checkMemTargetArg("--mem-target", opts.profile, opts.mem, opts.memTarget);
   let bootargs = opts.append ?? (full ? FULL_DEFAULTS.BOOTARGS : PV_DEFAULTS.BOOTARGS);
   const firmware = full ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : null;
   // --net: one VM on a network of its own (frames to nobody), with an address from the
@@ -172,6 +176,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
     profile: opts.profile,
     ...cpuCounts(opts.cpus, opts.maxCpus, opts.profile),
     memBytes: opts.mem,
+    ...(opts.memTarget !== undefined ? { memTargetBytes: opts.memTarget } : {}),
     kernel,
     ...(initrd ? { initrd } : {}),
     ...(firmware ? { firmware } : {}),

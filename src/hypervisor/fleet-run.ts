@@ -27,6 +27,8 @@ export interface FleetVm {
   readonly name: string;
   readonly profile?: "pv" | "full";
   readonly memBytes?: number;
+  /** pv: the balloon's target at boot. */
+  readonly memTargetBytes?: number;
   readonly cpus?: number;
   /** Harts present, of which `cpus` are online at boot (pv; MachineSpec.onlineCpus). */
   readonly maxCpus?: number;
@@ -124,6 +126,7 @@ export async function runFleet(
       cpus: vm.maxCpus ?? vm.cpus ?? 1,
       ...(vm.maxCpus !== undefined && vm.maxCpus > (vm.cpus ?? 1) ? { onlineCpus: vm.cpus ?? 1 } : {}),
       memBytes: vm.memBytes ?? FLEET_DEFAULTS.MEM,
+      ...(vm.memTargetBytes !== undefined ? { memTargetBytes: vm.memTargetBytes } : {}),
       kernel: images.kernel,
       ...(images.initrd ? { initrd: images.initrd } : {}),
       ...(full && images.firmware ? { firmware: images.firmware } : {}),

@@ -34,6 +34,8 @@ export interface MachineSpec {
   /** pv: harts online at boot (kernel `maxcpus=`), the rest brought online later through the agent; default all. */
   readonly onlineCpus?: number;
   readonly memBytes: number;
+  /** pv: boot with the balloon holding RAM down to this (`--mem-target`). */
+  readonly memTargetBytes?: number;
   readonly kernel: Uint8Array;
   readonly initrd?: Uint8Array;
   readonly firmware?: Uint8Array;
@@ -94,6 +96,7 @@ export function buildOwnerMachine(
       machine = new PvMachine({
         ...common,
         ...(io.agent ? { agent: io.agent } : {}),
+        ...(spec.memTargetBytes !== undefined ? { memTargetBytes: spec.memTargetBytes } : {}),
         ...(disk
           ? { disk: { backend: disk, ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}), ...(diskLimiter ? { rateLimiter: diskLimiter } : {}) } }
           : {}),

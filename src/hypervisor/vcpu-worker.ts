@@ -18,6 +18,7 @@ import type { FrameOffload, NetBackend } from "../devices/virtio/net/device.js";
 import type { FullMachine } from "../machine/full.js";
 import type { PvMachine } from "../machine/pv.js";
 import { ImageError } from "../machine/linux-image.js";
+import { checkMemTarget } from "../machine/pv-balloon.js";
 import { RemoteVcpu } from "../machine/remote-vcpu.js";
 import type { MachineStop } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
@@ -117,16 +118,24 @@ async function main(): Promise<void> {
     machine = built.machine;
     close = built.close;
     const m = machine;
+    const balloon = m.profile === "pv" ? m.balloon : null;
     const handle = (msg: OwnerMessage): void => {
       if (msg.t === "input") m.input(msg.bytes);
       else if (msg.t === "frame") deliverFrame?.(msg.frame, msg.gso);
       else if (msg.t === "agent") deliverAgent?.(msg.bytes);
+      else if (msg.t === "mem" && balloon) {
+        // The main thread checked the target (Vm.setMemoryTarget); a bad one changes nothing here either.
+        if (msg.targetBytes !== undefined && checkMemTarget(m.ram.size, msg.targetBytes) === null) balloon.setTarget(msg.targetBytes);
+        if (msg.statsForMs !== undefined) balloon.wantStats(performance.now(), msg.statsForMs);
+      }
     };
     port.on("message", handle);
     // Frames and input are taken between slices and right after a wake-up, without
     // waiting for the event loop (which the owner reaches only every few ms while it runs).
     drainMessages = (): void => {
       for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) handle(r.message as OwnerMessage);
+      const report = balloon?.tick(performance.now());
+      if (report) post({ t: "mem", report });
     };
     post({
       t: "ready",

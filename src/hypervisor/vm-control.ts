@@ -1,4 +1,5 @@
 import type { FrameOffload } from "../devices/virtio/net/device.js";
+import type { BalloonReport } from "../machine/pv-balloon.js";
 
 /**
  * The words the main thread and a VM's vCPU threads share to control it (besides the
@@ -48,6 +49,8 @@ export type VcpuMessage =
   | { t: "done"; hart: number; result: unknown }
   /** Bytes the guest agent wrote to its port (pv). */
   | { t: "agent"; bytes: Uint8Array }
+  /** The balloon's figures (pv), at most once a second and only when they changed. */
+  | { t: "mem"; report: BalloonReport }
   /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
   | { t: "buildError"; message: string; usage: boolean };
 
@@ -56,4 +59,6 @@ export type OwnerMessage =
   | { t: "input"; bytes: Uint8Array }
   | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
   /** Bytes for the guest agent's port (pv). */
-  | { t: "agent"; bytes: Uint8Array };
+  | { t: "agent"; bytes: Uint8Array }
+  /** Balloon (pv): a new memory target, and/or poll the guest's statistics for `statsForMs`. */
+  | { t: "mem"; targetBytes?: number; statsForMs?: number };

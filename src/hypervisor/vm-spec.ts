@@ -84,6 +84,8 @@ export interface VmSpec {
   readonly netRate?: string;
   /** Unparsed: the caller parses sizes and counts with its own option parsers. */
   readonly mem?: string;
+  /** `mem-target=`: pv balloon target at boot (unparsed, as mem). */
+  readonly memTarget?: string;
   readonly cpus?: string;
   /** Harts present, of which cpus= are online at boot (pv). */
   readonly maxCpus?: string;
@@ -97,7 +99,7 @@ export interface VmSpec {
   readonly cap?: number;
 }
 
-const VM_KEYS = ["name", "profile", "net", "mac", "mem", "cpus", "max-cpus", "weight", "cap", "disk", "net-rate", "disk-rate", "exec"] as const;
+const VM_KEYS = ["name", "profile", "net", "mac", "mem", "mem-target", "cpus", "max-cpus", "weight", "cap", "disk", "net-rate", "disk-rate", "exec"] as const;
 
 /** A whole number in [min, max] for key `k` of VM `name`. */
 function intKey(name: string, k: string, v: string, min: number, max: number): number {
@@ -138,6 +140,7 @@ export function parseVmSpec(spec: string): VmSpec {
     ...(g("mac") !== undefined ? { mac: macOf(g("mac")!, `--vm ${name}`) } : {}),
     ...(g("net-rate") !== undefined ? { netRate: g("net-rate")! } : {}),
     ...(g("mem") !== undefined ? { mem: g("mem")! } : {}),
+    ...(g("mem-target") !== undefined ? { memTarget: g("mem-target")! } : {}),
     ...(g("cpus") !== undefined ? { cpus: g("cpus")! } : {}),
     ...(g("max-cpus") !== undefined ? { maxCpus: g("max-cpus")! } : {}),
     ...(g("disk") !== undefined ? { disk: g("disk")! } : {}),

@@ -17,6 +17,8 @@ import type { PvResult } from "../machine/pv.js";
 import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import { AgentClient, AGENT, changeVcpus, type AgentAnswer } from "./agent.js";
+import { checkMemTarget, type BalloonReport } from "../machine/pv-balloon.js";
+import { hostMemory, type ReclaimMode } from "../mem/host-memory.js";
 import type { MachineSpec } from "./machine-spec.js";
 import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
@@ -53,6 +55,13 @@ export interface VmSchedStats {
   readonly vcpus: readonly { readonly vcpu: number; readonly cpuMs: number; readonly waitMs: number; readonly idleMs: number; readonly state: string }[];
 }
 
+/** Vm.memoryStats(): the balloon's latest figures (README: "--stats", balloon). */
+export type VmMemoryStats = Omit<BalloonReport, "reclaim"> & {
+  /** "virtio-balloon" (pv) or "none" (full: no balloon; the figures are RAM and zeros). */
+  readonly device: "virtio-balloon" | "none";
+  readonly reclaim: ReclaimMode;
+};
+
 export const VM_DEFAULTS = {
   /** Instructions per slice on a vCPU thread: about a millisecond at tens of MIPS. */
   SLICE: 50_000,
@@ -62,6 +71,8 @@ export const VM_DEFAULTS = {
   STOP_TIMEOUT_MS: 5000,
   /** How long the other threads of a crashed VM get to stop before they are terminated. */
   CRASH_GRACE_MS: 1000,
+  /** memoryStats() keeps the guest's statistics polled for this long after each call. */
+  MEM_STATS_LEASE_MS: 10_000,
 } as const;
 
 /** A network port for the VM's NIC, on the hypervisor's switch (main thread). */
@@ -122,6 +133,11 @@ export class Vm extends EventEmitter {
   private agentClient: AgentClient | null = null;
   private online = 0;
   private changingVcpus = false;
+  /** Balloon (pv): the memory target, the owner's latest report and when it came, the stats lease. */
+  private memTarget: number;
+  private memReport: BalloonReport | null = null;
+  private memReportAt = 0;
+  private memLeaseRenew = 0;
 
   constructor(private readonly options: VmOptions) {
     super();
@@ -130,6 +146,7 @@ export class Vm extends EventEmitter {
     this.scheduler = options.scheduler;
     this.weight = options.weight ?? 256;
     this.cap = options.cap ?? 0;
+    this.memTarget = options.spec.memTargetBytes ?? options.spec.memBytes;
     options.net?.onReceive((frame, gso) => {
       const owner = this.workers[0];
       if (!owner || this.state === "stopped" || this.state === "crashed") return false;
@@ -166,8 +183,10 @@ export class Vm extends EventEmitter {
     const agent = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
     this.agentClient = agent;
     void this.finished.then(() => agent?.close("the VM stopped"));
+    this.memReport = null;
+    this.memLeaseRenew = 0;
     const base = {
-      spec: this.spec,
+      spec: this.memTarget !== this.spec.memBytes ? { ...this.spec, memTargetBytes: this.memTarget } : this.spec,
       link: link.sab,
       control: this.control.buffer as SharedArrayBuffer,
       sched: this.scheduler.sab,
@@ -234,6 +253,10 @@ export class Vm extends EventEmitter {
     if (m.t === "out") this.emit("output", m.bytes);
     else if (m.t === "frame") this.options.net?.send(m.frame, m.gso);
     else if (m.t === "agent") this.agentClient?.receive(m.bytes);
+    else if (m.t === "mem") {
+      this.memReport = m.report;
+      this.memReportAt = performance.now();
+    }
     else if (m.t === "done") {
       this.results[m.hart] = m.result as RunResult;
       if (this.results.every((r) => r !== null)) this.finish();
@@ -243,6 +266,10 @@ export class Vm extends EventEmitter {
   private finish(): void {
     if (this.state === "crashed") return;
     const result = mergeResults(this.results as RunResult[]);
+    if (result.balloon) {
+      this.memReport = result.balloon;
+      this.memReportAt = performance.now();
+    }
     // Every thread has posted its result; the owner's port listener would keep it alive.
     for (const w of this.workers) void w.terminate();
     this.release();
@@ -414,13 +441,6 @@ export class Vm extends EventEmitter {
     this.toOwner({ t: "input", bytes });
   }
 
-  private toOwner(m: OwnerMessage): void {
-    const owner = this.workers[0];
-    if (!owner) return;
-    owner.postMessage(m);
-    VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
-  }
-
   /** vCPUs online in the guest (as the agent last confirmed) and present (the most it can have). */
   get vcpus(): { online: number; max: number } {
     return { online: this.online, max: this.spec.cpus };
@@ -477,6 +497,59 @@ export class Vm extends EventEmitter {
     if (this.schedVm >= 0) this.scheduler.setCap(this.schedVm, cap);
     else checkCap(cap);
     this.cap = cap;
+  }
+
+  /**
+   * Ask a pv guest to keep `bytes` of memory (the balloon takes the rest): checked
+   * (checkMemTarget: a multiple of 4 KiB, at most RAM, at least max(32 MiB, RAM/8)) and
+   * applied whole, or refused with an Error that says why and nothing changed. A VM not
+   * running boots with it at its next start; a paused one gets it when it resumes.
+   */
+  setMemoryTarget(bytes: number): void {
+    if (this.spec.profile !== "pv") throw new Error(`VM ${this.name}: a ${this.spec.profile} machine has no balloon`);
+    const why = checkMemTarget(this.spec.memBytes, bytes);
+    if (why !== null) throw new RangeError(`VM ${this.name}: ${why}`);
+    this.memTarget = bytes;
+    this.toOwner({ t: "mem", targetBytes: bytes });
+  }
+
+  /**
+   * The balloon's latest figures, synchronously: from the owner thread's last report (at
+   * most a second old). Each call keeps the guest's statistics polled for another
+   * MEM_STATS_LEASE_MS, so a reader that calls every second sees fresh ones.
+   */
+  memoryStats(): VmMemoryStats {
+    const now = performance.now();
+    if (this.spec.profile === "pv" && this.state === "running" && now >= this.memLeaseRenew) {
+      this.memLeaseRenew = now + VM_DEFAULTS.MEM_STATS_LEASE_MS / 2;
+      this.toOwner({ t: "mem", statsForMs: VM_DEFAULTS.MEM_STATS_LEASE_MS });
+    }
+    const r = this.memReport;
+    const ram = this.spec.memBytes;
+    const bad = { pfnOutsideRam: 0, inflatedTwice: 0, deflateNotInflated: 0, badPfnBuffer: 0, statsWrongSize: 0, statsUnknownTag: 0, reportUnaligned: 0 };
+    return {
+      device: this.spec.profile === "pv" ? "virtio-balloon" : "none",
+      ramBytes: ram,
+      targetBytes: this.memTarget,
+      balloonBytes: r?.balloonBytes ?? 0,
+      inflatedBytes: r?.inflatedBytes ?? 0,
+      guest: r?.guest ?? null,
+      guestAgeMs: r?.guestAgeMs != null ? Math.round(r.guestAgeMs + now - this.memReportAt) : null,
+      reportedBytes: r?.reportedBytes ?? 0,
+      inflates: r?.inflates ?? 0,
+      deflates: r?.deflates ?? 0,
+      statsUpdates: r?.statsUpdates ?? 0,
+      bad: r?.bad ?? bad,
+      reclaim: r?.reclaim ?? hostMemory().reclaim,
+    };
+  }
+
+  /** A message for the owner thread, which is woken for it (it may sleep in WFI). */
+  private toOwner(msg: OwnerMessage): void {
+    const owner = this.workers[0];
+    if (!owner || this.schedVm < 0) return;
+    owner.postMessage(msg);
+    VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
   }
 
   get settings(): { weight: number; cap: number } {

@@ -1,7 +1,8 @@
 /**
  * The pv machine: Linux boots with no firmware; the hypervisor answers its SBI calls
  * (hypercalls), and its devices are a PLIC and virtio-mmio (slot 0 console, slot 1 rng,
- * slot 2 virtio-blk when a disk is given, then virtio-net when a network backend is given).
+ * slot 2 virtio-blk when a disk is given, then virtio-net when a network backend is given,
+ * then virtio-balloon, which every pv VM has: pv-balloon.ts, docs/memory.md).
  *
  * Network: a frame arriving for a VM whose harts all sleep in WFI wakes `runAsync` at
  * once (as console input does), so a VM on a switch answers with low latency.
@@ -18,6 +19,7 @@ import { VirtioConsole, type CharBackend } from "../devices/virtio/console/devic
 import { VirtioRng } from "../devices/virtio/rng/device.js";
 import { VirtioBlk, type BlkStats, type BlockBackend } from "../devices/virtio/blk/device.js";
 import { VirtioNet, type NetBackend, type NetStats } from "../devices/virtio/net/device.js";
+import { VirtioBalloon } from "../devices/virtio/balloon/device.js";
 import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../devices/rate-limiter.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
@@ -26,6 +28,7 @@ import { BOARD_MAP, BoardLayout } from "./board.js";
 import { buildDeviceTree, DT_DEFAULTS, DT_MODEL } from "./devicetree.js";
 import { checkInitrd, ImageError, parseImageHeader, planLayout, type BootLayout } from "./linux-image.js";
 import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
+import { BalloonControl, checkMemTarget, type BalloonReport } from "./pv-balloon.js";
 import { IrqSources, Machine, RunLoop, type MachineStop, type RunResult } from "./run-loop.js";
 import { absorbLink, busServer, linkStop, type MachineThreads } from "./vcpu-link.js";
 
@@ -40,6 +43,8 @@ export interface PvOptions {
   readonly initrd?: Uint8Array;
   readonly bootargs?: string;
   readonly memBytes?: number;
+  /** Boot with the balloon asking for RAM down to this (checkMemTarget); default: all of RAM. */
+  readonly memTargetBytes?: number;
   readonly maxInsns?: number;
   /** Harts (1..PV_DEFAULTS.MAX_CPUS); default 1. */
   readonly cpus?: number;
@@ -80,6 +85,7 @@ export type PvStop = MachineStop;
 export interface PvResult extends RunResult {
   readonly blk?: BlkStats;
   readonly net?: NetStats;
+  readonly balloon?: BalloonReport;
 }
 
 export class PvMachine extends Machine<PvResult> {
@@ -97,6 +103,8 @@ export class PvMachine extends Machine<PvResult> {
   readonly blk: VirtioBlk | null = null;
   /** The virtio-net device, when a network backend was given. */
   readonly net: VirtioNet | null = null;
+  /** The memory balloon (target, statistics, reports). */
+  readonly balloon: BalloonControl;
   readonly loop: RunLoop;
   private consoleInput: ((b: Uint8Array) => void) | null = null;
   /** SEIP rising edges per hart: external interrupts taken from the PLIC. */
@@ -115,6 +123,10 @@ export class PvMachine extends Machine<PvResult> {
       throw new ImageError(`--cpus ${cpus}: must be a whole number from 1 to ${PV_DEFAULTS.MAX_CPUS}`);
     }
     this.cpus = cpus;
+    if (options.memTargetBytes !== undefined) {
+      const why = checkMemTarget(mem, options.memTargetBytes);
+      if (why !== null) throw new ImageError(`--mem-target: ${why}`);
+    }
     const header = parseImageHeader(options.kernel, "kernel");
     if (options.initrd) checkInitrd(options.initrd, "initrd");
     this.layout = planLayout({
@@ -192,6 +204,7 @@ export class PvMachine extends Machine<PvResult> {
     const rngRec = board.addVirtio("virtio-rng0");
     const blkRec = options.disk ? board.addVirtio("virtio-blk0") : null;
     const netRec = options.net ? board.addVirtio("virtio-net0") : null;
+    const balloonRec = board.addVirtio("virtio-balloon0");
     // Rate-limiter retries fire from a host timer: wake a sleeping run loop after them.
     const timer: RetryTimer = (ms, fn) =>
       defaultRetryTimer(ms, () => {
@@ -243,6 +256,13 @@ export class PvMachine extends Machine<PvResult> {
       });
       this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, irq(netRec)), netRec.name);
     }
+    const balloon = new VirtioBalloon(this.ram);
+    const balloonTr = new VirtioMmioTransport(balloon, this.ram, irq(balloonRec));
+    balloon.onConfigChange = () => balloonTr.configChanged();
+    this.bus.map(balloonRec.base, balloonTr, balloonRec.name);
+    this.balloon = new BalloonControl(balloon, this.ram);
+    // Set before the driver probes: it reads num_pages then and inflates during boot.
+    if (options.memTargetBytes !== undefined) this.balloon.setTarget(options.memTargetBytes);
     this.loop.devicesMapped();
     // Other threads share the RAM: fence must be a real barrier (docs/memory-model.md).
     if (threads && cpus > 1) harts[0]!.smp = true;
@@ -283,6 +303,7 @@ export class PvMachine extends Machine<PvResult> {
       ...r,
       ...(this.blk ? { blk: structuredClone(this.blk.stats) } : {}),
       ...(this.net ? { net: structuredClone(this.net.stats) } : {}),
+      balloon: this.balloon.report(performance.now()),
     };
   }
 }
