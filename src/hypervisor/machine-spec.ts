@@ -36,6 +36,8 @@ export interface MachineSpec {
   readonly memBytes: number;
   /** pv: boot with the balloon holding RAM down to this (`--mem-target`). */
   readonly memTargetBytes?: number;
+  /** pv: free page reporting on the balloon (default true; false to measure inflation alone). */
+  readonly freePageReporting?: boolean;
   readonly kernel: Uint8Array;
   readonly initrd?: Uint8Array;
   readonly firmware?: Uint8Array;
@@ -97,6 +99,7 @@ export function buildOwnerMachine(
         ...common,
         ...(io.agent ? { agent: io.agent } : {}),
         ...(spec.memTargetBytes !== undefined ? { memTargetBytes: spec.memTargetBytes } : {}),
+        ...(spec.freePageReporting !== undefined ? { freePageReporting: spec.freePageReporting } : {}),
         ...(disk
           ? { disk: { backend: disk, ...(spec.disk?.serial !== undefined ? { serial: spec.disk.serial } : {}), ...(diskLimiter ? { rateLimiter: diskLimiter } : {}) } }
           : {}),

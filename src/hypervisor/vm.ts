@@ -138,6 +138,7 @@ export class Vm extends EventEmitter {
   private memReport: BalloonReport | null = null;
   private memReportAt = 0;
   private memLeaseRenew = 0;
+  private ramSab: SharedArrayBuffer | null = null;
 
   constructor(private readonly options: VmOptions) {
     super();
@@ -217,6 +218,7 @@ export class Vm extends EventEmitter {
       this.settle?.({ kind: "crashed", reason: `not built: ${msg}` });
       throw e instanceof VmBuildError ? e : new VmBuildError(msg, false);
     }
+    this.ramSab = info.ram;
     for (let k = 1; k < cpus; k++) {
       this.spawn({
         ...base,
@@ -542,6 +544,11 @@ export class Vm extends EventEmitter {
       bad: r?.bad ?? bad,
       reclaim: r?.reclaim ?? hostMemory().reclaim,
     };
+  }
+
+  /** The guest's RAM as the threads share it (tests and host-side checks; null before the first start). */
+  guestRam(): SharedArrayBuffer | null {
+    return this.ramSab;
   }
 
   /** A message for the owner thread, which is woken for it (it may sleep in WFI). */

@@ -45,6 +45,8 @@ export interface PvOptions {
   readonly memBytes?: number;
   /** Boot with the balloon asking for RAM down to this (checkMemTarget); default: all of RAM. */
   readonly memTargetBytes?: number;
+  /** Free page reporting on the balloon (default true). */
+  readonly freePageReporting?: boolean;
   readonly maxInsns?: number;
   /** Harts (1..PV_DEFAULTS.MAX_CPUS); default 1. */
   readonly cpus?: number;
@@ -256,7 +258,7 @@ export class PvMachine extends Machine<PvResult> {
       });
       this.bus.map(netRec.base, new VirtioMmioTransport(this.net, this.ram, irq(netRec)), netRec.name);
     }
-    const balloon = new VirtioBalloon(this.ram);
+    const balloon = new VirtioBalloon(this.ram, undefined, options.freePageReporting ?? true);
     const balloonTr = new VirtioMmioTransport(balloon, this.ram, irq(balloonRec));
     balloon.onConfigChange = () => balloonTr.configChanged();
     this.bus.map(balloonRec.base, balloonTr, balloonRec.name);

@@ -115,8 +115,7 @@ type RoleValue = (typeof Role)[keyof typeof Role];
 
 export class VirtioBalloon implements VirtioDevice {
   readonly deviceId = VIRTIO_ID.BALLOON;
-  readonly features =
-    bit(VIRTIO_BALLOON_F.STATS_VQ) | bit(VIRTIO_BALLOON_F.DEFLATE_ON_OOM) | bit(VIRTIO_BALLOON_F.REPORTING);
+  readonly features: bigint;
   readonly queueSizes = [VIRTIO_BALLOON.QUEUE_SIZE, VIRTIO_BALLOON.QUEUE_SIZE, VIRTIO_BALLOON.STATS_QUEUE_SIZE, VIRTIO_BALLOON.QUEUE_SIZE];
   readonly config = new Uint8Array(BALLOON_CONFIG.SIZE);
   readonly stats: BalloonStats = { inflatedPages: 0, inflates: 0, deflates: 0, statsUpdates: 0, statsAtMs: 0, reports: 0, reportedBytes: 0, bad: newBad() };
@@ -139,7 +138,10 @@ export class VirtioBalloon implements VirtioDevice {
   constructor(
     ram: GuestRam,
     private readonly clockMs: () => number = () => performance.now(),
+    /** Offer free page reporting (default): off only to measure an inflate on its own. */
+    reporting = true,
   ) {
+    this.features = bit(VIRTIO_BALLOON_F.STATS_VQ) | bit(VIRTIO_BALLOON_F.DEFLATE_ON_OOM) | (reporting ? bit(VIRTIO_BALLOON_F.REPORTING) : 0n);
     this.inflated = new Uint8Array(Math.ceil(ram.size / PAGE_SIZE / 8));
   }
 
