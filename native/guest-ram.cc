@@ -14,6 +14,7 @@
 //   isPageAligned(sab) -> boolean              (the buffer's data starts on a host page)
 //
 // Bad arguments throw a RangeError or TypeError; nothing is changed then.
+#include <dlfcn.h>
 #include <node.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -120,7 +121,20 @@ void IsPageAligned(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(Boolean::New(isolate, aligned));
 }
 
+// Node unloads an addon when the worker thread that loaded it exits, but a buffer it
+// allocated can outlive that thread (the RAM is shared by every vCPU thread), and its
+// deleter is code in this library: pin the library so the deleter is always there.
+void PinLibrary() {
+  static bool pinned = false;
+  if (pinned) return;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&Unmap), &info) != 0 && info.dli_fname != nullptr) {
+    pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE) != nullptr;
+  }
+}
+
 void Init(Local<Object> exports, Local<Value>, void*) {
+  PinLibrary();
   NODE_SET_METHOD(exports, "alloc", Alloc);
   NODE_SET_METHOD(exports, "discard", Discard);
   NODE_SET_METHOD(exports, "pageSize", PageSize);

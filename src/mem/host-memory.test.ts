@@ -102,6 +102,26 @@ describe("host memory modes", () => {
   });
 });
 
+test("RAM a worker allocated outlives the worker: no crash when it is freed after the worker exited", { skip: native.reclaim === "madvise" ? false : "addon not loaded", timeout: 60_000 }, () => {
+  // Regression: Node unloads an addon with the worker that loaded it; the buffer's
+  // deleter lived in the unloaded library and the process died with SIGSEGV at exit.
+  const mod = new URL("./host-memory.js", import.meta.url).href;
+  const script = `
+    import { Worker } from "node:worker_threads";
+    const w = new Worker(${JSON.stringify(`import { parentPort } from "node:worker_threads"; import { hostMemory } from ${JSON.stringify(mod)}; const m = hostMemory(); if (m.reclaim !== "madvise") throw new Error(m.why); parentPort.postMessage(m.alloc(1 << 20));`)}, { eval: true, type: "module" });
+    let sab = await new Promise((r) => w.once("message", r));
+    await new Promise((r) => w.once("exit", r));
+    new Uint8Array(sab).fill(1);
+    sab = null;
+    globalThis.gc();
+    console.log("survived");
+  `;
+  const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(r.signal, null, `killed by ${r.signal}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /survived/);
+});
+
 describe("setup builds the addon", () => {
   const work = mkdtempSync(join(tmpdir(), "paravm-native-"));
   after(() => rmSync(work, { recursive: true, force: true }));
