@@ -14,6 +14,7 @@ import { defaultGuestDir, EXIT } from "../control/args.js";
 import { PV_DEFAULTS } from "../machine/pv.js";
 import { Hypervisor } from "./hypervisor.js";
 import type { MachineSpec } from "./machine-spec.js";
+import type { Vm } from "./vm.js";
 import { AdmissionError, vmChargeBytes } from "./memory-pool.js";
 
 const dir = defaultGuestDir();
@@ -30,6 +31,14 @@ function spec(exec: string): MachineSpec {
     initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
     bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.exec=${Buffer.from(exec).toString("base64")}`,
   };
+}
+
+async function waitText(text: () => string, re: RegExp, ms = 240_000): Promise<void> {
+  const t0 = Date.now();
+  while (!re.test(text())) {
+    assert.ok(Date.now() - t0 < ms, `no ${re} within ${ms} ms: ${text().slice(-300)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe("admission against the host memory budget (real Linux)", { skip, timeout: 300_000 }, () => {
@@ -64,6 +73,39 @@ describe("admission against the host memory budget (real Linux)", { skip, timeou
       assert.equal(o.kind, "stopped");
       assert.match(text, /^B-RAN/m);
       assert.equal(hv.memory.chargedBytes, 0, "every charge returned once the VMs stopped");
+    } finally {
+      await hv.close();
+    }
+  });
+
+  test("overcommit: squeezing two idle guests with their balloons admits a third; growing one back without room is refused", async () => {
+    const full = vmChargeBytes(128 * MiB, 1);
+    const hv = new Hypervisor({ hostMemBytes: Math.floor((full * 2.3) / MiB) * MiB });
+    try {
+      const vms = ["a", "b", "c"].map((n) => hv.create({ name: n, spec: spec(`echo ${n.toUpperCase()}-UP; sleep 600`) }));
+      let text = "";
+      for (const vm of vms) vm.on("output", (x: Uint8Array) => (text += Buffer.from(x).toString("latin1")));
+      const [a, b, c] = vms as [Vm, Vm, Vm];
+      await Promise.all([a.start(), b.start()]);
+      await assert.rejects(() => c.start(), AdmissionError, "two full guests leave no room for a third");
+      await waitText(() => text, /^A-UP/m);
+      await waitText(() => text, /^B-UP/m);
+      // Squeeze the idle ones to 48 MiB each: their charges shrink at once, the balloons follow.
+      a.setMemoryTarget(48 * MiB);
+      b.setMemoryTarget(48 * MiB);
+      assert.equal(hv.memory.chargeOf("a"), vmChargeBytes(128 * MiB, 1, 80 * MiB));
+      await c.start();
+      await waitText(() => text, /^C-UP/m);
+      const t0 = Date.now();
+      while (a.memoryStats().balloonBytes < 80 * MiB) {
+        assert.ok(Date.now() - t0 < 60_000, `a's balloon reached ${a.memoryStats().balloonBytes} bytes`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const before = hv.memory.snapshot();
+      assert.throws(() => a.setMemoryTarget(128 * MiB), (e: unknown) => e instanceof AdmissionError && /VM a would grow from \d+ MiB to \d+ MiB/.test(e.message));
+      assert.deepEqual(hv.memory.snapshot(), before, "a refused growth changes nothing");
+      assert.equal(a.memoryStats().targetBytes, 48 * MiB);
+      assert.ok(hv.memory.chargedBytes <= hv.memory.budgetBytes);
     } finally {
       await hv.close();
     }

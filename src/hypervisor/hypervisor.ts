@@ -12,7 +12,7 @@ import { SwitchBackend } from "../net/switch-backend.js";
 import type { MachineSpec } from "./machine-spec.js";
 import { autoscaleProblems, type AutoscaleLimits } from "./autoscale-limits.js";
 import { Autoscaler, type AutoscaleDecision } from "./autoscaler.js";
-import { AdmissionError, defaultBudget, mib, MemoryPool, vmChargeBytes } from "./memory-pool.js";
+import { AdmissionError, defaultBudget, mib, MemoryPool, specChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
 
@@ -83,7 +83,7 @@ export class Hypervisor extends EventEmitter {
     if (this.vms.has(c.name)) throw new Error(`a VM named "${c.name}" already exists`);
     if (c.weight !== undefined) checkWeight(c.weight);
     if (c.cap !== undefined) checkCap(c.cap);
-    const charge = vmChargeBytes(c.spec.memBytes, c.spec.cpus);
+    const charge = specChargeBytes(c.spec);
     if (charge > this.memory.budgetBytes) {
       throw new AdmissionError(
         `VM ${c.name} needs ${mib(charge)} of host memory (RAM plus overhead), more than the whole ${mib(this.memory.budgetBytes)} budget`,
@@ -119,7 +119,7 @@ export class Hypervisor extends EventEmitter {
    * AdmissionError naming each VM's charge when they do not (a fleet starts whole or not at all).
    */
   checkFits(vms: readonly { readonly name: string; readonly spec: MachineSpec }[]): void {
-    const charges = vms.map((v) => ({ name: v.name, bytes: vmChargeBytes(v.spec.memBytes, v.spec.cpus) }));
+    const charges = vms.map((v) => ({ name: v.name, bytes: specChargeBytes(v.spec) }));
     const total = charges.reduce((a, c) => a + c.bytes, 0);
     if (total > this.memory.freeBytes) {
       throw new AdmissionError(

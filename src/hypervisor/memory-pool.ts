@@ -53,6 +53,11 @@ export function vmChargeBytes(memBytes: number, cpus: number, balloonBytes = 0):
   return Math.max(0, memBytes - balloonBytes) + vmOverheadBytes(cpus);
 }
 
+/** What a VM built from this spec is charged at start: its memory target (if any) is what the balloon leaves it. */
+export function specChargeBytes(spec: { readonly memBytes: number; readonly cpus: number; readonly memTargetBytes?: number }): number {
+  return vmChargeBytes(spec.memBytes, spec.cpus, spec.memBytes - (spec.memTargetBytes ?? spec.memBytes));
+}
+
 /** MemAvailable from /proc/meminfo (bytes), or null off Linux. */
 export function hostAvailableBytes(): number | null {
   try {

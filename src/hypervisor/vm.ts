@@ -356,7 +356,7 @@ export class Vm extends EventEmitter {
 
   /** What the VM holds of the host memory budget while it runs (memory-pool.ts). */
   chargeBytes(): number {
-    return vmChargeBytes(this.spec.memBytes, this.spec.cpus);
+    return vmChargeBytes(this.spec.memBytes, this.spec.cpus, this.spec.memBytes - this.memTarget);
   }
 
   private release(): void {
@@ -511,6 +511,10 @@ export class Vm extends EventEmitter {
     if (this.spec.profile !== "pv") throw new Error(`VM ${this.name}: a ${this.spec.profile} machine has no balloon`);
     const why = checkMemTarget(this.spec.memBytes, bytes);
     if (why !== null) throw new RangeError(`VM ${this.name}: ${why}`);
+    // The charge in the host memory budget follows the target: growing needs room in the
+    // budget (AdmissionError, nothing changed); shrinking returns memory to the pool.
+    const pool = this.options.memory;
+    if (pool?.chargeOf(this.name) !== undefined) pool.resize(this.name, vmChargeBytes(this.spec.memBytes, this.spec.cpus, this.spec.memBytes - bytes));
     this.memTarget = bytes;
     this.toOwner({ t: "mem", targetBytes: bytes });
   }
