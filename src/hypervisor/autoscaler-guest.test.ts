@@ -111,3 +111,48 @@ describe("the autoscaler moves CPU to the loaded VM (real Linux)", { skip, timeo
     }
   });
 });
+
+describe("the autoscaler moves memory to the VM that allocates (real Linux)", { skip, timeout: 400_000 }, () => {
+  test("a squeezed guest that fills its memory gets memory back from the balloon; an idle one with plenty gives memory up", async (t) => {
+    const hv = new Hypervisor();
+    const decisions: AutoscaleDecision[] = [];
+    hv.on("decision", (d: AutoscaleDecision) => decisions.push(d));
+    const MiB = 1024 * 1024;
+    try {
+      const filler = [
+        "stty -echo 2>/dev/null",
+        "echo READY",
+        'while read c a; do case "$c" in fill) dd if=/dev/zero of=/dev/shm/f bs=1M count=$a 2>/dev/null; echo FILLED;; esac; done',
+      ].join("\n");
+      const base = spec();
+      const mk = (name: string, target: number): Vm =>
+        hv.create({
+          name,
+          spec: { ...base, memBytes: 256 * MiB, memTargetBytes: target, bootargs: base.bootargs.replace(/paravm\.exec=\S+/, `paravm.exec=${Buffer.from(filler).toString("base64")}`) },
+        });
+      const a = mk("a", 96 * MiB);
+      const b = mk("b", 256 * MiB);
+      const ta = new Ticks(a);
+      const tb = new Ticks(b);
+      await Promise.all([a.start(), b.start()]);
+      await until("both guests READY", () => /READY/.test(ta.text) && /READY/.test(tb.text), 240_000);
+      const limits = { memory: { min: 64 * MiB, max: 256 * MiB } };
+      hv.setAutoscale("a", limits);
+      hv.setAutoscale("b", limits);
+      // b is idle with most of 256 MiB available: the autoscaler takes memory from it.
+      await until("b squeezed", () => decisions.some((d) => d.vm === "b" && d.resource === "memory" && d.to < d.from), 90_000);
+      // a fills most of what it has: under pressure, it gets memory back.
+      const usable = a.memoryStats().ramBytes - a.memoryStats().balloonBytes;
+      a.input(new TextEncoder().encode(`fill ${Math.round(usable / MiB) - 40}\n`));
+      await until("a grown", () => decisions.some((d) => d.vm === "a" && d.resource === "memory" && d.to > d.from), 120_000);
+      const grown = decisions.find((d) => d.vm === "a" && d.to > d.from)!;
+      t.diagnostic(decisions.map((d) => `${d.vm}: ${d.reason}`).join(" | "));
+      assert.match(grown.reason, /^memory \d+ MiB→\d+ MiB: (available \d+ MiB of \d+ MiB \(\d+%\)|\d+ major faults\/s)/);
+      assert.ok(grown.applied, grown.reason);
+      await until("a's balloon deflated to the new target", () => a.memoryStats().ramBytes - a.memoryStats().balloonBytes >= grown.to, 60_000);
+      assert.ok(decisions.every((d) => d.resource === "memory"), "only memory limits were given");
+    } finally {
+      await hv.close();
+    }
+  });
+});
