@@ -143,4 +143,11 @@ void Init(Local<Object> exports, Local<Value>, void*) {
 
 }  // namespace
 
-NODE_MODULE_CONTEXT_AWARE(NODE_GYP_MODULE_NAME, Init)
+// NODE_MODULE_INIT, not NODE_MODULE_CONTEXT_AWARE alone: it also exports the initializer
+// by its well-known name. The library is pinned (above), so a second worker's load finds
+// it already mapped and its static registration does not run again; Node then looks the
+// initializer up by that name. Without it every VM after the first in a process fell back
+// to zero-fill ("Module did not self-register") and its balloon gave nothing back.
+NODE_MODULE_INIT(/* exports, module, context */) {
+  Init(exports, module, nullptr);
+}

@@ -122,6 +122,26 @@ test("RAM a worker allocated outlives the worker: no crash when it is freed afte
   assert.match(r.stdout, /survived/);
 });
 
+test("every worker of a process loads the addon, not only the first (each VM's owner thread allocates its RAM)", { skip: native.reclaim === "madvise" ? false : "addon not loaded", timeout: 60_000 }, () => {
+  // Regression: the library is pinned, so once the worker that loaded it had exited, a later
+  // worker's load found it still mapped, its static registration did not run again, and Node
+  // said "Module did not self-register": every VM after the first in a process got zero-fill
+  // RAM and its balloon gave nothing back. A child process whose main thread never loads it.
+  const mod = new URL("./host-memory.js", import.meta.url).href;
+  const inner = `import { parentPort } from "node:worker_threads"; import { hostMemory } from ${JSON.stringify(mod)}; const m = hostMemory(); parentPort.postMessage(m.reclaim + " " + (m.why ?? ""));`;
+  const script = `
+    import { Worker } from "node:worker_threads";
+    for (let i = 0; i < 3; i++) {
+      const w = new Worker(${JSON.stringify(inner)}, { eval: true, type: "module" });
+      console.log(await new Promise((r) => w.once("message", r)));
+      await new Promise((r) => w.once("exit", r));
+    }
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split("\n").map((l) => l.trim()), ["madvise", "madvise", "madvise"], r.stdout);
+});
+
 describe("setup builds the addon", () => {
   const work = mkdtempSync(join(tmpdir(), "paravm-native-"));
   after(() => rmSync(work, { recursive: true, force: true }));
