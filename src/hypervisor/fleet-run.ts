@@ -16,7 +16,7 @@ import { PV_DEFAULTS } from "../machine/pv.js";
 import type { PortStats } from "../net/switch.js";
 import type { Hypervisor } from "./hypervisor.js";
 import type { DiskSpecData, MachineSpec } from "./machine-spec.js";
-import type { VmSchedStats } from "./vm.js";
+import type { Vm, VmSchedStats } from "./vm.js";
 
 export const FLEET_DEFAULTS = {
   SUBNET: "10.0.2.0/24",
@@ -92,18 +92,18 @@ export class ExecStatusReader {
   }
 }
 
-/**
- * Create every VM of `vms` in `hv` (nothing is created if one is refused), start them,
- * and wait for all to end. `output` gets each VM's console bytes.
- */
-export async function runFleet(
-  hv: Hypervisor,
-  vms: readonly FleetVm[],
-  images: FleetImages,
-  output: (name: string, bytes: Uint8Array) => void,
-): Promise<{ vms: FleetOutcome[]; status: number }> {
+/** A VM of a fleet made concrete: its machine spec, and its address and MAC on its network. */
+export interface FleetPlan {
+  readonly vm: FleetVm;
+  readonly spec: MachineSpec;
+  readonly address: string | null;
+  readonly mac: Uint8Array | null;
+}
+
+/** The machine spec of each VM (kernel command line, addresses in order per network, MACs); `paravm up` shares it. */
+export function planFleet(vms: readonly FleetVm[], images: FleetImages): FleetPlan[] {
   const subnets = new Map<string, Subnet>();
-  const plans = vms.map((vm) => {
+  return vms.map((vm) => {
     const full = vm.profile === "full";
     if (full && !images.firmware) throw new Error(`VM ${vm.name}: profile full needs the firmware`);
     let bootargs = `${full ? FULL_DEFAULTS.BOOTARGS : PV_DEFAULTS.BOOTARGS} paravm.hostname=${vm.name}`;
@@ -137,22 +137,43 @@ export async function runFleet(
     };
     return { vm, spec, address, mac };
   });
+}
+
+/**
+ * Create every VM of `plans` in `hv`: names distinct, the whole fleet within the memory
+ * budget (AdmissionError), or nothing is created. Not started.
+ */
+export function createFleet(hv: Hypervisor, plans: readonly FleetPlan[], waitsForInput: (p: FleetPlan) => boolean): Vm[] {
   const names = new Set<string>();
   for (const p of plans) {
     if (names.has(p.vm.name) || hv.vms.has(p.vm.name)) throw new Error(`duplicate VM name "${p.vm.name}"`);
     names.add(p.vm.name);
   }
   hv.checkFits(plans.map((p) => ({ name: p.vm.name, spec: p.spec })));
-  const created = plans.map((p) =>
+  return plans.map((p) =>
     hv.create({
       name: p.vm.name,
       spec: p.spec,
       ...(p.vm.weight !== undefined ? { weight: p.vm.weight } : {}),
       ...(p.vm.cap !== undefined ? { cap: p.vm.cap } : {}),
       ...(p.vm.net ? { network: p.vm.net.network } : {}),
-      waitsForInput: false,
+      waitsForInput: waitsForInput(p),
     }),
   );
+}
+
+/**
+ * Create every VM of `vms` in `hv` (nothing is created if one is refused), start them,
+ * and wait for all to end. `output` gets each VM's console bytes.
+ */
+export async function runFleet(
+  hv: Hypervisor,
+  vms: readonly FleetVm[],
+  images: FleetImages,
+  output: (name: string, bytes: Uint8Array) => void,
+): Promise<{ vms: FleetOutcome[]; status: number }> {
+  const plans = planFleet(vms, images);
+  const created = createFleet(hv, plans, () => false);
   const readers = plans.map(() => new ExecStatusReader());
   created.forEach((vm, i) =>
     vm.on("output", (b: Uint8Array) => {

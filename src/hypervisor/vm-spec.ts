@@ -47,7 +47,9 @@ export interface NetSpec {
   readonly rate?: string;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+/** A VM or network name: letters, digits, '_', '.', '-', at most 32 (fleet files use it too). */
+export const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+const NAME = VM_NAME;
 
 /** `--net NAME[,mac=…][,rate=…]`. */
 export function parseNetSpec(spec: string): NetSpec {
