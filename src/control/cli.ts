@@ -6,6 +6,7 @@
  *     paravm run …              Linux on the pv or full machine (run-command.ts)
  *     paravm multi --vm …       several VMs on virtual switches (multi-command.ts)
  *     paravm compare --exec …   pv and full side by side (compare.ts, stats-table.ts)
+ *     paravm up FILE            a fleet from a file, watched live (up-command.ts, fleet-file.ts, top-table.ts)
  *
  * Argument parsing shared by the commands is in args.ts. Exit status: the guest's; 124
  * when --max-insns stopped the run; 2 for usage errors (one line on stderr); 1 when the
@@ -25,6 +26,7 @@ import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./com
 import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem, parseCodeCacheMib } from "./args.js";
 import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
+import { runUp, type UpOptions } from "./up-command.js";
 
 export { defaultGuestDir, EscapeFilter, EXIT, parseCount, parseCpus, parseMemSize, parseProfile, statsJson, UsageError };
 
@@ -201,6 +203,21 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     )
     .action((opts: MultiOptions) => {
       setStatus(runMulti(opts));
+    });
+
+  program
+    .command("up")
+    .description("boot the fleet a YAML/JSON file describes (checked whole first) and show it live; q, Ctrl-C or SIGTERM stops every VM")
+    .argument("<file>", "the fleet file: networks: and vms: (README, \"Fleets\"; examples/*.yaml)")
+    .option("--json", "one metrics JSON line per VM per second on stdout instead of the table")
+    .option("--host-mem <size>", "host memory budget the fleet must fit (default: 75% of the host's available memory)", parseHostMem)
+    .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores)", parsePcpus)
+    .option("--log-dir <dir>", "where each VM's console log goes (default: ~/.cache/paravm/logs/<fleet>-<time>)")
+    .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
+    .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
+    .option("--firmware <file>", `M-mode firmware for profile: full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
+    .action((file: string, opts: UpOptions) => {
+      setStatus(runUp(file, opts));
     });
 
   program
