@@ -44,7 +44,7 @@ export const FLEET_LIMITS = { DISKS_PER_VM: 1, NICS_PER_VM: 1 } as const;
 
 /**
  * Built-in guest programs for `workload:`. `cpu-burn` runs one busy loop per vCPU present
- * and each prints its work rate once a second (loops of 1,000 shell additions between
+ * and each prints its work rate once a second (loops of 100 shell additions between
  * reads of /proc/uptime; `read` and `[` are shell builtins, so the loop never forks): the
  * number the autoscaler demo watches rise when a VM gets more CPU.
  */
@@ -54,9 +54,9 @@ export const WORKLOADS = {
       "burn() {",
       "  n=0; read t0 _ </proc/uptime; t0=${t0%.*}",
       "  while :; do",
-      "    j=0; while [ $j -lt 1000 ]; do j=$((j+1)); done; n=$((n+1))",
+      "    j=0; while [ $j -lt 100 ]; do j=$((j+1)); done; n=$((n+1))",
       "    read t _ </proc/uptime; t=${t%.*}",
-      '    if [ "$t" != "$t0" ]; then echo "cpu-burn[$1]: $((n*1000/(t-t0))) loops/s"; n=0; t0=$t; fi',
+      '    if [ "$t" != "$t0" ]; then echo "cpu-burn[$1]: $((n*100/(t-t0))) loops/s"; n=0; t0=$t; fi',
       "  done",
       "}",
       `i=0; while [ $i -lt ${vcpus} ]; do burn $i & i=$((i+1)); done; wait`,

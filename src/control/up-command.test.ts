@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { defaultGuestDir } from "./args.js";
+import { parseFleet } from "./fleet-file.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(root, "bin", "paravm.js");
@@ -31,6 +32,15 @@ async function until<T>(what: string, ms: number, probe: () => T | null | undefi
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+test("every fleet in examples/ is valid as it stands", () => {
+  const files = readdirSync(join(root, "examples")).filter((f) => /\.ya?ml$/.test(f));
+  assert.ok(files.length >= 3, `examples: ${files.join(", ")}`);
+  for (const f of files) {
+    const r = parseFleet(readFileSync(join(root, "examples", f), "utf8"), f, { budgetBytes: 2048 * 1024 * 1024, baseDir: join(root, "examples") });
+    assert.ok(r.ok, `${f}:\n${r.ok ? "" : r.problems.join("\n")}`);
+  }
+});
 
 describe("paravm up: a bad fleet file", () => {
   test("exits 2 listing every problem, and boots nothing", () => {

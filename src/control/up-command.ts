@@ -140,7 +140,7 @@ export async function runUp(file: string, opts: UpOptions): Promise<number> {
   }
   process.stderr.write(
     `paravm: host memory budget ${mib(budget.bytes)} (${budget.source}); the fleet is charged ${mib(fleet.chargeBytes)}; ` +
-      `${hv.scheduler.pcpus} host cores; consoles logged in ${logDir}\n`,
+      `${hv.scheduler.pcpus} host core${hv.scheduler.pcpus === 1 ? "" : "s"}; consoles logged in ${logDir}\n`,
   );
   return new Fleetwatch(hv, vms, fleet, file, logDir, opts).run();
 }
@@ -290,7 +290,7 @@ class Fleetwatch {
     const snap = this.hv.memory.snapshot();
     const title =
       `paravm up ${basename(this.file)}: ${this.vms.length} VMs, memory ${mib(snap.chargedBytes)} of ${mib(snap.budgetBytes)} charged, ` +
-      `${this.hv.scheduler.pcpus} host cores, logs ${this.logDir}`;
+      `${this.hv.scheduler.pcpus} host core${this.hv.scheduler.pcpus === 1 ? "" : "s"}, logs ${this.logDir}`;
     const lines = renderTable({ title, metrics: this.metrics, selected: this.selected, events: this.events, keys: UP.KEYS, columns: process.stdout.columns ?? 120 });
     process.stdout.write(ESC.HOME + lines.map((l) => l + ESC.CLEAR_EOL).join("\r\n") + ESC.CLEAR_BELOW);
   }
