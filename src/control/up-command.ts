@@ -154,6 +154,7 @@ class Fleetwatch {
   private readonly sampler = new MetricsSampler(performance.now());
   private readonly tty: boolean;
   private selected = 0;
+  private screenOpen = false;
   private attached: Vm | null = null;
   private escape: EscapeFilter | null = null;
   private quitting = false;
@@ -296,6 +297,7 @@ class Fleetwatch {
   }
 
   private openScreen(): void {
+    this.screenOpen = true;
     process.stdout.write(ESC.ALT_ON + ESC.HIDE_CURSOR + ESC.CLEAR);
     process.stdin.setRawMode(true);
     process.stdin.on("data", this.onKeys);
@@ -303,7 +305,8 @@ class Fleetwatch {
   }
 
   private closeScreen(): void {
-    if (!this.tty) return;
+    if (!this.screenOpen) return;
+    this.screenOpen = false;
     process.stdin.off("data", this.onKeys);
     if (process.stdin.isTTY) process.stdin.setRawMode(false);
     process.stdin.pause();
