@@ -23,9 +23,10 @@ import { parseDocument } from "yaml";
 import { Subnet } from "../devices/virtio/net/ip.js";
 import { formatMac, macFromName, parseMac } from "../devices/virtio/net/mac.js";
 import { PV_DEFAULTS } from "../machine/pv.js";
+import { checkMemTarget } from "../machine/pv-balloon.js";
 import { autoscaleProblems, type AutoscaleLimits, type Range } from "../hypervisor/autoscale-limits.js";
 import { FLEET_DEFAULTS } from "../hypervisor/fleet-run.js";
-import { mib, vmChargeBytes } from "../hypervisor/memory-pool.js";
+import { mib, specChargeBytes } from "../hypervisor/memory-pool.js";
 import { checkCap, checkWeight } from "../hypervisor/scheduler.js";
 import { VM_NAME } from "../hypervisor/vm-spec.js";
 import { parseMemSize } from "./args.js";
@@ -171,10 +172,12 @@ export function checkFleet(doc: unknown, ctx: FleetContext): FleetResult {
 
   crossChecks(checked, bad);
   const vms = checked.map((c) => c.vm);
-  const chargeBytes = vms.reduce((s, v) => s + vmChargeBytes(v.memBytes, v.maxCpus), 0);
+  // As Hypervisor.checkFits charges them: RAM (less a boot-time balloon) plus overhead per thread.
+  const charge = (v: FleetEntry): number => specChargeBytes({ memBytes: v.memBytes, cpus: v.maxCpus, ...(v.memTargetBytes !== undefined ? { memTargetBytes: v.memTargetBytes } : {}) });
+  const chargeBytes = vms.reduce((s, v) => s + charge(v), 0);
   // A VM whose size is wrong would be counted at a default: its own problem says enough.
   if (vms.length > 0 && checked.every((c) => c.sized) && chargeBytes > ctx.budgetBytes) {
-    const each = vms.map((v) => `${v.name} ${mib(vmChargeBytes(v.memBytes, v.maxCpus))}`).join(", ");
+    const each = vms.map((v) => `${v.name} ${mib(charge(v))}`).join(", ");
     bad("vms", `the fleet needs ${mib(chargeBytes)} of host memory (${each}; RAM plus overhead each) but the budget is ${mib(ctx.budgetBytes)} (raise --host-mem, or give the VMs less memory)`);
   }
   // Grouped by VM (cross-checks are found last), the file's own order otherwise: sort is stable.
@@ -246,7 +249,10 @@ function checkVm(v: unknown, at: string, networks: Record<string, string>, ctx: 
   const memTargetBytes = size("mem-target");
   if (memTargetBytes !== undefined) {
     if (full) bad(`${at}.mem-target`, "a full machine has no balloon (pv only)");
-    else if (memTargetBytes > memBytes) bad(`${at}.mem-target`, `${mib(memTargetBytes)} is above mem ${mib(memBytes)}`);
+    else {
+      const why = checkMemTarget(memBytes, memTargetBytes);
+      if (why !== null) bad(`${at}.mem-target`, why);
+    }
   }
   const sched = (key: "weight" | "cap", check: (x: number) => void): number | undefined => {
     const x = v[key];

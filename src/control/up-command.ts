@@ -17,6 +17,7 @@ import type { PvResult } from "../machine/pv.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import { createFleet, ExecStatusReader, planFleet, vmExitStatus, type FleetVm } from "../hypervisor/fleet-run.js";
 import { defaultBudget, mib } from "../hypervisor/memory-pool.js";
+import type { AutoscaleDecision } from "../hypervisor/autoscaler.js";
 import { VmBuildError, type Vm, type VmEvent } from "../hypervisor/vm.js";
 import { checkDisk, EXIT, loadGuest, readProgram, UsageError } from "./args.js";
 import { parseFleet, type Fleet, type FleetEntry } from "./fleet-file.js";
@@ -75,25 +76,14 @@ function toFleetVm(e: FleetEntry): FleetVm {
     profile: e.profile,
     memBytes: e.memBytes,
     cpus: e.cpus,
+    ...(e.maxCpus !== e.cpus ? { maxCpus: e.maxCpus } : {}),
+    ...(e.memTargetBytes !== undefined ? { memTargetBytes: e.memTargetBytes } : {}),
     ...(e.weight !== undefined ? { weight: e.weight } : {}),
     ...(e.cap !== undefined ? { cap: e.cap } : {}),
     ...(e.exec !== undefined ? { exec: e.exec } : {}),
     ...(e.disk ? { disk: { ...e.disk, cache: "writeback" as const, serial: `paravm-${e.name}`.slice(0, 20) } } : {}),
     ...(e.nic ? { net: { network: e.nic.network, mac: e.nic.mac } } : {}),
   };
-}
-
-/**
- * What this build cannot apply yet, as fleet problems: vCPUs beyond those online at boot
- * need the guest agent, a memory target needs the balloon.
- */
-function unsupported(fleet: Fleet): string[] {
-  const out: string[] = [];
-  fleet.vms.forEach((v, i) => {
-    if (v.maxCpus > v.cpus) out.push(`vms[${i}].max-cpus: this build cannot bring vCPUs online live (no guest agent): leave it out or equal to cpus`);
-    if (v.memTargetBytes !== undefined) out.push(`vms[${i}].mem-target: this build has no balloon: leave it out`);
-  });
-  return out;
 }
 
 /** `paravm up FILE`: resolves to the exit status. */
@@ -117,8 +107,6 @@ export async function runUp(file: string, opts: UpOptions): Promise<number> {
   const parsed = parseFleet(text, file, { budgetBytes: budget.bytes, baseDir: dirname(resolve(file)), diskProblem });
   if (!parsed.ok) throw new FleetFileError(file, parsed.problems);
   const fleet = parsed.fleet;
-  const later = unsupported(fleet);
-  if (later.length > 0) throw new FleetFileError(file, later);
 
   const { kernel, initrd } = loadGuest(opts);
   const firmware = fleet.vms.some((v) => v.profile === "full") ? readProgram(opts.firmware ?? FULL_DEFAULTS.FIRMWARE, "firmware") : undefined;
@@ -127,6 +115,7 @@ export async function runUp(file: string, opts: UpOptions): Promise<number> {
   let vms: Vm[];
   try {
     vms = createFleet(hv, plans, (p) => p.vm.exec === undefined);
+    for (const e of fleet.vms) if (e.autoscale) hv.setAutoscale(e.name, e.autoscale);
   } catch (e) {
     await hv.close();
     throw e;
@@ -197,9 +186,9 @@ class Fleetwatch {
     }
     const onEvent = (e: VmEvent): void => this.event(`${e.vm}: ${e.state}${e.reason !== undefined ? ` (${e.reason})` : ""}`);
     this.hv.on("event", onEvent);
-    for (const e of this.fleet.vms) {
-      if (e.autoscale) this.event(`${e.name}: autoscale limits checked; this build has no autoscaler to apply them`);
-    }
+    // The autoscaler's decisions, with its reason in words.
+    const onDecision = (d: AutoscaleDecision): void => this.event(`${d.vm}: ${d.reason}${d.applied ? "" : " (not applied)"}`);
+    this.hv.on("decision", onDecision);
     const quit = (): void => void this.quit();
     process.on("SIGINT", quit);
     process.on("SIGTERM", quit);
@@ -240,6 +229,7 @@ class Fleetwatch {
       process.off("SIGINT", quit);
       process.off("SIGTERM", quit);
       this.hv.off("event", onEvent);
+      this.hv.off("decision", onDecision);
       this.closeScreen();
       await this.stopAll();
       await this.hv.close();
@@ -267,10 +257,18 @@ class Fleetwatch {
       name: vm.name,
       state: vm.state,
       sched: vm.schedStats(),
-      vcpus: { online: vm.spec.cpus, max: vm.spec.cpus },
-      mem: { ramBytes: vm.spec.memBytes, balloonBytes: null, guestAvailableBytes: null },
+      vcpus: vm.vcpus,
+      mem: this.memory(vm),
       port: port ? port.port.stats : null,
     };
+  }
+
+  /** RAM, balloon and the guest's available memory (pv; a full machine has no balloon: "-"). */
+  private memory(vm: Vm): VmProbe["mem"] {
+    const live = vm.state === "running" || vm.state === "paused";
+    if (vm.spec.profile !== "pv" || !live) return { ramBytes: vm.spec.memBytes, balloonBytes: null, guestAvailableBytes: null };
+    const m = vm.memoryStats();
+    return { ramBytes: m.ramBytes, balloonBytes: m.balloonBytes, guestAvailableBytes: m.guest?.available ?? null };
   }
 
   private tick(): void {
