@@ -62,8 +62,35 @@ export const WORKLOADS = {
       "}",
       `i=0; while [ $i -lt ${vcpus} ]; do burn $i & i=$((i+1)); done; wait`,
     ].join("\n"),
+  /**
+   * Load that comes and goes: busy for WAVE_S seconds (one loop per vCPU, printing its
+   * rate), idle for WAVE_S, again and again; `cpu-waves-late` starts with the idle half.
+   * Two VMs running one each take turns, so the autoscaler's demo shows capacity moving.
+   */
+  "cpu-waves": (vcpus: number): string => waves(vcpus, true),
+  "cpu-waves-late": (vcpus: number): string => waves(vcpus, false),
   idle: (): string => "while :; do sleep 3600; done",
 } as const;
+
+const WAVE_S = 30;
+
+function waves(vcpus: number, busyFirst: boolean): string {
+  return [
+    "wave() {",
+    "  read t0 _ </proc/uptime; t0=${t0%.*}; end=$((t0+" + WAVE_S + ")); n=0; s=$t0",
+    "  while :; do",
+    "    j=0; while [ $j -lt 100 ]; do j=$((j+1)); done; n=$((n+1))",
+    "    read t _ </proc/uptime; t=${t%.*}",
+    '    if [ "$t" != "$s" ]; then echo "cpu-waves[$1]: $((n*100/(t-s))) loops/s"; n=0; s=$t; fi',
+    '    [ "$t" -ge "$end" ] && return',
+    "  done",
+    "}",
+    `${busyFirst ? "" : `echo "cpu-waves: idle for ${WAVE_S} s"; sleep ${WAVE_S}; `}while :; do`,
+    `  i=0; while [ $i -lt ${vcpus} ]; do wave $i & i=$((i+1)); done; wait`,
+    `  echo "cpu-waves: idle for ${WAVE_S} s"; sleep ${WAVE_S}`,
+    "done",
+  ].join("\n");
+}
 export type WorkloadName = keyof typeof WORKLOADS;
 
 export interface FleetDisk {
