@@ -1,8 +1,9 @@
+import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { formatMac, macFromName } from "../devices/virtio/net/mac.js";
 import { vmChargeBytes } from "../hypervisor/memory-pool.js";
-import { parseFleet, WORKLOADS, type FleetContext, type FleetResult } from "./fleet-file.js";
+import { parseFleet, waves, WORKLOADS, type FleetContext, type FleetResult } from "./fleet-file.js";
 
 const MiB = 1024 * 1024;
 const ctx: FleetContext = { budgetBytes: 4096 * MiB, baseDir: "/fleets" };
@@ -97,6 +98,18 @@ describe("fleet file: a good file becomes the plans", () => {
     assert.match(script, /-lt 3 \]/);
     assert.match(script, /loops\/s/);
   });
+
+  test("cpu-waves alternates busy seconds (rates printed) with idle ones; the late variant starts idle", () => {
+    // The same script under the host's sh, with 1 s waves instead of 30.
+    const run = (busyFirst: boolean): string[] =>
+      spawnSync("timeout", ["4.5", "sh", "-c", waves(2, busyFirst, 1)], { encoding: "utf8" }).stdout.split("\n").filter((l) => l !== "");
+    const early = run(true);
+    const late = run(false);
+    assert.match(early[0]!, /^cpu-waves\[[01]\]: \d+ loops\/s$/, early.join(" | "));
+    assert.ok(early.some((l) => l === "cpu-waves: idle for 1 s"), early.join(" | "));
+    assert.equal(late[0], "cpu-waves: idle for 1 s", late.join(" | "));
+    assert.ok(late.some((l) => /^cpu-waves\[1\]: \d+ loops\/s$/.test(l)), `one loop per vCPU: ${late.join(" | ")}`);
+  });
 });
 
 describe("fleet file: every problem listed at once, with its path", () => {
@@ -147,7 +160,7 @@ vms:
       /^vms\[0\]\.disks\[0\]: \/d\/shared\.img is written by a and also attached to vms\[2\] \(b\)/,
       /^vms\[3\]\.max-cpus: .*pv only/,
       /^vms\[3\]\.mem-target: a full machine has no balloon/,
-      /^vms\[3\]\.workload: "sleepy": expected one of cpu-burn, idle/,
+      /^vms\[3\]\.workload: "sleepy": expected one of cpu-burn, cpu-waves, cpu-waves-late, idle/,
       /^vms\[3\]\.autoscale\.cpu\.speed: unknown key/,
       /^vms\[3\]\.autoscale\.cpu\.weight: min 900 is above max 100/,
       /^vms\[3\]\.autoscale\.memory\.min: 1048576 is outside/,

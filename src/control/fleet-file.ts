@@ -67,17 +67,18 @@ export const WORKLOADS = {
    * rate), idle for WAVE_S, again and again; `cpu-waves-late` starts with the idle half.
    * Two VMs running one each take turns, so the autoscaler's demo shows capacity moving.
    */
-  "cpu-waves": (vcpus: number): string => waves(vcpus, true),
-  "cpu-waves-late": (vcpus: number): string => waves(vcpus, false),
+  "cpu-waves": (vcpus: number): string => waves(vcpus, true, WAVE_S),
+  "cpu-waves-late": (vcpus: number): string => waves(vcpus, false, WAVE_S),
   idle: (): string => "while :; do sleep 3600; done",
 } as const;
 
 const WAVE_S = 30;
 
-function waves(vcpus: number, busyFirst: boolean): string {
+/** The cpu-waves script with `seconds` busy and `seconds` idle (exported for its test). */
+export function waves(vcpus: number, busyFirst: boolean, seconds: number): string {
   return [
     "wave() {",
-    "  read t0 _ </proc/uptime; t0=${t0%.*}; end=$((t0+" + WAVE_S + ")); n=0; s=$t0",
+    "  read t0 _ </proc/uptime; t0=${t0%.*}; end=$((t0+" + seconds + ")); n=0; s=$t0",
     "  while :; do",
     "    j=0; while [ $j -lt 100 ]; do j=$((j+1)); done; n=$((n+1))",
     "    read t _ </proc/uptime; t=${t%.*}",
@@ -85,9 +86,9 @@ function waves(vcpus: number, busyFirst: boolean): string {
     '    [ "$t" -ge "$end" ] && return',
     "  done",
     "}",
-    `${busyFirst ? "" : `echo "cpu-waves: idle for ${WAVE_S} s"; sleep ${WAVE_S}; `}while :; do`,
+    `${busyFirst ? "" : `echo "cpu-waves: idle for ${seconds} s"; sleep ${seconds}; `}while :; do`,
     `  i=0; while [ $i -lt ${vcpus} ]; do wave $i & i=$((i+1)); done; wait`,
-    `  echo "cpu-waves: idle for ${WAVE_S} s"; sleep ${WAVE_S}`,
+    `  echo "cpu-waves: idle for ${seconds} s"; sleep ${seconds}`,
     "done",
   ].join("\n");
 }
