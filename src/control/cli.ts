@@ -7,6 +7,7 @@
  *     paravm multi --vm …       several VMs on virtual switches (multi-command.ts)
  *     paravm compare --exec …   pv and full side by side (compare.ts, stats-table.ts)
  *     paravm up FILE            a fleet from a file, watched live (up-command.ts, fleet-file.ts, top-table.ts)
+ *     paravm serve              the daemon: REST/WebSocket API, metrics, durable state (api/)
  *
  * Argument parsing shared by the commands is in args.ts. Exit status: the guest's; 124
  * when --max-insns stopped the run; 2 for usage errors (one line on stderr); 1 when the
@@ -27,6 +28,7 @@ import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDi
 import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
 import { runUp, type UpOptions } from "./up-command.js";
+import { runServe, type ServeOptions } from "./api/serve-command.js";
 
 export { defaultGuestDir, EscapeFilter, EXIT, parseCount, parseCpus, parseMemSize, parseProfile, statsJson, UsageError };
 
@@ -218,6 +220,22 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--firmware <file>", `M-mode firmware for profile: full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
     .action((file: string, opts: UpOptions) => {
       setStatus(runUp(file, opts));
+    });
+
+  program
+    .command("serve")
+    .description("the daemon: VMs over a REST/WebSocket API (docs/api.md), Prometheus /metrics, state kept in --state-dir; SIGINT/SIGTERM stop every VM")
+    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8470; any other host needs a token)")
+    .option("--socket <path>", "listen on this Unix socket instead")
+    .option("--token <token>", "bearer token clients must send (default $PARAVM_TOKEN; generated and printed off loopback)")
+    .option("--state-dir <dir>", "where vms.json is kept (default $XDG_STATE_HOME/paravm or ~/.local/state/paravm)")
+    .option("--host-mem <size>", "host memory budget VMs are admitted against (default: 75% of the host's available memory)", parseHostMem)
+    .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores)", parsePcpus)
+    .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
+    .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
+    .option("--firmware <file>", `M-mode firmware for profile full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
+    .action((opts: ServeOptions) => {
+      setStatus(runServe(opts, packageVersion()));
     });
 
   program

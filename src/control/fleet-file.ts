@@ -25,7 +25,7 @@ import { formatMac, macFromName, parseMac } from "../devices/virtio/net/mac.js";
 import { PV_DEFAULTS } from "../machine/pv.js";
 import { checkMemTarget } from "../machine/pv-balloon.js";
 import { autoscaleProblems, type AutoscaleLimits, type Range } from "../hypervisor/autoscale-limits.js";
-import { FLEET_DEFAULTS } from "../hypervisor/fleet-run.js";
+import { FLEET_DEFAULTS, type FleetVm } from "../hypervisor/fleet-run.js";
 import { mib, specChargeBytes } from "../hypervisor/memory-pool.js";
 import { checkCap, checkWeight } from "../hypervisor/scheduler.js";
 import { VM_NAME } from "../hypervisor/vm-spec.js";
@@ -142,6 +142,23 @@ export interface FleetContext {
   readonly baseDir: string;
   /** A problem with a disk file (missing, not whole sectors…), or null; default: none checked. */
   readonly diskProblem?: (path: string) => string | null;
+}
+
+/** A checked entry as the hypervisor's fleet code takes it (`paravm up` and the daemon). */
+export function toFleetVm(e: FleetEntry): FleetVm {
+  return {
+    name: e.name,
+    profile: e.profile,
+    memBytes: e.memBytes,
+    cpus: e.cpus,
+    ...(e.maxCpus !== e.cpus ? { maxCpus: e.maxCpus } : {}),
+    ...(e.memTargetBytes !== undefined ? { memTargetBytes: e.memTargetBytes } : {}),
+    ...(e.weight !== undefined ? { weight: e.weight } : {}),
+    ...(e.cap !== undefined ? { cap: e.cap } : {}),
+    ...(e.exec !== undefined ? { exec: e.exec } : {}),
+    ...(e.disk ? { disk: { ...e.disk, cache: "writeback" as const, serial: `paravm-${e.name}`.slice(0, 20) } } : {}),
+    ...(e.nic ? { net: { network: e.nic.network, mac: e.nic.mac } } : {}),
+  };
 }
 
 export type FleetResult = { readonly ok: true; readonly fleet: Fleet } | { readonly ok: false; readonly problems: readonly string[] };

@@ -15,12 +15,12 @@ import { FULL_DEFAULTS } from "../machine/full.js";
 import type { FullResult } from "../machine/full.js";
 import type { PvResult } from "../machine/pv.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
-import { createFleet, ExecStatusReader, planFleet, vmExitStatus, type FleetVm } from "../hypervisor/fleet-run.js";
+import { createFleet, ExecStatusReader, planFleet, vmExitStatus } from "../hypervisor/fleet-run.js";
 import { defaultBudget, mib } from "../hypervisor/memory-pool.js";
 import type { AutoscaleDecision } from "../hypervisor/autoscaler.js";
 import { VmBuildError, type Vm, type VmEvent } from "../hypervisor/vm.js";
 import { checkDisk, EXIT, loadGuest, readProgram, UsageError } from "./args.js";
-import { parseFleet, type Fleet, type FleetEntry } from "./fleet-file.js";
+import { parseFleet, toFleetVm, type Fleet } from "./fleet-file.js";
 import { EscapeFilter } from "./run-command.js";
 import { MetricsSampler, plainLine, renderTable, type VmMetrics, type VmProbe } from "./top-table.js";
 
@@ -70,21 +70,6 @@ function defaultLogDir(file: string): string {
   return join(root, "logs", `${basename(file).replace(/\.[^.]*$/, "")}-${stamp}`);
 }
 
-function toFleetVm(e: FleetEntry): FleetVm {
-  return {
-    name: e.name,
-    profile: e.profile,
-    memBytes: e.memBytes,
-    cpus: e.cpus,
-    ...(e.maxCpus !== e.cpus ? { maxCpus: e.maxCpus } : {}),
-    ...(e.memTargetBytes !== undefined ? { memTargetBytes: e.memTargetBytes } : {}),
-    ...(e.weight !== undefined ? { weight: e.weight } : {}),
-    ...(e.cap !== undefined ? { cap: e.cap } : {}),
-    ...(e.exec !== undefined ? { exec: e.exec } : {}),
-    ...(e.disk ? { disk: { ...e.disk, cache: "writeback" as const, serial: `paravm-${e.name}`.slice(0, 20) } } : {}),
-    ...(e.nic ? { net: { network: e.nic.network, mac: e.nic.mac } } : {}),
-  };
-}
 
 /** `paravm up FILE`: resolves to the exit status. */
 export async function runUp(file: string, opts: UpOptions): Promise<number> {

@@ -100,9 +100,12 @@ export interface FleetPlan {
   readonly mac: Uint8Array | null;
 }
 
-/** The machine spec of each VM (kernel command line, addresses in order per network, MACs); `paravm up` shares it. */
-export function planFleet(vms: readonly FleetVm[], images: FleetImages): FleetPlan[] {
-  const subnets = new Map<string, Subnet>();
+/**
+ * The machine spec of each VM (kernel command line, addresses in order per network, MACs);
+ * `paravm up` shares it. `subnets` carries the address assignments across calls (the
+ * daemon plans one VM at a time and keeps one per network).
+ */
+export function planFleet(vms: readonly FleetVm[], images: FleetImages, subnets = new Map<string, Subnet>()): FleetPlan[] {
   return vms.map((vm) => {
     const full = vm.profile === "full";
     if (full && !images.firmware) throw new Error(`VM ${vm.name}: profile full needs the firmware`);

@@ -1,0 +1,58 @@
+/**
+ * The daemon's error classes (docs/api.md, "Errors"): every refusal of an action is a
+ * VmmError carrying its class, and the HTTP layer turns the class into the status.
+ */
+import { AdmissionError } from "../../hypervisor/memory-pool.js";
+import { VmBuildError } from "../../hypervisor/vm.js";
+
+export const ERROR_STATUS = {
+  "bad-request": 400,
+  unauthorized: 401,
+  "not-found": 404,
+  conflict: 409,
+  invalid: 422,
+  internal: 500,
+  "no-capacity": 507,
+} as const;
+
+export type ErrorClass = keyof typeof ERROR_STATUS;
+
+/** The body of every error answer. */
+export interface ErrorBody {
+  readonly error: ErrorClass;
+  readonly message: string;
+  readonly problems?: readonly string[];
+}
+
+export class VmmError extends Error {
+  override readonly name = "VmmError";
+  constructor(
+    readonly error: ErrorClass,
+    message: string,
+    readonly problems?: readonly string[],
+  ) {
+    super(message);
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.error];
+  }
+
+  body(): ErrorBody {
+    return { error: this.error, message: this.message, ...(this.problems && this.problems.length > 0 ? { problems: this.problems } : {}) };
+  }
+}
+
+/** Problems listed in one sentence: "3 problems: a; b; c". */
+export function problemsMessage(what: string, problems: readonly string[]): string {
+  return `${what}: ${problems.length === 1 ? problems[0] : `${problems.length} problems: ${problems.join("; ")}`}`;
+}
+
+/** Any error thrown while applying an action, as a VmmError (the hypervisor's own errors mapped to their class). */
+export function asVmmError(e: unknown): VmmError {
+  if (e instanceof VmmError) return e;
+  if (e instanceof AdmissionError) return new VmmError("no-capacity", e.message);
+  if (e instanceof VmBuildError) return new VmmError(e.usage ? "invalid" : "internal", e.message);
+  if (e instanceof RangeError) return new VmmError("invalid", e.message);
+  return new VmmError("internal", e instanceof Error ? e.message : String(e));
+}

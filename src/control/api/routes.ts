@@ -1,0 +1,112 @@
+/**
+ * The REST routes of docs/api.md (prefix /api/v1): each parses its request (the schema
+ * has checked its shape) into a VmmAction or a read of the Vmm, nothing more.
+ */
+import type { FastifyInstance } from "fastify";
+import type { AutoscaleLimits } from "../../hypervisor/autoscale-limits.js";
+import { VmmError } from "./errors.js";
+import { createBodySchema, errors, fleetBodySchema, nameParams, patchBodySchema } from "./schemas.js";
+import type { LifecycleKind, Vmm } from "./vmm.js";
+
+export const API_PREFIX = "/api/v1";
+
+type Named = { Params: { name: string } };
+const LIFECYCLE: readonly Exclude<LifecycleKind, "destroy">[] = ["start", "stop", "pause", "resume", "reboot"];
+const vmView = { $ref: "VmView#" } as const;
+
+export function restRoutes(app: FastifyInstance, vmm: Vmm, version: string): void {
+  const p = API_PREFIX;
+
+  app.get(`${p}/host`, {
+    schema: {
+      summary: "the host: version, cores, memory budget, VM count",
+      response: {
+        200: {
+          type: "object",
+          properties: {
+            version: { type: "string" },
+            pcpus: { type: "integer" },
+            memory: { type: "object", properties: { budgetBytes: { type: "integer" }, freeBytes: { type: "integer" }, source: { type: "string" } } },
+            vms: { type: "integer" },
+          },
+        },
+      },
+    },
+  }, async () => ({
+    version,
+    pcpus: vmm.hv.scheduler.pcpus,
+    memory: { budgetBytes: vmm.hv.memory.budgetBytes, freeBytes: vmm.hv.memory.freeBytes, source: vmm.hv.memorySource },
+    vms: vmm.records.size,
+  }));
+
+  app.get(`${p}/vms`, { schema: { summary: "every VM", response: { 200: { type: "array", items: vmView } } } }, async () => vmm.list());
+
+  app.post<{ Body: Record<string, unknown> & { start?: boolean } }>(`${p}/vms`, {
+    schema: { summary: "create a VM from a fleet-file VM entry (start: true to start it)", body: createBodySchema, response: { 201: vmView, ...errors(400, 409, 422, 507) } },
+  }, async (req, reply) => {
+    const { start, ...vm } = req.body;
+    const view = await vmm.do({ kind: "create", vm, ...(start !== undefined ? { start } : {}) });
+    return reply.code(201).send(view);
+  });
+
+  app.get<Named>(`${p}/vms/:name`, { schema: { summary: "one VM", params: nameParams, response: { 200: vmView, ...errors(404) } } }, async (req) => vmm.view(req.params.name));
+
+  app.delete<Named>(`${p}/vms/:name`, { schema: { summary: "destroy a stopped VM", params: nameParams, response: { 204: { type: "null" }, ...errors(404, 409) } } }, async (req, reply) => {
+    await vmm.do({ kind: "destroy", name: req.params.name });
+    return reply.code(204).send();
+  });
+
+  for (const kind of LIFECYCLE) {
+    app.post<Named>(`${p}/vms/:name/${kind}`, { schema: { summary: `${kind} a VM`, params: nameParams, response: { 200: vmView, ...errors(404, 409, 422, 507) } } }, async (req) =>
+      vmm.do({ kind, name: req.params.name }),
+    );
+  }
+
+  app.patch<Named & { Body: { weight?: number; cap?: number; vcpus?: number; memTargetBytes?: number; autoscale?: AutoscaleLimits | null } }>(`${p}/vms/:name`, {
+    schema: { summary: "change live settings: all applied, or none", params: nameParams, body: patchBodySchema, response: { 200: vmView, ...errors(400, 404, 409, 422, 507) } },
+  }, async (req) => vmm.do({ kind: "set", name: req.params.name, ...req.body }));
+
+  app.get<Named & { Querystring: { bytes?: string } }>(`${p}/vms/:name/metrics`, {
+    schema: { summary: "the VM's latest metrics sample", params: nameParams, response: { 200: { $ref: "VmMetrics#" }, ...errors(404) } },
+  }, async (req) => vmm.latestMetrics(req.params.name));
+
+  app.get(`${p}/networks`, {
+    schema: {
+      summary: "networks and their switch ports' counters",
+      response: { 200: { type: "array", items: { type: "object", additionalProperties: true, properties: { name: { type: "string" }, subnet: { type: "string" }, ports: { type: "array", items: { type: "object", additionalProperties: true } } } } } },
+    },
+  }, async () =>
+    Object.entries(vmm.networks).map(([name, subnet]) => ({
+      name,
+      subnet,
+      ports: [...vmm.records.values()]
+        .filter((r) => r.entry.nics?.[0]?.network === name)
+        .map((r) => {
+          const s = vmm.hv.port(r.entry.name)?.port.stats;
+          const drops = s ? s.drops.malformed + s.drops.noBuffer + s.drops.rateLimited : 0;
+          return { vm: r.entry.name, mac: r.entry.nics![0]!.mac, rxFrames: s?.rxFrames ?? 0, txFrames: s?.txFrames ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, drops };
+        }),
+    })),
+  );
+
+  app.get(`${p}/fleet`, {
+    schema: { summary: "the fleet document that would recreate these VMs", response: { 200: { type: "object", properties: { networks: { type: "object", additionalProperties: true }, vms: { type: "array", items: { type: "object", additionalProperties: true } } } } } },
+  }, async () => vmm.fleet());
+
+  app.post<{ Body: unknown; Querystring: { start?: string } }>(`${p}/fleet`, {
+    schema: {
+      summary: "apply a fleet document: create what is new, leave what is equal, refuse changes to a running VM's machine; start the fleet's VMs (start=false: do not)",
+      body: fleetBodySchema,
+      querystring: { type: "object", additionalProperties: false, properties: { start: { type: "string", enum: ["true", "false"] } } },
+      response: {
+        200: { type: "object", properties: Object.fromEntries(["created", "replaced", "updated", "unchanged", "started"].map((k) => [k, { type: "array", items: { type: "string" } }])) },
+        ...errors(400, 409, 422, 507),
+      },
+    },
+  }, async (req) => vmm.do({ kind: "fleet-apply", fleet: req.body, start: req.query.start !== "false" }));
+
+  // Unknown /api paths answer in the API's error shape.
+  app.all(`${p}/*`, { schema: { hide: true } }, async (req) => {
+    throw new VmmError("not-found", `no route ${req.method} ${req.url.split("?")[0]}`);
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * The JSON schemas of every route (fastify validates requests with them, so a 400 names
+ * the field; @fastify/swagger turns them into the OpenAPI document). Types only, no
+ * ranges: a value of the right type that is out of range is the action's to refuse (422),
+ * with the fleet file's own message.
+ */
+const size = { anyOf: [{ type: "integer" }, { type: "string" }], description: 'bytes, or a size such as "256M"' } as const;
+const range = { type: "object", required: ["min", "max"], additionalProperties: false, properties: { min: { type: "integer" }, max: { type: "integer" } } } as const;
+const sizeRange = { type: "object", required: ["min", "max"], additionalProperties: false, properties: { min: size, max: size } } as const;
+
+export const autoscaleSchema = {
+  $id: "AutoscaleLimits",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    cpu: { type: "object", additionalProperties: false, properties: { weight: range, cap: range, vcpus: range } },
+    memory: sizeRange,
+  },
+} as const;
+
+const entryProperties = {
+  name: { type: "string" },
+  profile: { type: "string", enum: ["pv", "full"] },
+  cpus: { type: "integer" },
+  "max-cpus": { type: "integer" },
+  mem: size,
+  "mem-target": size,
+  weight: { type: "integer" },
+  cap: { type: "integer" },
+  disks: {
+    type: "array",
+    items: { type: "object", required: ["path"], additionalProperties: false, properties: { path: { type: "string" }, readonly: { type: "boolean" }, snapshot: { type: "boolean" } } },
+  },
+  nics: {
+    type: "array",
+    items: { type: "object", required: ["network"], additionalProperties: false, properties: { network: { type: "string" }, mac: { type: "string" } } },
+  },
+  exec: { type: "string" },
+  workload: { type: "string" },
+  autoscale: { $ref: "AutoscaleLimits#" },
+} as const;
+
+/** One item of a fleet file's `vms:` list. */
+export const vmEntrySchema = {
+  $id: "VmEntry",
+  type: "object",
+  required: ["name"],
+  additionalProperties: false,
+  properties: entryProperties,
+} as const;
+
+/** POST /vms: an entry, and whether to start it at once. */
+export const createBodySchema = {
+  type: "object",
+  required: ["name"],
+  additionalProperties: false,
+  properties: { ...entryProperties, start: { type: "boolean" } },
+} as const;
+
+export const patchBodySchema = {
+  type: "object",
+  minProperties: 1,
+  additionalProperties: false,
+  properties: {
+    weight: { type: "integer" },
+    cap: { type: "integer" },
+    vcpus: { type: "integer" },
+    memTargetBytes: { type: "integer" },
+    autoscale: { anyOf: [{ $ref: "AutoscaleLimits#" }, { type: "null" }] },
+  },
+} as const;
+
+export const fleetBodySchema = {
+  type: "object",
+  description: "a fleet document (the fleet file's format), as JSON or YAML (content-type application/yaml)",
+  required: ["vms"],
+  properties: {
+    networks: { type: ["object", "null"], additionalProperties: { anyOf: [{ type: "object", properties: { subnet: { type: "string" } } }, { type: "null" }] } },
+    vms: { type: "array", items: { $ref: "VmEntry#" } },
+  },
+} as const;
+
+export const errorSchema = {
+  $id: "Error",
+  type: "object",
+  required: ["error", "message"],
+  properties: {
+    error: { type: "string", enum: ["bad-request", "unauthorized", "not-found", "conflict", "invalid", "internal", "no-capacity"] },
+    message: { type: "string" },
+    problems: { type: "array", items: { type: "string" } },
+  },
+} as const;
+
+const vcpus = { type: "object", properties: { online: { type: "integer" }, max: { type: "integer" } } } as const;
+
+export const vmViewSchema = {
+  $id: "VmView",
+  type: "object",
+  required: ["name", "state", "profile", "entry", "settings", "createdAt"],
+  properties: {
+    name: { type: "string" },
+    state: { type: "string", enum: ["created", "running", "paused", "stopped", "crashed"] },
+    reason: { type: "string" },
+    profile: { type: "string", enum: ["pv", "full"] },
+    entry: { type: "object", additionalProperties: true },
+    settings: {
+      type: "object",
+      properties: { weight: { type: "integer" }, cap: { type: "integer" }, vcpus, memTargetBytes: { type: "integer" } },
+    },
+    autoscale: { type: ["object", "null"], additionalProperties: true },
+    createdAt: { type: "integer", description: "ms since the epoch" },
+  },
+} as const;
+
+const nullableNumber = { type: ["number", "null"] } as const;
+
+export const vmMetricsSchema = {
+  $id: "VmMetrics",
+  type: "object",
+  properties: {
+    vm: { type: "string" },
+    at: { type: "integer" },
+    state: { type: "string" },
+    cpuPct: nullableNumber,
+    entitlementPct: nullableNumber,
+    stealPct: nullableNumber,
+    weight: nullableNumber,
+    cap: nullableNumber,
+    vcpus,
+    ramBytes: { type: "integer" },
+    balloonBytes: nullableNumber,
+    availableBytes: nullableNumber,
+    netRxBps: nullableNumber,
+    netTxBps: nullableNumber,
+    exitsPerS: { type: ["object", "null"], additionalProperties: { type: "number" } },
+  },
+} as const;
+
+export const eventSchema = {
+  $id: "Event",
+  type: "object",
+  required: ["seq", "at", "type", "vm"],
+  additionalProperties: true,
+  properties: {
+    seq: { type: "integer" },
+    at: { type: "integer" },
+    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings"] },
+    vm: { type: "string" },
+  },
+} as const;
+
+export const nameParams = { type: "object", required: ["name"], properties: { name: { type: "string" } } } as const;
+export const digits = { type: "string", pattern: "^[0-9]{1,15}$" } as const;
+
+export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema] as const;
+
+/** Error answers a route may give, for the OpenAPI document. */
+export function errors(...codes: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(codes.map((c) => [c, { $ref: "Error#" }]));
+}
