@@ -96,7 +96,7 @@ export function nicNetworks(raw: unknown): string[] {
  * here: admission answers that (507).
  */
 export function checkEntry(raw: unknown, ctx: EntryContext): { ok: true; vm: CheckedEntry } | { ok: false; problems: string[] } {
-  const networks: Record<string, string | null> = { ...ctx.networks };
+  const networks: Record<string, { subnet: string } | null> = Object.fromEntries(Object.entries(ctx.networks).map(([n, subnet]) => [n, { subnet }]));
   for (const n of nicNetworks(raw)) if (!(n in networks)) networks[n] = null;
   const r = checkFleet({ networks, vms: [raw] }, { budgetBytes: Number.POSITIVE_INFINITY, baseDir: ctx.baseDir, ...(ctx.diskProblem ? { diskProblem: ctx.diskProblem } : {}) });
   if (!r.ok) return { ok: false, problems: r.problems.map((p) => p.replace(/^vms\[0\]\.?/, "").replace(/^:/, "entry:")) };

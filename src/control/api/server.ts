@@ -31,6 +31,17 @@ export interface ServerOptions {
 const BODY_LIMIT_BYTES = 1024 * 1024;
 const YAML_TYPES = ["application/yaml", "application/x-yaml", "text/yaml"];
 
+/** A schema failure as one sentence naming each field: "body.weight: must be integer; body.colour: unknown field". */
+function validationMessage(err: FastifyError): string {
+  const where = err.validationContext ?? "body";
+  const parts = (err.validation ?? []).map((v) => {
+    const path = `${where}${v.instancePath.replace(/\//g, ".")}`;
+    const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+    return extra !== undefined ? `${path}.${extra}: unknown field` : `${path}: ${v.message ?? "is not valid"}`;
+  });
+  return parts.length > 0 ? [...new Set(parts)].join("; ") : err.message;
+}
+
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
@@ -59,7 +70,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError | VmmError, _req, reply) => {
     if (err instanceof VmmError) return reply.code(err.status).send(err.body());
-    if (err.validation) return reply.code(400).send({ error: "bad-request", message: err.message.replace(/^(body|querystring|params)\//, "$1.").replace(/, (body|querystring|params)\//g, ", $1.") });
+    if (err.validation) return reply.code(400).send({ error: "bad-request", message: validationMessage(err) });
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) return reply.code(status === 415 ? 415 : 400).send({ error: "bad-request", message: err.message });
     return reply.code(500).send({ error: "internal", message: err.message });
