@@ -1,3 +1,4 @@
+import { vmChargeBytes } from "../hypervisor/memory-pool.js";
 /**
  * `paravm up` as a user runs it: a bad fleet file is refused with every problem listed
  * and nothing booted; with guest images built, a real fleet boots, reports metrics (as
@@ -12,6 +13,9 @@ import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { defaultGuestDir } from "./args.js";
 import { parseFleet } from "./fleet-file.js";
+
+/** What one of fleet-small.yaml's 64 MiB, 1-vCPU VMs is charged in the memory budget (MiB). */
+const ONE = vmChargeBytes(64 * 1024 * 1024, 1) / (1024 * 1024);
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(root, "bin", "paravm.js");
@@ -70,7 +74,7 @@ describe("paravm up: a bad fleet file", () => {
     assert.match(r1.stderr, /^paravm: error: cannot read fleet file '.*nope\.yaml': no such file\n$/);
     const r2 = spawnSync(process.execPath, [bin, "up", small, "--host-mem", "128M"], { encoding: "utf8" });
     assert.equal(r2.status, 2, r2.stderr);
-    assert.match(r2.stderr, /vms: the fleet needs 176 MiB of host memory \(alpha 88 MiB, beta 88 MiB; .*budget is 128 MiB/);
+    assert.match(r2.stderr, new RegExp(`vms: the fleet needs ${2 * ONE} MiB of host memory \\(alpha ${ONE} MiB, beta ${ONE} MiB; .*budget is 128 MiB`));
   });
 });
 
@@ -101,7 +105,7 @@ describe("paravm up: a real fleet", { skip: noGuest }, () => {
       assert.ok(mine.every((l) => l.mem.ramBytes === 64 * 1024 * 1024));
       assert.ok(mine.every((l, i) => i === 0 || l.t >= mine[i - 1]!.t), "time goes forward");
     }
-    assert.match(err, /paravm: host memory budget \d+ MiB .*the fleet is charged 176 MiB/);
+    assert.match(err, new RegExp(`paravm: host memory budget \\d+ MiB .*the fleet is charged ${2 * ONE} MiB`));
     assert.match(err, /alpha: stopped \(stopped\)/);
     assert.match(err, /beta: stopped \(stopped\)/);
     assert.match(err, /fleet stopped/);
@@ -119,7 +123,7 @@ describe("paravm up: a real fleet", { skip: noGuest }, () => {
         const s = tmux("capture-pane", "-p", "-t", "up").stdout;
         return /^> 1 +alpha +running /m.test(s) && /^  2 +beta +running /m.test(s) ? s : null;
       });
-      assert.match(screen, /^paravm up fleet-small\.yaml: 2 VMs, memory 176 MiB of \d+ MiB charged/m);
+      assert.match(screen, new RegExp(`^paravm up fleet-small\\.yaml: 2 VMs, memory ${2 * ONE} MiB of \\d+ MiB charged`, "m"));
       assert.match(screen, /#  NAME +STATE +VCPU +CPU% +ENT% +STEAL%/);
       tmux("send-keys", "-t", "up", "2", "p");
       await until("beta paused", 20_000, () => /^> 2 +beta +paused /m.test(tmux("capture-pane", "-p", "-t", "up").stdout));
