@@ -5,7 +5,7 @@
 //   node scripts/setup.mjs [--quiet]     --quiet: print nothing when there is nothing to do
 //
 // Installs (only when something is missing; as root, or through `sudo -n` otherwise):
-//   gcc-riscv64-unknown-elf  qemu-system-misc  opensbi  device-tree-compiler  g++  tmux
+//   gcc-riscv64-unknown-elf  qemu-system-misc  opensbi  device-tree-compiler  g++  tmux  chromium
 // Then builds the guest-RAM addon (native/guest-ram.cc, docs/memory.md) into
 // $PARAVM_CACHE/native/<key>/ (default ~/.cache/paravm), once per source, Node ABI and CPU;
 // if it cannot be built, one warning: paravm then runs without giving memory back.
@@ -28,6 +28,9 @@ const REQUIREMENTS = [
   { what: "g++", kind: "command", pkg: "g++" },
   // A pseudo-terminal for the test that reads `paravm up`'s live table off a screen.
   { what: "tmux", kind: "command", pkg: "tmux" },
+  // The dashboard's browser tests drive Debian's chromium through playwright-core
+  // (test/web/); playwright's own browser downloads are never used.
+  { what: "/usr/bin/chromium", kind: "file", pkg: "chromium" },
 ];
 
 const say = (line) => process.stdout.write(`setup: ${line}\n`);
