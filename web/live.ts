@@ -15,10 +15,10 @@ const EVENTS_KEPT = 1000;
 /** Column-wise samples, the layout uPlot draws from. */
 export interface History {
   t: number[];
-  cpuPct: number[];
-  entitlementPct: number[];
-  stealPct: number[];
-  weight: number[];
+  cpuPct: (number | null)[];
+  entitlementPct: (number | null)[];
+  stealPct: (number | null)[];
+  weight: (number | null)[];
   ramMiB: (number | null)[];
   balloonMiB: (number | null)[];
   availableMiB: (number | null)[];
@@ -121,6 +121,8 @@ export class EventFeed {
         if (typeof data === "string") this.take(JSON.parse(data) as ApiEvent);
       },
     });
+    // The history is there even while the socket cannot connect.
+    void this.backfill();
   }
 
   private async backfill(): Promise<void> {
