@@ -40,17 +40,19 @@ export interface VmMetrics {
   vm: string;
   at: number | string;
   state: string;
-  cpuPct: number;
-  entitlementPct: number;
-  stealPct: number;
-  weight: number;
-  cap: number;
+  /** Percent of one host core; null when not running (or before a second sample). */
+  cpuPct: number | null;
+  entitlementPct: number | null;
+  stealPct: number | null;
+  weight: number | null;
+  cap: number | null;
   vcpus: { online: number; max: number };
   ramBytes: number | null;
   balloonBytes: number | null;
   availableBytes: number | null;
   netRxBps?: number | null;
   netTxBps?: number | null;
+  /** Exits per second by reason; null when the daemon cannot count them live. */
   exitsPerS: Record<string, number> | null;
 }
 

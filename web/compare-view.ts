@@ -94,7 +94,9 @@ export function compareView(api: Api, metrics: MetricsFeed): View {
     };
     const sorted = [...reasons].sort((a, b) => (totals.pv.byReason.get(b) ?? 0) + (totals.full.byReason.get(b) ?? 0) - (totals.pv.byReason.get(a) ?? 0) - (totals.full.byReason.get(a) ?? 0));
     tbody.replaceChildren(...sorted.map((r) => h("tr", {}, h("td", {}, r), ...cell("pv", r), ...cell("full", r))));
-    tbody.append(h("tr", { class: "total" }, h("td", {}, "all exits"), h("td", { class: "num" }, Math.round(all.pv).toLocaleString()), h("td"), h("td", { class: "num" }, Math.round(all.full).toLocaleString()), h("td")));
+    // No sample with exits yet is "unknown", not zero exits.
+    const total = (side: "pv" | "full"): string => (totals[side].seconds === 0 ? UNKNOWN : Math.round(all[side]).toLocaleString());
+    tbody.append(h("tr", { class: "total" }, h("td", {}, "all exits"), h("td", { class: "num" }, total("pv")), h("td"), h("td", { class: "num" }, total("full")), h("td")));
 
     const missing = (["pv", "full"] as const).filter((s) => pick[s].value !== NONE && m[s] !== undefined && m[s]!.exitsPerS === null);
     const idle = (["pv", "full"] as const).filter((s) => pick[s].value !== NONE && m[s] === undefined);

@@ -4,13 +4,22 @@
  */
 import type { ApiEvent } from "./api.js";
 import { h } from "./dom.js";
-import { clock } from "./format.js";
+import { bytes, clock } from "./format.js";
 import type { EventFeed } from "./live.js";
 
 /** Lines drawn; the feed keeps more. */
 const LINES_SHOWN = 200;
 /** Fields shown in a line's own words rather than as key=value. */
 const CORE_FIELDS = new Set(["seq", "at", "type", "vm", "state", "reason", "resource", "from", "to", "applied"]);
+
+/** A created VM's entry, in a few words (the whole entry is on its page). */
+function entrySummary(v: unknown): string {
+  if (v === null || typeof v !== "object") return show(v);
+  const e = v as Record<string, unknown>;
+  const mem = typeof e.mem === "number" ? bytes(e.mem) : String(e.mem ?? "");
+  const runs = e.exec !== undefined ? "exec" : e.workload !== undefined ? `workload ${show(e.workload)}` : "shell";
+  return `${show(e.profile ?? "pv")}, ${show(e.cpus ?? 1)} vCPU, ${mem}, ${runs}`;
+}
 
 function show(v: unknown): string {
   return typeof v === "string" ? v : JSON.stringify(v);
@@ -30,7 +39,8 @@ export function describeEvent(e: ApiEvent): string {
       break;
   }
   for (const [k, v] of Object.entries(e)) {
-    if (!CORE_FIELDS.has(k) && v !== undefined) parts.push(`${k}=${show(v)}`);
+    if (k === "entry") parts.push(entrySummary(v));
+    else if (!CORE_FIELDS.has(k) && v !== undefined) parts.push(`${k}=${show(v)}`);
   }
   if (e.reason !== undefined && e.reason !== null && e.reason !== "") parts.push(`— ${show(e.reason)}`);
   return parts.join(" ");

@@ -103,16 +103,16 @@ export function fleetView(api: Api, metrics: MetricsFeed, events: EventFeed): Vi
       c[2]!.className = `state state-${state}`;
       const vcpus = m?.vcpus ?? v.settings.vcpus;
       setText(c[3]!, `${vcpus.online}/${vcpus.max}`);
-      const cpuText = m ? `${pct(m.cpuPct)} / ${pct(m.entitlementPct)}` : UNKNOWN;
+      const cpuText = m && m.cpuPct !== null ? `${pct(m.cpuPct)} / ${pct(m.entitlementPct)}` : UNKNOWN;
       setText(c[4]!.lastChild as Element, cpuText);
       // The bar's scale is the VM's vCPUs: 100% of the bar = every vCPU busy.
       const full = Math.max(1, vcpus.online) * 100;
       row.bar.style.width = `${Math.min(100, ((m?.cpuPct ?? 0) / full) * 100)}%`;
       row.barEnt.style.left = `${Math.min(100, ((m?.entitlementPct ?? 0) / full) * 100)}%`;
-      row.barEnt.hidden = m === undefined;
+      row.barEnt.hidden = m?.entitlementPct === null || m?.entitlementPct === undefined;
       setText(c[5]!, m ? pct(m.stealPct) : UNKNOWN);
       setText(c[6]!, String(m?.weight ?? v.settings.weight));
-      const cap = m?.cap ?? v.settings.cap;
+      const cap: number = m?.cap ?? v.settings.cap;
       setText(c[7]!, cap === 0 ? "none" : `${cap}%`);
       setText(c[8]!, bytes(m?.ramBytes ?? null));
       setText(c[9]!, bytes(m?.balloonBytes ?? null));

@@ -7,7 +7,7 @@ import { lineChart, type Chart } from "./charts.js";
 import { consoleView } from "./console-view.js";
 import { h, setText } from "./dom.js";
 import { eventLog } from "./event-log.js";
-import { bytes, pct, UNKNOWN } from "./format.js";
+import { bytes, parseSize, pct, UNKNOWN } from "./format.js";
 import type { EventFeed, MetricsFeed } from "./live.js";
 import { notifyError } from "./notice.js";
 import { settingsPanel } from "./settings-panel.js";
@@ -37,7 +37,7 @@ function charts(): Chart[] {
     lineChart({
       id: "chart-steal",
       title: "Steal",
-      unit: "% of the VM's vCPU time",
+      unit: "% of vCPU time",
       range: [0, 10],
       series: [{ label: "steal", color: COLORS.steal, column: "stealPct", fmt: num(1, "%") }],
     }),
@@ -78,7 +78,7 @@ export function vmView(api: Api, name: string, metrics: MetricsFeed, events: Eve
     settings.update(v);
     const e = v.entry;
     const runs = e.exec !== undefined ? `exec: ${e.exec}` : e.workload !== undefined ? `workload: ${e.workload}` : "a shell";
-    setText(summary, `${v.profile} · ${v.settings.vcpus.online}/${v.settings.vcpus.max} vCPUs · RAM ${String(e.mem ?? UNKNOWN)} · runs ${runs}`);
+    setText(summary, `${v.profile} · ${v.settings.vcpus.online}/${v.settings.vcpus.max} vCPUs · RAM ${bytes(parseSize(e.mem))} · runs ${runs}`);
   }
 
   const load = async (): Promise<void> => {
@@ -98,8 +98,8 @@ export function vmView(api: Api, name: string, metrics: MetricsFeed, events: Eve
     for (const c of chartList) c.update(metrics.history.get(name));
     setText(
       now,
-      m === undefined
-        ? "Not running: no live figures."
+      m === undefined || m.cpuPct === null
+        ? `${m?.state ?? "Not running"}: no live figures.`
         : `CPU ${pct(m.cpuPct, 1)} of ${pct(m.entitlementPct)} entitled · steal ${pct(m.stealPct, 1)} · weight ${m.weight} · RAM ${bytes(m.ramBytes)}, balloon ${bytes(m.balloonBytes)}, available ${bytes(m.availableBytes)}`,
     );
     if (view !== null && m !== undefined && m.state !== shownState) show(view);
