@@ -8,6 +8,7 @@
  *     paravm compare --exec …   pv and full side by side (compare.ts, stats-table.ts)
  *     paravm up FILE            a fleet from a file, watched live (up-command.ts, fleet-file.ts, top-table.ts)
  *     paravm serve              the daemon: REST/WebSocket API, metrics, durable state (api/)
+ *     paravm vm …, fleet apply  a client of a running daemon, `paravm serve` (client/)
  *
  * Argument parsing shared by the commands is in args.ts. Exit status: the guest's; 124
  * when --max-insns stopped the run; 2 for usage errors (one line on stderr); 1 when the
@@ -29,6 +30,7 @@ import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.j
 import { runMulti, type MultiOptions } from "./multi-command.js";
 import { runUp, type UpOptions } from "./up-command.js";
 import { runServe, type ServeOptions } from "./api/serve-command.js";
+import { registerClientCommands } from "./client/commands.js";
 
 export { defaultGuestDir, EscapeFilter, EXIT, parseCount, parseCpus, parseMemSize, parseProfile, statsJson, UsageError };
 
@@ -281,6 +283,8 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
         })(),
       );
     });
+
+  registerClientCommands(program, setStatus);
 
   return program;
 }

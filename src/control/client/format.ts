@@ -1,0 +1,134 @@
+/**
+ * The client's human output: the VM list, one VM, a fleet apply's outcome, and the API's
+ * metrics frames turned into `paravm up`'s top table (top-table.ts). No I/O here.
+ */
+import { shortBytes, type VmMetrics as TopMetrics } from "../top-table.js";
+
+/** A VM as GET /vms gives it (docs/api.md, `VmView`); fields the client does not show are left out. */
+export interface VmView {
+  readonly name: string;
+  readonly state: string;
+  readonly reason?: string;
+  readonly profile: string;
+  readonly entry: Record<string, unknown>;
+  readonly settings: {
+    readonly weight: number;
+    readonly cap: number;
+    readonly vcpus: { readonly online: number; readonly max: number };
+    readonly memTargetBytes: number | null;
+  };
+  readonly autoscale: unknown;
+  readonly createdAt?: string | number;
+}
+
+/** One VM's sample on the metrics stream (docs/api.md, `VmMetrics`). */
+export interface ApiVmMetrics {
+  readonly vm: string;
+  readonly at: number | string;
+  readonly state: string;
+  readonly cpuPct: number | null;
+  readonly entitlementPct: number | null;
+  readonly stealPct: number | null;
+  readonly weight: number | null;
+  readonly cap: number | null;
+  readonly vcpus: { readonly online: number; readonly max: number };
+  readonly ramBytes: number;
+  readonly balloonBytes: number | null;
+  readonly availableBytes: number | null;
+  readonly netRxBps: number | null;
+  readonly netTxBps: number | null;
+}
+
+export interface FleetApplied {
+  readonly created: readonly string[];
+  readonly unchanged: readonly string[];
+  readonly started: readonly string[];
+}
+
+/** The RAM a view's entry asks for, in bytes (sizes may be numbers or "256M"), or null when not given. */
+function entryMem(v: VmView): number | null {
+  const m = v.entry.mem;
+  return typeof m === "number" ? m : null;
+}
+
+const dash = (s: string | number | null | undefined): string => (s === null || s === undefined || s === "" ? "-" : String(s));
+
+const VM_COLUMNS: readonly { head: string; cell: (v: VmView) => string }[] = [
+  { head: "NAME", cell: (v) => v.name },
+  { head: "STATE", cell: (v) => v.state },
+  { head: "PROFILE", cell: (v) => v.profile },
+  { head: "VCPUS", cell: (v) => `${v.settings.vcpus.online}/${v.settings.vcpus.max}` },
+  { head: "MEM", cell: (v) => (entryMem(v) === null ? dash(v.entry.mem as string | undefined) : shortBytes(entryMem(v))) },
+  { head: "TARGET", cell: (v) => (v.settings.memTargetBytes === null || v.settings.memTargetBytes === undefined ? "-" : shortBytes(v.settings.memTargetBytes)) },
+  { head: "WEIGHT", cell: (v) => String(v.settings.weight) },
+  { head: "CAP", cell: (v) => (v.settings.cap === 0 ? "-" : `${v.settings.cap}%`) },
+  { head: "AUTOSCALE", cell: (v) => (v.autoscale === null || v.autoscale === undefined ? "off" : "on") },
+  { head: "REASON", cell: (v) => dash(v.reason) },
+];
+
+/** Columns padded to their widest cell, two spaces apart, trailing blanks trimmed. */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** `vm ls`: one row per VM; a hint instead of an empty table. */
+export function vmTable(vms: readonly VmView[]): string[] {
+  if (vms.length === 0) return ["no VMs (create one with `paravm vm create NAME`)"];
+  return textTable(
+    VM_COLUMNS.map((c) => c.head),
+    vms.map((v) => VM_COLUMNS.map((c) => c.cell(v))),
+  );
+}
+
+/** After a state change or `set`: the VM in one line. */
+export function vmLine(v: VmView): string {
+  const cap = v.settings.cap === 0 ? "no cap" : `cap ${v.settings.cap}%`;
+  const target = v.settings.memTargetBytes === null || v.settings.memTargetBytes === undefined ? "" : `, mem target ${shortBytes(v.settings.memTargetBytes)}`;
+  const reason = v.reason !== undefined && v.reason !== "" ? ` (${v.reason})` : "";
+  return `${v.name}: ${v.state}${reason}, vcpus ${v.settings.vcpus.online}/${v.settings.vcpus.max}, weight ${v.settings.weight}, ${cap}${target}, autoscale ${v.autoscale === null || v.autoscale === undefined ? "off" : "on"}`;
+}
+
+/** `fleet apply`: what was created, left alone and started. */
+export function fleetLines(r: FleetApplied): string[] {
+  const list = (xs: readonly string[]): string => (xs.length === 0 ? "none" : xs.join(", "));
+  return [`created: ${list(r.created)}`, `unchanged: ${list(r.unchanged)}`, `started: ${list(r.started)}`];
+}
+
+/** Milliseconds since the epoch from the API's `at` (a number of ms or an ISO date). */
+function atMs(at: number | string): number {
+  return typeof at === "number" ? at : Date.parse(at);
+}
+
+/** The API's metrics sample in the shape `paravm up`'s table renders; `t` is seconds since `sinceMs`. */
+export function topMetrics(m: ApiVmMetrics, sinceMs: number): TopMetrics {
+  const t = Math.max(0, Math.round((atMs(m.at) - sinceMs) / 100) / 10);
+  return {
+    t: Number.isFinite(t) ? t : 0,
+    vm: m.vm,
+    state: m.state,
+    vcpus: m.vcpus,
+    cpuPct: m.cpuPct,
+    entitlementPct: m.entitlementPct,
+    stealPct: m.stealPct,
+    weight: m.weight,
+    cap: m.cap,
+    mem: { ramBytes: m.ramBytes, balloonBytes: m.balloonBytes, guestAvailableBytes: m.availableBytes },
+    net: m.netRxBps === null || m.netTxBps === null || m.netRxBps === undefined ? null : { rxBytesPerS: m.netRxBps, txBytesPerS: m.netTxBps },
+  };
+}
+
+/** An event from the stream as one line for top's event area. */
+export function eventLine(e: Record<string, unknown>): string {
+  const time = typeof e.at === "number" || typeof e.at === "string" ? new Date(e.at).toISOString().slice(11, 19) : "--:--:--";
+  const vm = typeof e.vm === "string" ? e.vm : "-";
+  switch (e.type) {
+    case "state":
+      return `${time} ${vm}: ${String(e.state)}${e.reason !== undefined && e.reason !== null ? ` (${String(e.reason)})` : ""}`;
+    case "decision":
+      return `${time} ${vm}: ${String(e.resource)} ${String(e.from)} -> ${String(e.to)}${e.applied === false ? " (not applied)" : ""}: ${String(e.reason)}`;
+    default:
+      return `${time} ${vm}: ${String(e.type)}`;
+  }
+}
