@@ -1,0 +1,140 @@
+/**
+ * A real `paravm serve` child for the client's tests and bench:api: a free port on
+ * loopback, a temporary state directory, a token, its output in a log file (never a pipe
+ * nobody drains), and the `paravm` command line run against it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const HARNESS = {
+  /** How long the daemon may take to answer /healthz after it was started. */
+  READY_TIMEOUT_MS: 30_000,
+  POLL_MS: 100,
+  /** How long a stopping daemon gets after SIGTERM before SIGKILL. */
+  STOP_GRACE_MS: 10_000,
+} as const;
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+export const PARAVM_BIN = join(REPO_ROOT, "bin", "paravm.js");
+
+/** A TCP port nothing listens on right now (the kernel's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === "object" && addr !== null ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class Daemon {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+    readonly token: string,
+    readonly dir: string,
+    readonly logFile: string,
+  ) {}
+
+  /** Start `paravm serve` on a free loopback port with a token and a fresh state dir; resolves once it answers. */
+  static async start(extraArgs: readonly string[] = []): Promise<Daemon> {
+    const dir = mkdtempSync(join(tmpdir(), "paravm-serve-"));
+    const port = await freePort();
+    const token = `test-${process.pid}-${port}`;
+    const logFile = join(dir, "serve.log");
+    const log = openSync(logFile, "a");
+    const child = spawn(
+      process.execPath,
+      [PARAVM_BIN, "serve", "--listen", `127.0.0.1:${port}`, "--token", token, "--state-dir", join(dir, "state"), ...extraArgs],
+      { stdio: ["ignore", log, log], env: { ...process.env, PARAVM_TOKEN: "" } },
+    );
+    const d = new Daemon(child, `http://127.0.0.1:${port}`, token, dir, logFile);
+    await d.ready();
+    return d;
+  }
+
+  private async ready(): Promise<void> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < HARNESS.READY_TIMEOUT_MS) {
+      if (this.child.exitCode !== null) throw new Error(`paravm serve exited ${this.child.exitCode}:\n${this.log()}`);
+      try {
+        if ((await fetch(`${this.url}/healthz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, HARNESS.POLL_MS));
+    }
+    await this.stop();
+    throw new Error(`paravm serve did not answer /healthz within ${HARNESS.READY_TIMEOUT_MS} ms:\n${this.log()}`);
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  /** The API's own answer to a request (with the token), for comparing what the CLI prints. */
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const r = await fetch(`${this.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await r.text();
+    return { status: r.status, json: text === "" ? null : (JSON.parse(text) as unknown) };
+  }
+
+  /**
+   * `paravm ARGS` against this daemon (PARAVM_HOST and PARAVM_TOKEN set; `env` overrides
+   * them). `stopWhen`: SIGTERM once stdout matches (for commands that follow a stream).
+   */
+  cli(args: readonly string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; stopWhen?: RegExp } = {}): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [PARAVM_BIN, ...args], {
+        env: { ...process.env, PARAVM_HOST: this.url, PARAVM_TOKEN: this.token, ...opts.env },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (s: string) => {
+        stdout += s;
+        if (opts.stopWhen?.test(stdout)) child.kill("SIGTERM");
+      });
+      child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+      const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+      child.on("close", (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+      if (opts.input !== undefined) child.stdin.end(opts.input);
+      else child.stdin.end();
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after a grace period; the state dir is removed. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
+      this.child.kill("SIGTERM");
+      const t = setTimeout(() => this.child.kill("SIGKILL"), HARNESS.STOP_GRACE_MS);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
