@@ -166,3 +166,27 @@ describe("paravm vm … against paravm serve", { skip: noGuest }, () => {
     await until("f1's command to run", BOOT_TIMEOUT_MS, async () => /fleet-ok/.test((await d.cli(["vm", "logs", "f1"])).stdout));
   });
 });
+
+describe("paravm vm … over a Unix socket (paravm serve --socket, no token)", () => {
+  let d: Daemon;
+  before(async () => {
+    d = await Daemon.start({ socket: true });
+  });
+  after(async () => {
+    await d?.stop();
+  });
+
+  test("REST and the console WebSocket reach the daemon through unix:PATH", async () => {
+    const c = await d.cli(["vm", "create", "s1", "--mem", "64M", "--host", d.url], { env: { PARAVM_HOST: "", PARAVM_TOKEN: "" } });
+    assert.equal(c.status, 0, c.stderr);
+    const ls = await d.cli(["vm", "ls", "--json"], { env: { PARAVM_TOKEN: "" } });
+    assert.deepEqual((JSON.parse(ls.stdout) as VmView[]).map((v) => v.name), ["s1"]);
+    // Attached and detached again (no input, nothing printed by a VM not started): exit 0.
+    const con = await d.cli(["vm", "console", "s1"], { env: { PARAVM_TOKEN: "" } });
+    assert.equal(con.status, 0, con.stderr);
+    const gone = await d.cli(["vm", "console", "s2"], { env: { PARAVM_TOKEN: "" } });
+    assert.equal(gone.status, CLIENT_EXIT.API_ERROR);
+    assert.match(gone.stderr, /^paravm: error: no VM named "s2"\n$/);
+    assert.equal((await d.cli(["vm", "rm", "s1"])).status, 0);
+  });
+});

@@ -43,7 +43,8 @@ interface Common {
 function clientErrorStatus(e: unknown): number {
   if (e instanceof ApiError) {
     process.stderr.write(`paravm: error: ${e.message}\n`);
-    for (const p of e.problems) process.stderr.write(`  ${p}\n`);
+    // The message often quotes its one problem already: list only what it does not say.
+    for (const p of e.problems) if (!e.message.includes(p)) process.stderr.write(`  ${p}\n`);
     return e.status === HTTP_NO_CAPACITY ? CLIENT_EXIT.NO_CAPACITY : CLIENT_EXIT.API_ERROR;
   }
   if (e instanceof NoDaemonError) {

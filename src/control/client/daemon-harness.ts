@@ -1,14 +1,15 @@
 /**
  * A real `paravm serve` child for the client's tests and bench:api: a free port on
- * loopback, a temporary state directory, a token, its output in a log file (never a pipe
+ * loopback with a token (or a Unix socket), a temporary state directory, its output in a log file (never a pipe
  * nobody drains), and the `paravm` command line run against it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ApiClient, parseEndpoint } from "./api-client.js";
 
 export const HARNESS = {
   /** How long the daemon may take to answer /healthz after it was started. */
@@ -48,19 +49,33 @@ export class Daemon {
     readonly logFile: string,
   ) {}
 
-  /** Start `paravm serve` on a free loopback port with a token and a fresh state dir; resolves once it answers. */
-  static async start(extraArgs: readonly string[] = []): Promise<Daemon> {
+  /**
+   * Start `paravm serve` with a fresh state dir, on a free loopback port with a token, or
+   * (`socket`) on a Unix socket in that dir without one; resolves once it answers.
+   */
+  static async start(opts: { socket?: boolean; extraArgs?: readonly string[] } = {}): Promise<Daemon> {
     const dir = mkdtempSync(join(tmpdir(), "paravm-serve-"));
-    const port = await freePort();
-    const token = `test-${process.pid}-${port}`;
+    let listen: string[];
+    let url: string;
+    let token = "";
+    if (opts.socket === true) {
+      const path = join(dir, "paravm.sock");
+      listen = ["--socket", path];
+      url = `unix:${path}`;
+    } else {
+      const port = await freePort();
+      token = `test-${process.pid}-${port}`;
+      listen = ["--listen", `127.0.0.1:${port}`, "--token", token];
+      url = `http://127.0.0.1:${port}`;
+    }
     const logFile = join(dir, "serve.log");
     const log = openSync(logFile, "a");
-    const child = spawn(
-      process.execPath,
-      [PARAVM_BIN, "serve", "--listen", `127.0.0.1:${port}`, "--token", token, "--state-dir", join(dir, "state"), ...extraArgs],
-      { stdio: ["ignore", log, log], env: { ...process.env, PARAVM_TOKEN: "" } },
-    );
-    const d = new Daemon(child, `http://127.0.0.1:${port}`, token, dir, logFile);
+    const child = spawn(process.execPath, [PARAVM_BIN, "serve", ...listen, "--state-dir", join(dir, "state"), ...(opts.extraArgs ?? [])], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, PARAVM_TOKEN: "" },
+    });
+    closeSync(log);
+    const d = new Daemon(child, url, token, dir, logFile);
     await d.ready();
     return d;
   }
@@ -69,10 +84,14 @@ export class Daemon {
     const t0 = Date.now();
     while (Date.now() - t0 < HARNESS.READY_TIMEOUT_MS) {
       if (this.child.exitCode !== null) throw new Error(`paravm serve exited ${this.child.exitCode}:\n${this.log()}`);
+      const probe = new ApiClient(parseEndpoint(this.url), this.token || undefined);
       try {
-        if ((await fetch(`${this.url}/healthz`)).ok) return;
+        await probe.request("GET", "/healthz", {});
+        return;
       } catch {
         // not listening yet
+      } finally {
+        probe.close();
       }
       await new Promise((r) => setTimeout(r, HARNESS.POLL_MS));
     }
@@ -88,7 +107,7 @@ export class Daemon {
     }
   }
 
-  /** The API's own answer to a request (with the token), for comparing what the CLI prints. */
+  /** The API's own answer to a request (with the token; TCP daemons), for comparing what the CLI prints. */
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     const r = await fetch(`${this.url}/api/v1${path}`, {
       method,
@@ -111,9 +130,14 @@ export class Daemon {
       });
       let stdout = "";
       let stderr = "";
+      let stopped = false;
       child.stdout.setEncoding("utf8").on("data", (s: string) => {
         stdout += s;
-        if (opts.stopWhen?.test(stdout)) child.kill("SIGTERM");
+        // Once: a second SIGTERM would find the command's handler gone and kill it outright.
+        if (!stopped && opts.stopWhen?.test(stdout)) {
+          stopped = true;
+          child.kill("SIGTERM");
+        }
       });
       child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
       const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);

@@ -21,11 +21,14 @@ test("vm ls: a header and one aligned row per VM", () => {
   const lines = vmTable([
     view({ name: "web", settings: { weight: 512, cap: 50, vcpus: { online: 2, max: 4 }, memTargetBytes: 48 * MiB }, autoscale: { cpu: {} } }),
     view({ name: "a-much-longer-name", state: "stopped", reason: "powered off", profile: "full", entry: { name: "x", mem: "128M" } }),
+    view({ name: "c", state: "stopped", reason: "stopped", settings: { weight: 256, cap: 0, vcpus: { online: 1, max: 1 }, memTargetBytes: 64 * MiB } }),
   ]);
-  assert.equal(lines.length, 3);
+  assert.equal(lines.length, 4);
   assert.match(lines[0]!, /^NAME\s+STATE\s+PROFILE\s+VCPUS\s+MEM\s+TARGET\s+WEIGHT\s+CAP\s+AUTOSCALE\s+REASON$/);
   assert.match(lines[1]!, /^web\s+running\s+pv\s+2\/4\s+64M\s+48M\s+512\s+50%\s+on\s+-$/);
   assert.match(lines[2]!, /^a-much-longer-name\s+stopped\s+full\s+1\/2\s+128M\s+-\s+256\s+-\s+off\s+powered off$/);
+  // A target equal to the RAM is no balloon; a reason that repeats the state says nothing.
+  assert.match(lines[3]!, /^c\s+stopped\s+pv\s+1\/1\s+64M\s+-\s+256\s+-\s+off\s+-$/);
   // Columns line up: STATE starts at the same offset in every line.
   const col = lines.map((l) => l.search(/running|stopped|STATE/));
   assert.ok(col.every((c) => c === col[0]), col.join(","));

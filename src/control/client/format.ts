@@ -53,17 +53,28 @@ function entryMem(v: VmView): number | null {
 
 const dash = (s: string | number | null | undefined): string => (s === null || s === undefined || s === "" ? "-" : String(s));
 
+/** The balloon's target, or null when there is none to show (the daemon reports the whole RAM then). */
+function memTarget(v: VmView): number | null {
+  const t = v.settings.memTargetBytes;
+  return t === null || t === undefined || t === entryMem(v) ? null : t;
+}
+
+/** Why the VM is in its state, unless that only repeats the state ("stopped (stopped)"). */
+function reasonOf(v: VmView): string | null {
+  return v.reason === undefined || v.reason === null || v.reason === "" || v.reason === v.state ? null : v.reason;
+}
+
 const VM_COLUMNS: readonly { head: string; cell: (v: VmView) => string }[] = [
   { head: "NAME", cell: (v) => v.name },
   { head: "STATE", cell: (v) => v.state },
   { head: "PROFILE", cell: (v) => v.profile },
   { head: "VCPUS", cell: (v) => `${v.settings.vcpus.online}/${v.settings.vcpus.max}` },
   { head: "MEM", cell: (v) => (entryMem(v) === null ? dash(v.entry.mem as string | undefined) : shortBytes(entryMem(v))) },
-  { head: "TARGET", cell: (v) => (v.settings.memTargetBytes === null || v.settings.memTargetBytes === undefined ? "-" : shortBytes(v.settings.memTargetBytes)) },
+  { head: "TARGET", cell: (v) => (memTarget(v) === null ? "-" : shortBytes(memTarget(v))) },
   { head: "WEIGHT", cell: (v) => String(v.settings.weight) },
   { head: "CAP", cell: (v) => (v.settings.cap === 0 ? "-" : `${v.settings.cap}%`) },
   { head: "AUTOSCALE", cell: (v) => (v.autoscale === null || v.autoscale === undefined ? "off" : "on") },
-  { head: "REASON", cell: (v) => dash(v.reason) },
+  { head: "REASON", cell: (v) => dash(reasonOf(v)) },
 ];
 
 /** Columns padded to their widest cell, two spaces apart, trailing blanks trimmed. */
@@ -85,8 +96,8 @@ export function vmTable(vms: readonly VmView[]): string[] {
 /** After a state change or `set`: the VM in one line. */
 export function vmLine(v: VmView): string {
   const cap = v.settings.cap === 0 ? "no cap" : `cap ${v.settings.cap}%`;
-  const target = v.settings.memTargetBytes === null || v.settings.memTargetBytes === undefined ? "" : `, mem target ${shortBytes(v.settings.memTargetBytes)}`;
-  const reason = v.reason !== undefined && v.reason !== "" ? ` (${v.reason})` : "";
+  const target = memTarget(v) === null ? "" : `, mem target ${shortBytes(memTarget(v))}`;
+  const reason = reasonOf(v) === null ? "" : ` (${reasonOf(v)})`;
   return `${v.name}: ${v.state}${reason}, vcpus ${v.settings.vcpus.online}/${v.settings.vcpus.max}, weight ${v.settings.weight}, ${cap}${target}, autoscale ${v.autoscale === null || v.autoscale === undefined ? "off" : "on"}`;
 }
 
