@@ -154,23 +154,30 @@ describe("paravm vm … against paravm serve", { skip: noGuest }, () => {
     assert.match((await d.cli(["vm", "ls"])).stdout, /^no VMs/);
   });
 
-  test("fleet apply: creates what is new, then leaves it alone", async () => {
+  test("fleet apply: --no-start creates what is new; applied again, leaves it alone and starts it", async () => {
     const file = join(d.dir, "fleet.yaml");
     writeFileSync(file, 'vms:\n  - { name: f1, mem: 64M, exec: "echo fleet-ok" }\n');
-    const a = await d.cli(["fleet", "apply", file, "--json"]);
+    const a = await d.cli(["fleet", "apply", file, "--no-start", "--json"]);
     assert.equal(a.status, 0, a.stderr);
-    assert.deepEqual((JSON.parse(a.stdout) as { created: string[] }).created, ["f1"]);
+    const r = JSON.parse(a.stdout) as { created: string[]; started: string[] };
+    assert.deepEqual([r.created, r.started], [["f1"], []]);
+    assert.equal((JSON.parse((await d.cli(["vm", "ls", "--json"])).stdout) as VmView[])[0]!.state, "created");
     const b = await d.cli(["fleet", "apply", file]);
     assert.equal(b.status, 0, b.stderr);
-    assert.match(b.stdout, /^created: none\nunchanged: f1\n/);
+    assert.equal(b.stdout, "created: none\nreplaced: none\nupdated: none\nunchanged: f1\nstarted: f1\n");
     await until("f1's command to run", BOOT_TIMEOUT_MS, async () => /fleet-ok/.test((await d.cli(["vm", "logs", "f1"])).stdout));
+    // A fleet file that does not check: the API's own refusal, word for word.
+    writeFileSync(file, "vms:\n  - { name: f2, mem: 12Q }\n");
+    const api = await d.api("POST", "/fleet", { vms: [{ name: "f2", mem: "12Q" }] });
+    assert.ok(api.status >= 400, JSON.stringify(api));
+    assertApiError(await d.cli(["fleet", "apply", file]), messageOf(api.json));
   });
 });
 
-describe("paravm vm … over a Unix socket (paravm serve --socket, no token)", () => {
+describe("paravm vm … over a Unix socket (paravm serve --socket, no token, a 128 MiB budget)", () => {
   let d: Daemon;
   before(async () => {
-    d = await Daemon.start({ socket: true });
+    d = await Daemon.start({ socket: true, extraArgs: ["--host-mem", "128M"] });
   });
   after(async () => {
     await d?.stop();
@@ -188,5 +195,11 @@ describe("paravm vm … over a Unix socket (paravm serve --socket, no token)", (
     assert.equal(gone.status, CLIENT_EXIT.API_ERROR);
     assert.match(gone.stderr, /^paravm: error: no VM named "s2"\n$/);
     assert.equal((await d.cli(["vm", "rm", "s1"])).status, 0);
+  });
+
+  test("a VM the memory budget cannot admit: the API's 507 message, exit 3", async () => {
+    const r = await d.cli(["vm", "create", "big", "--mem", "1G", "--start"], { env: { PARAVM_TOKEN: "" } });
+    assert.equal(r.status, CLIENT_EXIT.NO_CAPACITY, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /^paravm: error: .*(budget|MiB).*\n$/);
   });
 });

@@ -199,11 +199,14 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
   common(
     fleet
       .command("apply")
-      .description("create the file's VMs that are new (and start them), leave equal ones alone; the daemon refuses changes to a running VM")
-      .argument("<file>", "the fleet file (YAML or JSON; networks: and vms:)"),
-  ).action((file: string, opts: Common) =>
+      .description(
+        "create the file's new VMs, update live settings, replace stopped VMs whose machine changed, then start every VM of the fleet; the daemon refuses changes to a running VM's machine (all or nothing)",
+      )
+      .argument("<file>", "the fleet file (YAML or JSON; networks: and vms:)")
+      .option("--no-start", "leave the VMs as they are (created, stopped) instead of starting them"),
+  ).action((file: string, opts: Common & { start: boolean }) =>
     withClient(setStatus, opts, async (c) => {
-      const r = await c.json<FleetApplied>("POST", "/fleet", { body: readFleetFile(file) });
+      const r = await c.json<FleetApplied>("POST", opts.start ? "/fleet" : "/fleet?start=false", { body: readFleetFile(file) });
       if (opts.json) printJson(r);
       else print(fleetLines(r));
       return EXIT.OK;

@@ -16,13 +16,21 @@ export const CONSOLE = {
   EOF_QUIET_MS: 1000,
   /** The daemon's close code for an unknown VM (docs/api.md). */
   CLOSE_NOT_FOUND: 4404,
+  /** RFC 6455 close codes: normal, and a close frame without a code (ours, from ws.close()). */
+  CLOSE_NORMAL: 1000,
+  CLOSE_NO_STATUS: 1005,
 } as const;
 
-/** Closes from the daemon that mean the console is gone for good, as API errors. */
+/**
+ * A close that was not ours as an error: 4404 (unknown VM) and other 4xxx as the API's
+ * status, anything else (1001: the daemon is going away, or this viewer fell too far
+ * behind) with its code and reason. Null for a normal close.
+ */
 function closeError(code: number, reason: string, name: string): ApiError | null {
   if (code === CONSOLE.CLOSE_NOT_FOUND) return new ApiError(404, "not-found", reason || `no VM named ${name}`);
   if (code >= 4000 && code < 5000) return new ApiError(code - 4000, "error", reason || `console closed (${code})`);
-  return null;
+  if (code === CONSOLE.CLOSE_NORMAL || code === CONSOLE.CLOSE_NO_STATUS) return null;
+  return new ApiError(0, "closed", `the daemon closed ${name}'s console (${code}${reason ? `: ${reason}` : ""})`);
 }
 
 /** Resolves when the socket closes: null when it closed normally, the API's error otherwise. */

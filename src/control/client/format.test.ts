@@ -51,7 +51,13 @@ test("a VM in one line", () => {
 });
 
 test("fleet apply's outcome", () => {
-  assert.deepEqual(fleetLines({ created: ["a", "b"], unchanged: [], started: ["a"] }), ["created: a, b", "unchanged: none", "started: a"]);
+  assert.deepEqual(fleetLines({ created: ["a", "b"], replaced: [], updated: ["c"], unchanged: [], started: ["a"] }), [
+    "created: a, b",
+    "replaced: none",
+    "updated: c",
+    "unchanged: none",
+    "started: a",
+  ]);
 });
 
 test("a metrics sample renders in up's top table", () => {

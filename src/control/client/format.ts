@@ -39,8 +39,13 @@ export interface ApiVmMetrics {
   readonly netTxBps: number | null;
 }
 
+/** POST /fleet's answer: names of the VMs each step touched. */
 export interface FleetApplied {
   readonly created: readonly string[];
+  /** Stopped VMs whose machine changed: made again. */
+  readonly replaced?: readonly string[];
+  /** Same machine, new live settings. */
+  readonly updated?: readonly string[];
   readonly unchanged: readonly string[];
   readonly started: readonly string[];
 }
@@ -101,10 +106,16 @@ export function vmLine(v: VmView): string {
   return `${v.name}: ${v.state}${reason}, vcpus ${v.settings.vcpus.online}/${v.settings.vcpus.max}, weight ${v.settings.weight}, ${cap}${target}, autoscale ${v.autoscale === null || v.autoscale === undefined ? "off" : "on"}`;
 }
 
-/** `fleet apply`: what was created, left alone and started. */
+/** `fleet apply`: what was created, replaced, updated, left alone and started. */
 export function fleetLines(r: FleetApplied): string[] {
-  const list = (xs: readonly string[]): string => (xs.length === 0 ? "none" : xs.join(", "));
-  return [`created: ${list(r.created)}`, `unchanged: ${list(r.unchanged)}`, `started: ${list(r.started)}`];
+  const list = (xs: readonly string[] | undefined): string => (xs === undefined || xs.length === 0 ? "none" : xs.join(", "));
+  return [
+    `created: ${list(r.created)}`,
+    `replaced: ${list(r.replaced)}`,
+    `updated: ${list(r.updated)}`,
+    `unchanged: ${list(r.unchanged)}`,
+    `started: ${list(r.started)}`,
+  ];
 }
 
 /** Milliseconds since the epoch from the API's `at` (a number of ms or an ISO date). */
