@@ -156,11 +156,11 @@ async function timed(n: number, f: () => Promise<unknown>): Promise<Percentiles>
 }
 
 /** Keystrokes over the console socket, each timed until its echo is back. */
-async function consoleRoundTrip(ws: WebSocket, n: number): Promise<Percentiles> {
+async function consoleRoundTrip(client: ApiClient, name: string, n: number): Promise<Percentiles> {
   let seen = "";
   let waiter: (() => void) | null = null;
   let want = "";
-  ws.on("message", (data: WebSocket.RawData) => {
+  const ws = await client.openSocket(vmPath(name, "/console"), (data: WebSocket.RawData) => {
     seen += (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("latin1");
     if (waiter && seen.includes(want)) waiter();
   });
@@ -186,6 +186,7 @@ async function consoleRoundTrip(ws: WebSocket, n: number): Promise<Percentiles> 
     if (i >= BENCH.WARMUP) xs.push(ms);
   }
   if (n % 2 !== 0) await key(BENCH.DEL, BENCH.ANY_OUTPUT); // leave the shell's line empty
+  ws.close();
   return percentiles(xs);
 }
 
@@ -219,9 +220,7 @@ async function main(): Promise<number> {
       paused = !paused;
     });
     if (paused) await client.json("POST", vmPath(names[0]!, "/resume"));
-    const ws = await client.openSocket(vmPath(names[0]!, "/console"));
-    const consoleRtt = await consoleRoundTrip(ws, opts.samples);
-    ws.close();
+    const consoleRtt = await consoleRoundTrip(client, names[0]!, opts.samples);
 
     const ms = (p: Percentiles): string[] => [fixed(p.p50Ms, 2), fixed(p.p99Ms, 2), fixed(p.maxMs, 2), String(p.n)];
     console.log();

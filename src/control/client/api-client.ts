@@ -152,10 +152,13 @@ export class ApiClient {
   }
 
   /**
-   * Open a WebSocket under /api/v1 (console, events, metrics). Resolves once it is open;
-   * a refused upgrade becomes the API's error (401, 404), a closed port NoDaemonError.
+   * Open a WebSocket under /api/v1 (console, events, metrics) with `onMessage` listening
+   * from the start: the daemon's first frames (the console's scroll-back) can arrive with
+   * the upgrade's answer, in the same tick as "open", before an awaiting caller could
+   * attach a listener. Resolves once it is open; a refused upgrade becomes the API's
+   * error (401, 404), a closed port NoDaemonError.
    */
-  openSocket(path: string): Promise<WebSocket> {
+  openSocket(path: string, onMessage: (data: WebSocket.RawData) => void): Promise<WebSocket> {
     const e = this.endpoint;
     const full = `${CLIENT_DEFAULTS.PREFIX}${path}`;
     const url =
@@ -164,6 +167,7 @@ export class ApiClient {
         : `${e.url.protocol === "https:" ? "wss" : "ws"}://${e.url.host}${full}`;
     // Node can set headers on an upgrade (browsers cannot, hence ?token= there): the token stays out of URLs and logs.
     const ws = new WebSocket(url, { headers: this.authHeader() });
+    ws.on("message", onMessage);
     return new Promise((resolve, reject) => {
       ws.once("open", () => {
         ws.removeAllListeners("error");

@@ -5,15 +5,17 @@
  * apply; --json parses; every refusal prints the API's own message with a non-zero status.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { defaultGuestDir } from "../args.js";
 import { CLIENT_EXIT } from "./commands.js";
-import { Daemon, type CliResult } from "./daemon-harness.js";
+import { Daemon, PARAVM_BIN, type CliResult } from "./daemon-harness.js";
 import type { VmView } from "./format.js";
 
 const noGuest = defaultGuestDir() === null ? "guest images are not built (node scripts/build-guests.mjs)" : false;
+const noTmux = spawnSync("tmux", ["-V"]).error !== undefined ? "tmux is not installed (node scripts/setup.mjs installs it)" : false;
 const BOOT_TIMEOUT_MS = 120_000;
 const VM = "t1";
 
@@ -130,6 +132,34 @@ describe("paravm vm … against paravm serve", { skip: noGuest }, () => {
     assert.ok(lines.every((m) => m.vm === VM && m.state === "running"), top.stdout);
     const plain = await d.cli(["vm", "top", "--count", "1"], { timeoutMs: 15_000 });
     assert.match(plain.stdout, new RegExp(`${VM}: running, vcpus 1/1, cpu`));
+  });
+
+  test("in a terminal (tmux): console in raw mode, Ctrl-A X detaches; top draws the table, q quits", { skip: noTmux }, async () => {
+    const socket = `paravm-client-${process.pid}`;
+    const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
+    const pane = (): string => tmux("capture-pane", "-p", "-t", "c").stdout;
+    const status = join(d.dir, "tmux-status");
+    const run = (args: string): string => `PARAVM_TOKEN=${d.token} ${process.execPath} ${PARAVM_BIN} ${args} --host ${d.url}; echo $? > ${status}; sleep 60`;
+    const exitStatus = (): Promise<string> => until("the command to exit", 20_000, async () => existsSync(status) && readFileSync(status, "utf8").trim());
+    try {
+      assert.equal(tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "30", run(`vm console ${VM}`)).status, 0);
+      // The scroll-back comes after the "attached" line and pushes it off the screen: wait for the prompt.
+      await until("the prompt", 20_000, async () => /^t1:~#\s*$/m.test(pane())); // capture-pane drops trailing blanks
+      tmux("send-keys", "-t", "c", "echo tty-$((3*3))", "Enter");
+      await until("the command's output", 20_000, async () => /^tty-9\s*$/m.test(pane()));
+      tmux("send-keys", "-t", "c", "C-a", "x");
+      assert.equal(await exitStatus(), "0");
+      assert.match(pane(), /detached from t1/);
+      tmux("kill-server");
+      rmSync(status, { force: true });
+      assert.equal(tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "30", run("vm top")).status, 0);
+      await until("the table", 20_000, async () => new RegExp(`^ +1 +${VM} +running +1/1 `, "m").test(pane()));
+      assert.match(pane(), /#  NAME +STATE +VCPU +CPU% +ENT% +STEAL%/);
+      tmux("send-keys", "-t", "c", "q");
+      assert.equal(await exitStatus(), "0");
+    } finally {
+      tmux("kill-server");
+    }
   });
 
   test("a wrong or missing token: the API's 401 message, nothing else", async () => {

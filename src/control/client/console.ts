@@ -45,8 +45,7 @@ const writeOut = (data: WebSocket.RawData): void => {
 
 /** `vm logs NAME --follow`: print the console (scroll-back, then live) until the VM's console closes or a signal. */
 export async function followLogs(client: ApiClient, name: string): Promise<number> {
-  const ws = await client.openSocket(vmPath(name, "/console"));
-  ws.on("message", writeOut);
+  const ws = await client.openSocket(vmPath(name, "/console"), writeOut);
   const stop = (): void => ws.close();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -65,21 +64,24 @@ export async function followLogs(client: ApiClient, name: string): Promise<numbe
 export async function attachConsole(client: ApiClient, name: string): Promise<number> {
   // The VM's own answer first: an unknown name gets the API's 404 message, not a close code.
   await client.json("GET", vmPath(name));
-  const ws = await client.openSocket(vmPath(name, "/console"));
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
-  const detach = (): void => ws.close();
+  let ws: WebSocket | null = null;
   let quietTimer: NodeJS.Timeout | null = null;
   let inputEnded = false;
+  const detach = (): void => ws?.close();
   const armQuiet = (): void => {
     if (!inputEnded) return;
     if (quietTimer) clearTimeout(quietTimer);
     quietTimer = setTimeout(detach, CONSOLE.EOF_QUIET_MS);
   };
-  ws.on("message", (data) => {
+  // Before the scroll-back, which follows at once.
+  if (tty) process.stderr.write(`paravm: attached to ${name}'s console (Ctrl-A X detaches)\n`);
+  ws = await client.openSocket(vmPath(name, "/console"), (data) => {
     writeOut(data);
     armQuiet();
   });
+  const open = ws;
   const esc = new EscapeFilter(detach);
   const restore = (): void => {
     if (tty && stdin.isTTY) stdin.setRawMode(false);
@@ -87,11 +89,10 @@ export async function attachConsole(client: ApiClient, name: string): Promise<nu
   if (tty) {
     stdin.setRawMode(true);
     process.on("exit", restore);
-    process.stderr.write(`paravm: attached to ${name}'s console (Ctrl-A X detaches)\r\n`);
   }
   stdin.on("data", (chunk: Buffer) => {
     const bytes = tty ? esc.filter(chunk) : chunk;
-    if (bytes.length > 0 && ws.readyState === ws.OPEN) ws.send(bytes);
+    if (bytes.length > 0 && open.readyState === open.OPEN) open.send(bytes);
   });
   stdin.on("end", () => {
     inputEnded = true;
@@ -103,7 +104,7 @@ export async function attachConsole(client: ApiClient, name: string): Promise<nu
   process.once("SIGHUP", detach);
   let err: ApiError | null;
   try {
-    err = await closed(ws, name);
+    err = await closed(open, name);
   } finally {
     if (quietTimer) clearTimeout(quietTimer);
     process.off("SIGTERM", detach);

@@ -143,6 +143,7 @@ export function topMetrics(m: ApiVmMetrics, sinceMs: number): TopMetrics {
 
 /** An event from the stream as one line for top's event area. */
 export function eventLine(e: Record<string, unknown>): string {
+  // UTC, as top's title: the daemon may be in another time zone than this terminal.
   const time = typeof e.at === "number" || typeof e.at === "string" ? new Date(e.at).toISOString().slice(11, 19) : "--:--:--";
   const vm = typeof e.vm === "string" ? e.vm : "-";
   switch (e.type) {

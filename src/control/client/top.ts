@@ -29,23 +29,43 @@ interface Frame {
 }
 
 export async function runTop(client: ApiClient, opts: TopOptions): Promise<number> {
-  const metrics = await client.openSocket("/metrics");
   const screen = process.stdout.isTTY === true && opts.json !== true;
   const events: string[] = [];
+  const startMs = Date.now();
+  let frames = 0;
+  let metrics: WebSocket | null = null;
   let eventsWs: WebSocket | null = null;
+  const stop = (): void => {
+    metrics?.close();
+    eventsWs?.close();
+  };
+  const onFrame = (data: WebSocket.RawData): void => {
+    const frame = JSON.parse(data.toString()) as Frame;
+    const rows = frame.vms.map((m) => topMetrics(m, startMs));
+    if (opts.json === true) for (const m of frame.vms) process.stdout.write(`${JSON.stringify(m)}\n`);
+    else if (!screen) for (const m of rows) process.stdout.write(`${plainLine(m)}\n`);
+    else {
+      const title = `paravm top: ${client.endpoint.shown}, ${rows.length} VM${rows.length === 1 ? "" : "s"}, ${new Date().toISOString().slice(11, 19)} UTC`;
+      const lines = renderTable({ title, metrics: rows, selected: -1, events, keys: "q quits", columns: process.stdout.columns ?? SCREEN.DEFAULT_COLUMNS });
+      process.stdout.write(`${SCREEN.HOME_CLEAR}${lines.join("\n")}`);
+    }
+    frames++;
+    if (opts.count !== undefined && frames >= opts.count) stop();
+  };
   if (screen) {
-    eventsWs = await client.openSocket("/events");
-    eventsWs.on("message", (data) => {
+    // since=0: the kept events first, so the area shows what happened before top started.
+    eventsWs = await client.openSocket("/events?since=0", (data) => {
       events.push(eventLine(JSON.parse(data.toString()) as Record<string, unknown>));
       if (events.length > TOP.EVENT_LINES) events.shift();
     });
   }
-  const startMs = Date.now();
-  let frames = 0;
-  const stop = (): void => {
-    metrics.close();
+  try {
+    metrics = await client.openSocket("/metrics", onFrame);
+  } catch (e) {
     eventsWs?.close();
-  };
+    throw e;
+  }
+  const open = metrics;
   const stdin = process.stdin;
   const keys = screen && stdin.isTTY === true;
   const onKey = (b: Buffer): void => {
@@ -65,20 +85,7 @@ export async function runTop(client: ApiClient, opts: TopOptions): Promise<numbe
   process.once("exit", restore);
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  metrics.on("message", (data) => {
-    const frame = JSON.parse(data.toString()) as Frame;
-    const rows = frame.vms.map((m) => topMetrics(m, startMs));
-    if (opts.json === true) for (const m of frame.vms) process.stdout.write(`${JSON.stringify(m)}\n`);
-    else if (!screen) for (const m of rows) process.stdout.write(`${plainLine(m)}\n`);
-    else {
-      const title = `paravm top: ${client.endpoint.shown}, ${rows.length} VM${rows.length === 1 ? "" : "s"}, ${new Date().toLocaleTimeString()}`;
-      const lines = renderTable({ title, metrics: rows, selected: -1, events, keys: "q quits", columns: process.stdout.columns ?? SCREEN.DEFAULT_COLUMNS });
-      process.stdout.write(`${SCREEN.HOME_CLEAR}${lines.join("\n")}`);
-    }
-    frames++;
-    if (opts.count !== undefined && frames >= opts.count) stop();
-  });
-  await new Promise<void>((resolve) => metrics.once("close", () => resolve()));
+  await new Promise<void>((resolve) => open.once("close", () => resolve()));
   eventsWs?.close();
   process.off("SIGINT", stop);
   process.off("SIGTERM", stop);
