@@ -25,6 +25,8 @@ export interface VmProbe {
   readonly vcpus: { readonly online: number; readonly max: number };
   readonly mem: { readonly ramBytes: number; readonly balloonBytes: number | null; readonly guestAvailableBytes: number | null };
   readonly port: PortStats | null;
+  /** Exits by reason and instructions so far this run (Vm.liveCounters), null before the first report. */
+  readonly counters?: { readonly exits: Readonly<Record<string, number>>; readonly instret: number } | null;
 }
 
 /** One VM's figures over the last interval (the `--json` line). */
@@ -44,13 +46,16 @@ export interface VmMetrics {
   readonly mem: { readonly ramBytes: number; readonly balloonBytes: number | null; readonly guestAvailableBytes: number | null };
   /** Switch-port bytes per second (rx: to the guest), null without a NIC. */
   readonly net: { readonly rxBytesPerS: number; readonly txBytesPerS: number } | null;
+  /** Exits per second by reason over the interval (reasons with none left out), and guest MIPS; null until two reports. */
+  readonly exitsPerS: Record<string, number> | null;
+  readonly mips: number | null;
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 /** Turns successive probes into per-interval metrics. */
 export class MetricsSampler {
-  private readonly last = new Map<string, { atMs: number; waitMs: number; rx: number; tx: number }>();
+  private readonly last = new Map<string, { atMs: number; waitMs: number; rx: number; tx: number; counters: VmProbe["counters"] }>();
 
   constructor(private readonly startMs: number) {}
 
@@ -63,7 +68,17 @@ export class MetricsSampler {
       const waitMs = s?.waitMs ?? 0;
       const rx = p.port?.rxBytes ?? 0;
       const tx = p.port?.txBytes ?? 0;
-      this.last.set(p.name, { atMs: nowMs, waitMs, rx, tx });
+      this.last.set(p.name, { atMs: nowMs, waitMs, rx, tx, counters: p.counters ?? null });
+      const c = p.counters ?? null;
+      const pc = prev?.counters ?? null;
+      let exitsPerS: Record<string, number> | null = null;
+      if (c && pc && dt > 0 && live && c.instret >= pc.instret) {
+        exitsPerS = {};
+        for (const [k, v] of Object.entries(c.exits)) {
+          const d = v - (pc.exits[k] ?? 0);
+          if (d > 0) exitsPerS[k] = Math.round(d / dt);
+        }
+      }
       const rate = (now: number, before: number | undefined): number => (dt > 0 && before !== undefined ? Math.max(0, Math.round((now - before) / dt)) : 0);
       return {
         t: round1((nowMs - this.startMs) / 1000),
@@ -77,6 +92,8 @@ export class MetricsSampler {
         cap: s?.cap ?? null,
         mem: p.mem,
         net: p.port ? { rxBytesPerS: rate(rx, prev?.rx), txBytesPerS: rate(tx, prev?.tx) } : null,
+        exitsPerS,
+        mips: exitsPerS && c && pc ? round1((c.instret - pc.instret) / dt / 1e6) : null,
       };
     });
   }
@@ -115,7 +132,24 @@ const COLUMNS = [
   { head: "AVAIL", width: 6, cell: (m: VmMetrics) => shortBytes(m.mem.guestAvailableBytes) },
   { head: "NET-RX/s", width: 8, cell: (m: VmMetrics) => (m.net ? shortBytes(m.net.rxBytesPerS) : "-") },
   { head: "NET-TX/s", width: 8, cell: (m: VmMetrics) => (m.net ? shortBytes(m.net.txBytesPerS) : "-") },
+  { head: "EXITS/s", width: 8, cell: (m: VmMetrics) => (m.exitsPerS ? String(totalExits(m.exitsPerS)) : "-") },
+  { head: "TOP EXIT", width: 18, cell: (m: VmMetrics) => topExit(m.exitsPerS) },
 ] as const;
+
+function totalExits(e: Readonly<Record<string, number>>): number {
+  let n = 0;
+  for (const v of Object.values(e)) n += v;
+  return n;
+}
+
+/** The busiest exit reason of the interval, e.g. "wfi 812". */
+function topExit(e: Readonly<Record<string, number>> | null): string {
+  if (!e) return "-";
+  let best = "";
+  let n = 0;
+  for (const [k, v] of Object.entries(e)) if (v > n) (best = k), (n = v);
+  return n > 0 ? `${best} ${n}` : "-";
+}
 
 const fit = (s: string, w: number): string => (s.length > w ? `${s.slice(0, w - 1)}~` : s.padEnd(w));
 
@@ -149,6 +183,7 @@ export function plainLine(m: VmMetrics): string {
   return (
     `[${m.t.toFixed(0)}s] ${m.vm}: ${m.state}, vcpus ${m.vcpus.online}/${m.vcpus.max}, cpu ${pct(m.cpuPct)}% of ${pct(m.entitlementPct)}%, steal ${pct(m.stealPct)}%, ` +
     `ram ${shortBytes(m.mem.ramBytes)} balloon ${shortBytes(m.mem.balloonBytes)} available ${shortBytes(m.mem.guestAvailableBytes)}` +
-    (m.net ? `, net rx ${shortBytes(m.net.rxBytesPerS)}/s tx ${shortBytes(m.net.txBytesPerS)}/s` : "")
+    (m.net ? `, net rx ${shortBytes(m.net.rxBytesPerS)}/s tx ${shortBytes(m.net.txBytesPerS)}/s` : "") +
+    (m.exitsPerS ? `, exits ${totalExits(m.exitsPerS)}/s (top: ${topExit(m.exitsPerS)})` : "")
   );
 }

@@ -245,6 +245,7 @@ class Fleetwatch {
       vcpus: vm.vcpus,
       mem: this.memory(vm),
       port: port ? port.port.stats : null,
+      counters: vm.liveCounters(),
     };
   }
 

@@ -60,6 +60,8 @@ export const VCPU_TIMING = {
   MAX_SLEEP_MS: 1000,
   RATE_SLEEP_MS: 100,
   PAUSED_SLEEP_MS: 1000,
+  /** How often a running vCPU thread posts its live exit and instruction counts (only when they moved). */
+  LIVE_MS: 1000,
 } as const;
 
 const data = workerData as VcpuWorkerData;
@@ -190,7 +192,20 @@ async function main(): Promise<void> {
   const rateLimited = owner && (data.spec.disk?.rate !== undefined || data.spec.net?.rate !== undefined);
   const maxSleep = rateLimited ? VCPU_TIMING.RATE_SLEEP_MS : VCPU_TIMING.MAX_SLEEP_MS;
   let stop: MachineStop;
+  let lastLive = startedAt;
+  let lastLiveInsns = -1;
   for (;;) {
+    const now = performance.now();
+    if (now - lastLive >= VCPU_TIMING.LIVE_MS) {
+      // Exits per second for the tables, the API and /metrics, without waiting for the end.
+      lastLive = now;
+      const insns = loop.harts.reduce((a, h) => a + h.instret, 0);
+      if (insns !== lastLiveInsns) {
+        lastLiveInsns = insns;
+        const c = loop.liveCounters();
+        post({ t: "live", hart: k, exits: c.exits, instret: c.instret });
+      }
+    }
     const cmd = Atomics.load(control, VM_CTL.COMMAND);
     if (cmd === VmCommand.STOP) {
       stop = "stopped";

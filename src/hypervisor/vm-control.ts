@@ -47,6 +47,8 @@ export type VcpuMessage =
   | { t: "out"; bytes: Uint8Array }
   | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
   | { t: "done"; hart: number; result: unknown }
+  /** Once a second while running: every hart's exits by reason and instructions as this thread counts them (merged as mergeResults does). */
+  | { t: "live"; hart: number; exits: Record<string, number>[]; instret: number[] }
   /** Bytes the guest agent wrote to its port (pv). */
   | { t: "agent"; bytes: Uint8Array }
   /** The balloon's figures (pv), at most once a second and only when they changed. */

@@ -185,6 +185,7 @@ export class Vm extends EventEmitter {
     this.agentClient = agent;
     void this.finished.then(() => agent?.close("the VM stopped"));
     this.memReport = null;
+    this.live = new Array<Extract<VcpuMessage, { t: "live" }> | null>(cpus).fill(null);
     this.memLeaseRenew = 0;
     const base = {
       spec: this.memTarget !== this.spec.memBytes ? { ...this.spec, memTargetBytes: this.memTarget } : this.spec,
@@ -255,6 +256,7 @@ export class Vm extends EventEmitter {
     if (m.t === "out") this.emit("output", m.bytes);
     else if (m.t === "frame") this.options.net?.send(m.frame, m.gso);
     else if (m.t === "agent") this.agentClient?.receive(m.bytes);
+    else if (m.t === "live") this.live[m.hart] = m;
     else if (m.t === "mem") {
       this.memReport = m.report;
       this.memReportAt = performance.now();
@@ -352,6 +354,31 @@ export class Vm extends EventEmitter {
       );
     }
     return lines;
+  }
+
+  /** Each vCPU thread's latest live counts (VcpuMessage "live"), this run. */
+  private live: (Extract<VcpuMessage, { t: "live" }> | null)[] = [];
+
+  /**
+   * Exits by reason and instructions retired so far in this run, at most a second old:
+   * hart k's figures from thread k plus what the owner thread counted for it (device
+   * registers), merged as mergeResults merges the final results. Null before any report.
+   */
+  liveCounters(): { exits: Record<string, number>; instret: number } | null {
+    const owner = this.live[0];
+    if (!owner) return null;
+    const exits: Record<string, number> = {};
+    const add = (from: Record<string, number> | undefined): void => {
+      if (from) for (const [key, v] of Object.entries(from)) if (v !== 0) exits[key] = (exits[key] ?? 0) + v;
+    };
+    let instret = 0;
+    for (let k = 0; k < owner.exits.length; k++) {
+      add(owner.exits[k]);
+      const mine = this.live[k];
+      if (k !== 0) add(mine?.exits[k]);
+      instret += mine?.instret[k] ?? 0;
+    }
+    return { exits, instret };
   }
 
   /** What the VM holds of the host memory budget while it runs (memory-pool.ts). */

@@ -439,8 +439,33 @@ export class RunLoop {
     }
   }
 
-  private result(profile: RunResult["profile"], stop: MachineStop, resetReason: number | undefined): RunResult {
+  /** Hart i's exits by reason (MMIO per bus region, WFI, the profile's own) and interrupts, so far. */
+  private hartCounts(i: number, exits: Record<string, number>, interrupts: Record<string, number>): void {
     const regions = this.bus.regions;
+    const a = this.acct[i]!;
+    for (let r = 0; r < regions.length; r++) {
+      const name = regions[r]!.name;
+      if (a.mmio[2 * r]! > 0) exits[`mmio.${name}.read`] = a.mmio[2 * r]!;
+      if (a.mmio[2 * r + 1]! > 0) exits[`mmio.${name}.write`] = a.mmio[2 * r + 1]!;
+    }
+    if (a.wfi > 0) exits.wfi = a.wfi;
+    this.hooks.hartExtras(i, exits, interrupts);
+  }
+
+  /**
+   * Every hart's exits and instructions so far, while the machine runs (the live figures a
+   * vCPU thread posts once a second; the result at the end has the same numbers).
+   */
+  liveCounters(): { exits: Record<string, number>[]; instret: number[] } {
+    const exits = this.harts.map((_, i) => {
+      const e: Record<string, number> = {};
+      this.hartCounts(i, e, {});
+      return e;
+    });
+    return { exits, instret: this.harts.map((h) => h.instret) };
+  }
+
+  private result(profile: RunResult["profile"], stop: MachineStop, resetReason: number | undefined): RunResult {
     const priv = (p: Float64Array): PrivCounts => ({ M: p[3]!, S: p[1]!, U: p[0]! });
     const exitsTotal: Record<string, number> = {};
     const irqTotal: Record<string, number> = {};
@@ -450,14 +475,7 @@ export class RunLoop {
     const harts = this.harts.map((h, i): HartResult => {
       const exits: Record<string, number> = {};
       const interrupts: Record<string, number> = {};
-      const a = this.acct[i]!;
-      for (let r = 0; r < regions.length; r++) {
-        const name = regions[r]!.name;
-        if (a.mmio[2 * r]! > 0) exits[`mmio.${name}.read`] = a.mmio[2 * r]!;
-        if (a.mmio[2 * r + 1]! > 0) exits[`mmio.${name}.write`] = a.mmio[2 * r + 1]!;
-      }
-      if (a.wfi > 0) exits.wfi = a.wfi;
-      this.hooks.hartExtras(i, exits, interrupts);
+      this.hartCounts(i, exits, interrupts);
       for (const [k, v] of Object.entries(exits)) add(exitsTotal, k, v);
       for (const [k, v] of Object.entries(interrupts)) add(irqTotal, k, v);
       const tlb = { ...h.tlb.stats(), hostBytes: h.tlb.hostBytes() };

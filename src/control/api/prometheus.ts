@@ -1,8 +1,9 @@
 /**
  * `GET /metrics`: the Prometheus text exposition format (version 0.0.4), written by hand —
  * a few dozen lines, no registry to keep in step with the VMs. Counters are read from the
- * hypervisor when scraped; exits by reason and disk bytes come from a VM's last finished
- * run (the vCPU threads hand them over when a run ends).
+ * hypervisor when scraped; exits by reason and instructions are live while a VM runs (its
+ * vCPU threads post them once a second: Vm.liveCounters) and from its last finished run
+ * otherwise; disk bytes come from the last finished run.
  */
 import type { FullResult } from "../../machine/full.js";
 import type { PvResult } from "../../machine/pv.js";
@@ -81,9 +82,16 @@ export function prometheusText(vmm: Vmm): string {
       for (const [why, n] of Object.entries(port.drops)) x.add("paravm_port_drops_total", "counter", "Frames dropped at the port, by reason.", { ...lp, reason: why }, n);
     }
     const run = rec.lastRun?.kind === "stopped" ? (rec.lastRun.result as PvResult | FullResult) : null;
+    const live = vm.state === "running" || vm.state === "paused" ? vm.liveCounters() : null;
+    if (live) {
+      for (const [reason, n] of Object.entries(live.exits)) x.add("paravm_vm_exits_total", "counter", "Exits by reason (this run, at most a second old; else the last finished run).", { ...l, reason }, n);
+      x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (this run, at most a second old; else the last finished run).", l, live.instret);
+    }
     if (run) {
-      for (const [reason, n] of Object.entries(run.exits)) x.add("paravm_vm_exits_total", "counter", "Exits by reason (the last finished run).", { ...l, reason }, n);
-      x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (the last finished run).", l, run.instret);
+      if (!live) {
+        for (const [reason, n] of Object.entries(run.exits)) x.add("paravm_vm_exits_total", "counter", "Exits by reason (this run, at most a second old; else the last finished run).", { ...l, reason }, n);
+        x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (this run, at most a second old; else the last finished run).", l, run.instret);
+      }
       const blk = (run as PvResult).blk;
       if (blk) {
         x.add("paravm_vm_disk_read_bytes_total", "counter", "Disk bytes read (the last finished run).", l, blk.bytesRead);

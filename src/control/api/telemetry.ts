@@ -97,7 +97,7 @@ export class Telemetry {
       availableBytes: m.mem.guestAvailableBytes,
       netRxBps: m.net?.rxBytesPerS ?? null,
       netTxBps: m.net?.txBytesPerS ?? null,
-      exitsPerS: null,
+      exitsPerS: m.exitsPerS,
     };
   }
 
@@ -110,6 +110,6 @@ export class Telemetry {
       const s = vm.memoryStats();
       mem = { ramBytes: s.ramBytes, balloonBytes: s.balloonBytes, guestAvailableBytes: s.guest?.available ?? null };
     }
-    return { name: vm.name, state: vm.state, sched: vm.schedStats(), vcpus: vm.vcpus, mem, port: port ? port.port.stats : null };
+    return { name: vm.name, state: vm.state, sched: vm.schedStats(), vcpus: vm.vcpus, mem, port: port ? port.port.stats : null, counters: vm.liveCounters() };
   }
 }

@@ -37,6 +37,7 @@ export interface ApiVmMetrics {
   readonly availableBytes: number | null;
   readonly netRxBps: number | null;
   readonly netTxBps: number | null;
+  readonly exitsPerS?: Record<string, number> | null;
 }
 
 /** POST /fleet's answer: names of the VMs each step touched. */
@@ -138,6 +139,8 @@ export function topMetrics(m: ApiVmMetrics, sinceMs: number): TopMetrics {
     cap: m.cap,
     mem: { ramBytes: m.ramBytes, balloonBytes: m.balloonBytes, guestAvailableBytes: m.availableBytes },
     net: m.netRxBps === null || m.netTxBps === null || m.netRxBps === undefined ? null : { rxBytesPerS: m.netRxBps, txBytesPerS: m.netTxBps },
+    exitsPerS: m.exitsPerS ?? null,
+    mips: null,
   };
 }
 

@@ -1,0 +1,58 @@
+/**
+ * Live exit counts on a real guest: while a 2-vCPU pv VM runs, Vm.liveCounters() reports
+ * exits by reason and instructions at most a second old, growing, and never more than the
+ * final result counts for the same run (same merge of the owner's and each thread's view).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { defaultGuestDir } from "../control/args.js";
+import { PV_DEFAULTS } from "../machine/pv.js";
+import { Hypervisor } from "./hypervisor.js";
+
+const dir = defaultGuestDir();
+const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+
+describe("live exit counters (real Linux)", { skip, timeout: 300_000 }, () => {
+  test("exits by reason and instructions are reported while the VM runs, grow, and stay within the final counts", async () => {
+    const hv = new Hypervisor();
+    try {
+      const exec = "i=0; while [ $i -lt 6 ]; do sleep 1; echo tick; i=$((i+1)); done";
+      const vm = hv.create({
+        name: "live",
+        spec: {
+          profile: "pv",
+          cpus: 2,
+          memBytes: 64 * 1024 * 1024,
+          kernel: readFileSync(join(dir!, "Image")),
+          initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
+          bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.exec=${Buffer.from(exec).toString("base64")}`,
+        },
+      });
+      await vm.start();
+      const seen: { instret: number; total: number; exits: Record<string, number> }[] = [];
+      while (vm.state === "running") {
+        const c = vm.liveCounters();
+        if (c) seen.push({ instret: c.instret, total: Object.values(c.exits).reduce((a, b) => a + b, 0), exits: c.exits });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const o = await vm.wait();
+      assert.equal(o.kind, "stopped");
+      const final = o.kind === "stopped" ? o.result : null;
+      assert.ok(seen.length >= 4, `live reports while running: ${seen.length}`);
+      for (let i = 1; i < seen.length; i++) {
+        assert.ok(seen[i]!.instret >= seen[i - 1]!.instret && seen[i]!.total >= seen[i - 1]!.total, "counts only grow");
+      }
+      assert.ok(seen.at(-1)!.instret > seen[0]!.instret, "instructions moved between reports");
+      const last = seen.at(-1)!;
+      assert.ok(last.instret <= final!.instret, `${last.instret} ≤ ${final!.instret}`);
+      assert.ok(Object.keys(last.exits).length > 0);
+      for (const [reason, n] of Object.entries(last.exits)) {
+        assert.ok((final!.exits[reason] ?? 0) >= n, `${reason}: live ${n} ≤ final ${final!.exits[reason]}`);
+      }
+    } finally {
+      await hv.close();
+    }
+  });
+});
