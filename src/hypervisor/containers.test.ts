@@ -1,0 +1,262 @@
+/**
+ * Containers (issue 14; docs/containers.md): the host's checks without a guest, then one
+ * real pv Linux guest (256 MiB, 1 vCPU, booted once for this file) as the container host:
+ * lifecycle, isolation (processes, files, network, hostname), OOM kills reported as events,
+ * CPU weights 2:1 on the saturated vCPU, limits changed while running, bad input. Every
+ * check would fail if the mechanism under it were broken.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { defaultGuestDir } from "../control/args.js";
+import { PV_DEFAULTS } from "../machine/pv.js";
+import { Hypervisor } from "./hypervisor.js";
+import type { MachineSpec } from "./machine-spec.js";
+import type { Vm } from "./vm.js";
+import { checkRun, ContainerError, ContainerHost, parseCpuMax, parseMem, parseStatus, shQuote, type ContainerEvent, type ContainerVm } from "./containers.js";
+
+const MIB = 1024 * 1024;
+const HOST = { name: "h", memBytes: 256 * MIB, cpus: 1 };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe("containers, host-side checks", () => {
+  test("limits: ranges and forms, each with a message naming the field", () => {
+    assert.equal(parseCpuMax("50%", HOST), "50000/100000");
+    assert.equal(parseCpuMax(25, HOST), "25000/100000");
+    assert.equal(parseCpuMax("20000/50000", HOST), "20000/50000");
+    assert.equal(parseCpuMax("max", HOST), "max");
+    assert.equal(parseMem("32M", HOST), 32 * MIB);
+    assert.equal(parseMem("64MiB", HOST), 64 * MIB);
+    assert.equal(parseMem(4 * MIB, HOST), 4 * MIB);
+    const bad: [object, RegExp][] = [
+      [{ cmd: ["sh"], cpuWeight: 0 }, /cpuWeight 0 must be a whole number in 1\.\.10000/],
+      [{ cmd: ["sh"], cpuWeight: 10001 }, /cpuWeight 10001/],
+      [{ cmd: ["sh"], cpuWeight: 1.5 }, /cpuWeight 1\.5/],
+      [{ cmd: ["sh"], memMax: "1M" }, /memMax 1 MiB is below the minimum of 4 MiB/],
+      [{ cmd: ["sh"], memMax: "512M" }, /memMax 512 MiB is more than VM h's RAM \(256 MiB\)/],
+      [{ cmd: ["sh"], memMax: "lots" }, /memMax "lots" is not a size/],
+      [{ cmd: ["sh"], cpuMax: "0%" }, /cpuMax 0% is not in 1\.\.100%/],
+      [{ cmd: ["sh"], cpuMax: 150 }, /cpuMax 150% is not in 1\.\.100% \(100% = one vCPU; VM h has 1\)/],
+      [{ cmd: ["sh"], cpuMax: "500/100000" }, /cpuMax quota 500 µs is not in 1000\.\.100000/],
+      [{ cmd: ["sh"], cpuMax: "5000/10" }, /cpuMax period 10 µs is not in 1000\.\.1000000/],
+      [{ cmd: ["sh"], cpuMax: "half" }, /cpuMax "half" is not a percent/],
+      [{ cmd: ["sh"], pidsMax: 0 }, /pidsMax 0 must be a whole number in 1\.\.65536/],
+      [{ cmd: ["sh"], net: "eth0" }, /net "eth0" must be one of none, loopback/],
+      [{ cmd: ["sh"], name: "Web_1" }, /container name "Web_1" must be 1-32 characters of \[a-z0-9-\]/],
+      [{ cmd: ["sh"], name: "-x" }, /container name "-x"/],
+      [{ cmd: ["sh"], name: "a".repeat(33) }, /container name "a{33}"/],
+      [{ cmd: [] }, /cmd must be a non-empty list of strings/],
+      [{ cmd: "ls -l" }, /cmd must be a non-empty list/],
+      [{ cmd: ["ls", 3] }, /cmd\[1\] must be a string, not number/],
+      [{ cmd: ["a\0b"] }, /cmd\[0\] holds a NUL byte/],
+      [{ cmd: ["sh"], memory: "32M" }, /run options: unknown option 'memory'/],
+    ];
+    for (const [o, re] of bad) {
+      assert.throws(() => checkRun(o as never, HOST), (e: unknown) => e instanceof ContainerError && e.usage && re.test(e.message), JSON.stringify(o));
+    }
+  });
+
+  test("quoting: a word comes back from sh exactly as given", () => {
+    assert.equal(shQuote("it's $(reboot) `x` \"y\"\n"), `'it'\\''s $(reboot) \`x\` "y"\n'`);
+  });
+
+  test("status lines from the guest: hostile ones are refused, not trusted", () => {
+    const s = parseStatus("id=c1 state=exited exit=137 pid=- oom_kill=2 cpu_usec=10 mem_bytes=4096 cpu.weight=200 cpu.max=max/100000 memory.max=33554432 pids.max=max");
+    assert.deepEqual([s?.id, s?.state, s?.exitStatus, s?.pid, s?.oomKills, s?.memMax, s?.pidsMax], ["c1", "exited", 137, null, 2, 32 * MIB, "max"]);
+    for (const junk of ["", "garbage", "id=../../etc state=running", "id=c1 state=owned", "state=running"]) assert.equal(parseStatus(junk), null, junk);
+    assert.equal(parseStatus("id=c1 state=running oom_kill=99999999999999999999")?.oomKills, 0);
+  });
+
+  /** A stand-in Vm: which checks attach makes before it asks the guest anything. */
+  function fakeVm(over: Partial<ContainerVm>, spec: Partial<ContainerVm["spec"]> = {}): ContainerVm {
+    return {
+      name: "f",
+      spec: { profile: "pv", memBytes: 128 * MIB, cpus: 1, ...spec },
+      state: "running",
+      agentReady: async () => true,
+      agentExec: async () => ({ status: 0, output: "" }),
+      ...over,
+    };
+  }
+
+  test("a container host must be a running pv VM whose agent and runtime answer", async () => {
+    await assert.rejects(ContainerHost.forVm(fakeVm({}, { profile: "full" })), /VM f is a full VM; containers need a pv guest/);
+    await assert.rejects(ContainerHost.forVm(fakeVm({ state: "created" })), /VM f is created, not running/);
+    await assert.rejects(ContainerHost.forVm(fakeVm({ agentReady: async () => false }), { agentReadyMs: 10 }), /the guest agent did not answer in 0\.01 s/);
+    await assert.rejects(ContainerHost.forVm(fakeVm({ agentExec: async () => ({ status: 127, output: "sh: not found\n" }) })), /the guest image has no \/sbin\/paravm-container/);
+    const h = await ContainerHost.forVm(fakeVm({ agentExec: async () => ({ status: 0, output: "id=../x state=running\n" }) }));
+    await assert.rejects(h.ls(), /not a status line/);
+  });
+});
+
+const dir = defaultGuestDir();
+const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+
+function spec(): MachineSpec {
+  return {
+    profile: "pv",
+    cpus: 1,
+    memBytes: 256 * MIB,
+    kernel: readFileSync(join(dir!, "Image")),
+    initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
+    bootargs: `${PV_DEFAULTS.BOOTARGS} quiet`,
+  };
+}
+
+describe("containers in a real pv guest", { skip }, () => {
+  let hv: Hypervisor;
+  let vm: Vm;
+  let host: ContainerHost;
+  const events: ContainerEvent[] = [];
+  /** A shell command in the guest's root namespace (not a container). */
+  const guest = async (cmd: string): Promise<string> => (await vm.agentExec(cmd, { timeoutMs: 60_000 })).output;
+  /** What the runtime left in the guest: directories, cgroups, mounts. */
+  const leftovers = async (): Promise<string> =>
+    (await guest("ls /run/containers 2>/dev/null; for g in /sys/fs/cgroup/paravm/*/; do [ -d \"$g\" ] && echo \"$g\"; done; grep /run/containers /proc/mounts")).trim();
+
+  before(async () => {
+    hv = new Hypervisor({ pcpus: 1 });
+    vm = hv.create({ name: "ch", spec: spec() });
+    await assert.rejects(ContainerHost.attach(hv, "nope"), /container host: no VM named "nope"/);
+    await vm.start();
+    host = await ContainerHost.attach(hv, "ch");
+    host.on("event", (e: ContainerEvent) => events.push(e));
+  });
+  after(async () => {
+    host?.close();
+    await hv?.close();
+  });
+
+  test("lifecycle: run → logs → exit status; ls; rm leaves nothing in the guest", async (t) => {
+    const avail = async (): Promise<number> => Number(/MemAvailable:\s+(\d+)/.exec(await guest("cat /proc/meminfo"))![1]) * 1024;
+    const a0 = await avail();
+    const t0 = performance.now();
+    const c = await host.run({ name: "life", cmd: ["sh", "-c", "echo out; echo err >&2; echo \"$1\"; exit 3", "sh", "it's $(x) *"] });
+    t.diagnostic(`run() to a started container: ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.equal(await c.wait(), 3);
+    assert.equal(c.state, "exited");
+    assert.equal(await c.logs(), "out\nerr\nit's $(x) *\n", "arguments arrive unexpanded, stdout and stderr logged");
+    const ls = await host.ls();
+    assert.deepEqual(ls.map((s) => [s.id, s.state, s.exitStatus]), [["life", "exited", 3]]);
+    t.diagnostic(`guest memory per (exited) container, root copy + log: ${((a0 - (await avail())) / MIB).toFixed(1)} MiB`);
+    await c.rm();
+    assert.deepEqual(await host.ls(), []);
+    assert.equal(await leftovers(), "", "no directory, cgroup or mount left");
+    assert.deepEqual(events.filter((e) => e.container === "life").map((e) => e.kind), ["start", "exit", "remove"]);
+    await assert.rejects(c.logs(), /container life was removed/);
+  });
+
+  test("isolation: processes, files, network, hostname", async () => {
+    const a = await host.run({ name: "iso-a", cmd: ["sh", "-c", "echo secret > /tmp/a-file; mkdir /www; echo pong > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www"] });
+    const b = await host.run({ name: "iso-b", cmd: ["sleep", "600"] });
+    try {
+      const inB = async (...cmd: string[]): Promise<{ status: number; output: string }> => b.exec(cmd, { timeoutMs: 30_000 });
+      // Processes: the guest sees both; b's ps and /proc show only b's own.
+      const all = await guest("ps");
+      assert.match(all, /httpd -f -p 127\.0\.0\.1:8080/, "a's server runs (seen from the guest)");
+      const ps = (await inB("ps")).output;
+      assert.doesNotMatch(ps, /httpd/);
+      assert.match(ps, /^\s*1 root .*sleep 600$/m, "b's command is its PID 1");
+      const pids = (await inB("ls", "/proc")).output.split("\n").filter((l) => /^\d+$/.test(l));
+      assert.ok(pids.length <= 3 && pids.includes("1"), `b's /proc lists only its own processes: ${pids.join(" ")}`);
+      // Files: a's file exists in a's root, not in b's.
+      await sleep(500);
+      assert.equal((await a.exec(["cat", "/tmp/a-file"])).output, "secret\n");
+      const cat = await inB("cat", "/tmp/a-file");
+      assert.notEqual(cat.status, 0);
+      assert.match(cat.output, /No such file/);
+      assert.equal((await inB("ls", "/run/containers")).status, 1, "the guest's container directories are not in b's root");
+      // Network: only lo; a's loopback service answers in a, not in b.
+      assert.notEqual((await inB("ls", "/sys/class/net")).status, 0, "no sysfs: the guest's devices are not listed");
+      assert.match((await inB("ip", "-o", "link")).output, /^1: lo: [^\n]*\n?$/);
+      assert.equal((await a.exec(["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"])).output, "pong\n");
+      const w = await inB("wget", "-q", "-T", "3", "-O", "-", "http://127.0.0.1:8080/");
+      assert.notEqual(w.status, 0);
+      assert.match(w.output, /Connection refused/);
+      // Hostname: each its own; the guest's unchanged.
+      assert.equal((await inB("hostname")).output, "iso-b\n");
+      assert.equal((await a.exec(["hostname"])).output, "iso-a\n");
+      assert.equal((await guest("hostname")).trim(), "paravm");
+      // exec of a command that does not exist: 127, as docker.
+      assert.deepEqual(await inB("no-such-program"), { status: 127, output: "'no-such-program': no such command in the container's root\n" });
+    } finally {
+      await a.rm();
+      await b.rm();
+    }
+    assert.equal(await leftovers(), "");
+  });
+
+  test("memory: over memory.max is OOM-killed and reported; memory.max lowered while running → OOM", async () => {
+    const c = await host.run({ name: "hog", memMax: "32M", cmd: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] });
+    assert.equal(await c.wait(), 137, "killed by SIGKILL");
+    const oom = events.find((e) => e.kind === "oom" && e.container === "hog");
+    assert.equal(oom?.message, "container hog was killed by the kernel's OOM killer: memory.max 32 MiB");
+    await c.rm();
+
+    // dd holds a 24 MiB buffer while it blocks writing into a pipe nobody reads.
+    const h = await host.run({ name: "holder", memMax: "64M", cmd: ["sh", "-c", "dd if=/dev/zero bs=24M count=1 | sleep 600"] });
+    let st = await h.status();
+    for (let i = 0; i < 60 && st.memBytes < 24 * MIB; i++) st = (await sleep(500), await h.status());
+    assert.ok(st.memBytes >= 24 * MIB, `holder uses ${st.memBytes} bytes`);
+    assert.equal(st.oomKills, 0);
+    const oomSeen = new Promise<ContainerEvent>((r) => host.on("oom", (e: ContainerEvent) => e.container === "holder" && r(e)));
+    await h.set({ memMax: "8M" });
+    const e = await oomSeen;
+    assert.match(e.message, /killed by the kernel's OOM killer: memory\.max 8 MiB/);
+    assert.ok((await h.status()).memBytes <= 8 * MIB);
+    await h.rm();
+    assert.equal(await leftovers(), "");
+  });
+
+  test("CPU: weights 2:1 on the saturated vCPU share 2:1; cpu.max lowered while running → usage falls", async (t) => {
+    const busy = ["sh", "-c", "while :; do :; done"];
+    const a = await host.run({ name: "cpu-a", cpuWeight: 200, cmd: busy });
+    const b = await host.run({ name: "cpu-b", cpuWeight: 100, cmd: busy });
+    try {
+      const usage = async (): Promise<Map<string, number>> => new Map((await host.ls()).map((s) => [s.id, s.cpuUsec]));
+      const window = async (ms: number): Promise<{ a: number; b: number }> => {
+        const u0 = await usage();
+        const t0 = performance.now();
+        await sleep(ms);
+        const u1 = await usage();
+        const dt = (performance.now() - t0) * 1000;
+        return { a: (u1.get("cpu-a")! - u0.get("cpu-a")!) / dt, b: (u1.get("cpu-b")! - u0.get("cpu-b")!) / dt };
+      };
+      await sleep(1000);
+      const w = await window(8000);
+      t.diagnostic(`weights 200:100 → a ${(w.a * 100).toFixed(0)}%, b ${(w.b * 100).toFixed(0)}% of the vCPU (ratio ${(w.a / w.b).toFixed(2)})`);
+      assert.ok(w.a / w.b > 1.5 && w.a / w.b < 2.6, `ratio ${(w.a / w.b).toFixed(2)} not in 1.5..2.6`);
+      // The cap is in guest time, which runs at wall-clock rate: 5% holds however much of
+      // the host the VM gets; the share a/(a+b) is compared, as the VM's own share varies.
+      await a.set({ cpuMax: "5%" });
+      const capped = await window(6000);
+      const share = (x: { a: number; b: number }): number => x.a / (x.a + x.b);
+      t.diagnostic(`a capped at 5% → a ${(capped.a * 100).toFixed(0)}%, b ${(capped.b * 100).toFixed(0)}% (a's share ${share(w).toFixed(2)} → ${share(capped).toFixed(2)})`);
+      assert.ok(capped.a < 0.08, `a used ${(capped.a * 100).toFixed(1)}% of the time under a 5% cap`);
+      assert.ok(share(capped) < 0.45 && share(capped) < share(w) - 0.2, `a's share fell: ${share(w).toFixed(2)} → ${share(capped).toFixed(2)}`);
+    } finally {
+      await a.rm();
+      await b.rm();
+    }
+  });
+
+  test("bad input: clear messages, nothing left behind", async () => {
+    await assert.rejects(host.run({ cmd: ["no-such-program", "x"], name: "nope" }), (e: unknown) => e instanceof ContainerError && e.status === 127 && /container nope: 'no-such-program': no such command in the container's root \(exit status 127\)/.test(e.message));
+    await assert.rejects(host.run({ cmd: ["sh"], memMax: "1G" }), /memMax 1024 MiB is more than VM ch's RAM \(256 MiB\)/);
+    await assert.rejects(host.run({ cmd: ["sh"], cpuWeight: 20000 }), /cpuWeight 20000 must be a whole number in 1\.\.10000/);
+    const c = await host.run({ name: "dup", cmd: ["sleep", "600"] });
+    try {
+      await assert.rejects(host.run({ name: "dup", cmd: ["true"] }), /container dup already exists/);
+      await assert.rejects(c.set({ cpuWeight: 0 }), /cpuWeight 0/);
+      await assert.rejects(c.set({ cmd: ["x"] } as never), /set\(\): unknown option 'cmd'/);
+      assert.equal((await c.status()).cpuWeight, 100, "a refused set changed nothing");
+      assert.equal(await c.stop(1), 137, "sleep as PID 1 ignores SIGTERM: killed after the grace");
+      await assert.rejects(c.exec(["true"]), /container dup: exec: container 'dup' is not running/);
+    } finally {
+      await c.rm();
+    }
+    assert.deepEqual(await host.ls(), []);
+    assert.equal(await leftovers(), "");
+  });
+});
