@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, test, type TestContext } from "node:test";
 import { defaultGuestDir } from "../control/args.js";
 import { PV_DEFAULTS } from "../machine/pv.js";
 import { Hypervisor } from "./hypervisor.js";
@@ -18,6 +18,7 @@ import { checkRun, ContainerError, ContainerHost, parseCpuMax, parseMem, parseSt
 
 const MIB = 1024 * 1024;
 const HOST = { name: "h", memBytes: 256 * MIB, cpus: 1 };
+const TEST_MS = 150_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe("containers, host-side checks", () => {
@@ -115,6 +116,22 @@ describe("containers in a real pv guest", { skip }, () => {
   const leftovers = async (): Promise<string> =>
     (await guest("ls /run/containers 2>/dev/null; for g in /sys/fs/cgroup/paravm/*/; do [ -d \"$g\" ] && echo \"$g\"; done; grep /run/containers /proc/mounts")).trim();
 
+  /** A test body that fails (rather than hangs) after TEST_MS, and then says what the runtime was last asked. */
+  const traced =
+    (fn: (t: TestContext) => Promise<void>) =>
+    async (t: TestContext): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`stuck for ${TEST_MS / 1000} s`)), TEST_MS)));
+      try {
+        await Promise.race([fn(t), stuck]);
+      } catch (e) {
+        (e as Error).message += `\nlast runtime calls:\n${host.recent.join("\n")}`;
+        throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+
   before(async () => {
     hv = new Hypervisor({ pcpus: 1 });
     vm = hv.create({ name: "ch", spec: spec() });
@@ -128,7 +145,7 @@ describe("containers in a real pv guest", { skip }, () => {
     await hv?.close();
   });
 
-  test("lifecycle: run → logs → exit status; ls; rm leaves nothing in the guest", async (t) => {
+  test("lifecycle: run → logs → exit status; ls; rm leaves nothing in the guest", traced(async (t) => {
     const avail = async (): Promise<number> => Number(/MemAvailable:\s+(\d+)/.exec(await guest("cat /proc/meminfo"))![1]) * 1024;
     const a0 = await avail();
     const t0 = performance.now();
@@ -145,9 +162,9 @@ describe("containers in a real pv guest", { skip }, () => {
     assert.equal(await leftovers(), "", "no directory, cgroup or mount left");
     assert.deepEqual(events.filter((e) => e.container === "life").map((e) => e.kind), ["start", "exit", "remove"]);
     await assert.rejects(c.logs(), /container life was removed/);
-  });
+  }));
 
-  test("isolation: processes, files, network, hostname", async () => {
+  test("isolation: processes, files, network, hostname", traced(async () => {
     const a = await host.run({ name: "iso-a", cmd: ["sh", "-c", "echo secret > /tmp/a-file; mkdir /www; echo pong > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www"] });
     const b = await host.run({ name: "iso-b", cmd: ["sleep", "600"] });
     try {
@@ -185,9 +202,9 @@ describe("containers in a real pv guest", { skip }, () => {
       await b.rm();
     }
     assert.equal(await leftovers(), "");
-  });
+  }));
 
-  test("memory: over memory.max is OOM-killed and reported; memory.max lowered while running → OOM", async () => {
+  test("memory: over memory.max is OOM-killed and reported; memory.max lowered while running → OOM", traced(async () => {
     const c = await host.run({ name: "hog", memMax: "32M", cmd: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] });
     assert.equal(await c.wait(), 137, "killed by SIGKILL");
     const oom = events.find((e) => e.kind === "oom" && e.container === "hog");
@@ -207,9 +224,9 @@ describe("containers in a real pv guest", { skip }, () => {
     assert.ok((await h.status()).memBytes <= 8 * MIB);
     await h.rm();
     assert.equal(await leftovers(), "");
-  });
+  }));
 
-  test("CPU: weights 2:1 on the saturated vCPU share 2:1; cpu.max lowered while running → usage falls", async (t) => {
+  test("CPU: weights 2:1 on the saturated vCPU share 2:1; cpu.max lowered while running → usage falls", traced(async (t) => {
     const busy = ["sh", "-c", "while :; do :; done"];
     const a = await host.run({ name: "cpu-a", cpuWeight: 200, cmd: busy });
     const b = await host.run({ name: "cpu-b", cpuWeight: 100, cmd: busy });
@@ -239,9 +256,9 @@ describe("containers in a real pv guest", { skip }, () => {
       await a.rm();
       await b.rm();
     }
-  });
+  }));
 
-  test("bad input: clear messages, nothing left behind", async () => {
+  test("bad input: clear messages, nothing left behind", traced(async () => {
     await assert.rejects(host.run({ cmd: ["no-such-program", "x"], name: "nope" }), (e: unknown) => e instanceof ContainerError && e.status === 127 && /container nope: 'no-such-program': no such command in the container's root \(exit status 127\)/.test(e.message));
     await assert.rejects(host.run({ cmd: ["sh"], memMax: "1G" }), /memMax 1024 MiB is more than VM ch's RAM \(256 MiB\)/);
     await assert.rejects(host.run({ cmd: ["sh"], cpuWeight: 20000 }), /cpuWeight 20000 must be a whole number in 1\.\.10000/);
@@ -258,5 +275,5 @@ describe("containers in a real pv guest", { skip }, () => {
     }
     assert.deepEqual(await host.ls(), []);
     assert.equal(await leftovers(), "");
-  });
+  }));
 });

@@ -52,6 +52,8 @@ export const CONTAINER_HOST = {
   OOM_SETTLE_S: 5,
   /** Seconds between stop()'s SIGTERM and SIGKILL of the whole group. */
   STOP_GRACE_S: 3,
+  /** Runtime calls kept in `recent`. */
+  RECENT: 30,
 } as const;
 
 /** What the ContainerHost reports; the daemon forwards these. */
@@ -69,6 +71,8 @@ export class ContainerHost extends EventEmitter {
   private readonly shape: HostShape;
   private readonly handles = new Map<string, Container>();
   private closed = false;
+  /** The last runtime calls and how they ended (diagnostics for a stuck or failing container). */
+  readonly recent: string[] = [];
 
   private constructor(readonly vm: ContainerVm) {
     super();
@@ -103,7 +107,19 @@ export class ContainerHost extends EventEmitter {
   /** Run the guest runtime with these words, each quoted; the agent carries it as base64. */
   async runtime(words: readonly string[], timeoutMs: number = CONTAINER_HOST.CMD_TIMEOUT_MS): Promise<{ status: number; output: string }> {
     if (this.closed) throw new ContainerError(`container host ${this.vm.name} is closed`, false);
-    return this.vm.agentExec([CONTAINER_HOST.RUNTIME, ...words].map(shQuote).join(" "), { timeoutMs });
+    const t0 = performance.now();
+    const note = (how: string): void => {
+      this.recent.push(`${words.slice(0, 6).join(" ")}${words.length > 6 ? " …" : ""} → ${how} (${(performance.now() - t0).toFixed(0)} ms)`);
+      if (this.recent.length > CONTAINER_HOST.RECENT) this.recent.shift();
+    };
+    try {
+      const r = await this.vm.agentExec([CONTAINER_HOST.RUNTIME, ...words].map(shQuote).join(" "), { timeoutMs });
+      note(`status ${r.status}`);
+      return r;
+    } catch (e) {
+      note(`failed: ${(e as Error).message}`);
+      throw e;
+    }
   }
 
   /** A runtime command that must succeed and print status lines. */
@@ -141,6 +157,8 @@ export class ContainerHost extends EventEmitter {
     const h = new Container(this, id, st);
     this.handles.set(id, h);
     this.report({ kind: "start", container: id, message: `container ${id} started: ${c.cmd.join(" ")}` });
+    // It may already have been OOM-killed or have ended while start waited for it.
+    await this.observe(h, st);
     void this.monitor(h);
     return h;
   }
@@ -158,6 +176,9 @@ export class ContainerHost extends EventEmitter {
     const [st] = await this.statusOf(["status", id], `container ${id}`);
     const h = new Container(this, id, st!);
     this.handles.set(id, h);
+    // Kills before this handle existed are history, not news.
+    h.oomKills = st!.oomKills;
+    h.exitReported = st!.state === "exited";
     if (h.state === "running") void this.monitor(h);
     return h;
   }
@@ -189,6 +210,8 @@ export class ContainerHost extends EventEmitter {
   /** @internal: a status the guest gave for `h`: OOM kills and the exit become events. */
   async observe(h: Container, st: ContainerStatus): Promise<void> {
     if (st.oomKills > h.oomKills) {
+      // Claimed before the first await: concurrent observers (monitor, set, status) report a kill once.
+      h.oomKills = st.oomKills;
       let now = st;
       // Did the kill take PID 1 (the container ends) or a process inside? Look briefly.
       if (now.state === "running") {
@@ -196,9 +219,9 @@ export class ContainerHost extends EventEmitter {
       }
       const limit = typeof now.memMax === "number" ? `memory.max ${fmtMiB(now.memMax)}` : "memory.max max";
       const who = now.state === "exited" ? `container ${h.id} was killed` : `a process in container ${h.id} was killed`;
-      const n = now.oomKills;
+      const n = Math.max(now.oomKills, h.oomKills);
+      h.oomKills = n;
       this.report({ kind: "oom", container: h.id, oomKills: n, message: `${who} by the kernel's OOM killer: ${limit}${n > 1 ? ` (${n} OOM kills so far)` : ""}` });
-      h.update(now);
       st = now;
     }
     h.update(st);
@@ -230,6 +253,7 @@ export class ContainerHost extends EventEmitter {
 export class Container {
   state: ContainerStatus["state"] | "removed";
   exitStatus: number | null = null;
+  /** OOM kills reported so far (ContainerHost.observe advances it as it emits the events). */
   oomKills = 0;
   /** The last status the guest gave. */
   last: ContainerStatus;
@@ -256,7 +280,6 @@ export class Container {
   /** @internal */
   update(st: ContainerStatus): void {
     this.last = st;
-    this.oomKills = Math.max(this.oomKills, st.oomKills);
     if (this.state === "removed") return;
     this.state = st.state;
     if (st.state === "exited") {
@@ -318,7 +341,7 @@ export class Container {
     const words = this.host.limitWords(limits);
     if (words.length === 0) throw new ContainerError("set() needs at least one of cpuWeight, cpuMax, memMax, pidsMax", true);
     const [st] = await this.host.statusOf(["set", this.id, ...words], `container ${this.id}: set`);
-    this.update(st!);
+    await this.host.observe(this, st!);
     return st!;
   }
 
