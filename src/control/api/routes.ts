@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 /**
  * The REST routes of docs/api.md (prefix /api/v1): each parses its request (the schema
  * has checked its shape) into a VmmAction or a read of the Vmm, nothing more.
@@ -87,6 +88,39 @@ export function restRoutes(app: FastifyInstance, vmm: Vmm, version: string): voi
           return { vm: r.entry.name, mac: r.entry.nics![0]!.mac, rxFrames: s?.rxFrames ?? 0, txFrames: s?.txFrames ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, drops };
         }),
     })),
+  );
+
+  app.get(`${p}/disks`, {
+    schema: {
+      summary: "disk images attached to VMs: path, size, how each VM opens it, and that VM's state",
+      response: {
+        200: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              path: { type: "string" },
+              sizeBytes: { type: ["integer", "null"] },
+              mode: { type: "string", enum: ["read-write", "readonly", "snapshot"] },
+              vm: { type: "string" },
+              state: { type: "string" },
+            },
+          },
+        },
+      },
+    },
+  }, async () =>
+    [...vmm.records.values()].flatMap((r) =>
+      (r.entry.disks ?? []).map((d) => {
+        let sizeBytes: number | null = null;
+        try {
+          sizeBytes = statSync(d.path).size;
+        } catch {
+          // A disk removed behind the daemon's back: listed, with no size (starting the VM says why).
+        }
+        return { path: d.path, sizeBytes, mode: d.snapshot ? "snapshot" : d.readonly ? "readonly" : "read-write", vm: r.entry.name, state: vmm.view(r.entry.name).state };
+      }),
+    ),
   );
 
   app.get(`${p}/fleet`, {

@@ -142,6 +142,25 @@ describe("errors: status and body per class", () => {
   });
 });
 
+describe("disks", () => {
+  test("GET /disks lists each VM's disk with its size, how it is opened and the VM's state", async () => {
+    const data = diskFile(tmp.dir, "data.img", 4096);
+    const base = diskFile(tmp.dir, "base.img", 2048);
+    let r = await json("POST", "/api/v1/vms", { name: "disk-rw", mem: "64M", disks: [{ path: data }] });
+    assert.equal(r.statusCode, 201, r.body);
+    r = await json("POST", "/api/v1/vms", { name: "disk-snap", mem: "64M", disks: [{ path: base, snapshot: true }] });
+    assert.equal(r.statusCode, 201, r.body);
+    r = await json("GET", "/api/v1/disks");
+    assert.equal(r.statusCode, 200, r.body);
+    const mine = (r.json() as { vm: string }[]).filter((d) => d.vm.startsWith("disk-"));
+    assert.deepEqual(mine, [
+      { path: data, sizeBytes: 4096 * 512, mode: "read-write", vm: "disk-rw", state: "created" },
+      { path: base, sizeBytes: 2048 * 512, mode: "snapshot", vm: "disk-snap", state: "created" },
+    ]);
+    for (const name of ["disk-rw", "disk-snap"]) assert.equal((await json("DELETE", `/api/v1/vms/${name}`)).statusCode, 204);
+  });
+});
+
 describe("/metrics and /openapi.json", () => {
   test("/metrics is Prometheus text with per-VM series", async () => {
     await json("POST", "/api/v1/vms", { name: "m1", mem: "64M" });
