@@ -37,16 +37,17 @@ describe("top table: metrics from two samples", () => {
 
   test("exits per second by reason and MIPS from the live counters of two samples; the busiest reason in the table", () => {
     const s = new MetricsSampler(0);
-    const at = (exits: Record<string, number>, instret: number): VmProbe => ({ ...probe("a", "running", 0, null), counters: { exits, instret } });
+    const at = (exits: Record<string, number>, instret: number, read = 0): VmProbe => ({ ...probe("a", "running", 0, null), counters: { exits, instret, disk: { read, written: read / 2 } } });
     const [first] = s.sample([at({ wfi: 10, "sbi.time": 5 }, 1_000_000)], 1000);
     assert.equal(first!.exitsPerS, null, "no interval yet");
     // 2 s later: wfi +800, sbi.time +200, a new reason +40; 60 M instructions = 30 MIPS.
-    const [m] = s.sample([at({ wfi: 810, "sbi.time": 205, "mmio.virtio-blk0.write": 40 }, 61_000_000)], 3000);
+    const [m] = s.sample([at({ wfi: 810, "sbi.time": 205, "mmio.virtio-blk0.write": 40 }, 61_000_000, 4 * MiB)], 3000);
     assert.deepEqual(m!.exitsPerS, { wfi: 400, "sbi.time": 100, "mmio.virtio-blk0.write": 20 });
     assert.equal(m!.mips, 30);
+    assert.deepEqual(m!.disk, { readBytesPerS: 2 * MiB, writeBytesPerS: MiB });
     const screen = renderTable({ title: "t", metrics: [m!], selected: 0, events: [], keys: "", columns: 400 }).join("\n");
     assert.match(screen, /EXITS\/s +TOP EXIT/);
-    assert.match(screen, / 520 +wfi 400/);
+    assert.match(screen, / 2M +1M +520 +wfi 400/);
     assert.match(plainLine(m!), /exits 520\/s \(top: wfi 400\)/);
     // A new run (counters start over): no negative rates, no figure for that interval.
     const [again] = s.sample([at({ wfi: 3 }, 500)], 4000);
@@ -72,7 +73,7 @@ describe("top table: the screen", () => {
     const lines = renderTable({ title: "T", metrics, selected: 1, events: ["e1", "e2"], keys: "KEYS", columns: 200 });
     const rows = lines.filter((l) => /^[ >] \d /.test(l));
     assert.equal(rows.length, 2);
-    assert.match(rows[0]!, /^  1 +alpha +running +2\/4 +75\.0 +100\.0 +0\.0 +256 +128M +- +- +10B +20B +- +-\s*$/, "no exit figures without live counters");
+    assert.match(rows[0]!, /^  1 +alpha +running +2\/4 +75\.0 +100\.0 +0\.0 +256 +128M +- +- +10B +20B +- +- +- +-\s*$/, "no disk or exit figures without live counters");
     assert.match(rows[1]!, /^> 2 +a-very-long~ +paused /, "long names cut to the column");
     assert.ok(lines.includes("  e2"));
     assert.equal(lines.at(-1), "KEYS");

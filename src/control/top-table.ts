@@ -26,7 +26,11 @@ export interface VmProbe {
   readonly mem: { readonly ramBytes: number; readonly balloonBytes: number | null; readonly guestAvailableBytes: number | null };
   readonly port: PortStats | null;
   /** Exits by reason and instructions so far this run (Vm.liveCounters), null before the first report. */
-  readonly counters?: { readonly exits: Readonly<Record<string, number>>; readonly instret: number } | null;
+  readonly counters?: {
+    readonly exits: Readonly<Record<string, number>>;
+    readonly instret: number;
+    readonly disk: { readonly read: number; readonly written: number } | null;
+  } | null;
 }
 
 /** One VM's figures over the last interval (the `--json` line). */
@@ -49,6 +53,8 @@ export interface VmMetrics {
   /** Exits per second by reason over the interval (reasons with none left out), and guest MIPS; null until two reports. */
   readonly exitsPerS: Record<string, number> | null;
   readonly mips: number | null;
+  /** The guest disk's bytes per second over the interval; null without a disk or before two reports. */
+  readonly disk: { readonly readBytesPerS: number; readonly writeBytesPerS: number } | null;
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
@@ -94,6 +100,7 @@ export class MetricsSampler {
         net: p.port ? { rxBytesPerS: rate(rx, prev?.rx), txBytesPerS: rate(tx, prev?.tx) } : null,
         exitsPerS,
         mips: exitsPerS && c && pc ? round1((c.instret - pc.instret) / dt / 1e6) : null,
+        disk: exitsPerS && c?.disk && pc?.disk ? { readBytesPerS: rate(c.disk.read, pc.disk.read), writeBytesPerS: rate(c.disk.written, pc.disk.written) } : null,
       };
     });
   }
@@ -132,6 +139,8 @@ const COLUMNS = [
   { head: "AVAIL", width: 6, cell: (m: VmMetrics) => shortBytes(m.mem.guestAvailableBytes) },
   { head: "NET-RX/s", width: 8, cell: (m: VmMetrics) => (m.net ? shortBytes(m.net.rxBytesPerS) : "-") },
   { head: "NET-TX/s", width: 8, cell: (m: VmMetrics) => (m.net ? shortBytes(m.net.txBytesPerS) : "-") },
+  { head: "DISK-R/s", width: 8, cell: (m: VmMetrics) => (m.disk ? shortBytes(m.disk.readBytesPerS) : "-") },
+  { head: "DISK-W/s", width: 8, cell: (m: VmMetrics) => (m.disk ? shortBytes(m.disk.writeBytesPerS) : "-") },
   { head: "EXITS/s", width: 8, cell: (m: VmMetrics) => (m.exitsPerS ? String(totalExits(m.exitsPerS)) : "-") },
   { head: "TOP EXIT", width: 18, cell: (m: VmMetrics) => topExit(m.exitsPerS) },
 ] as const;
@@ -184,6 +193,7 @@ export function plainLine(m: VmMetrics): string {
     `[${m.t.toFixed(0)}s] ${m.vm}: ${m.state}, vcpus ${m.vcpus.online}/${m.vcpus.max}, cpu ${pct(m.cpuPct)}% of ${pct(m.entitlementPct)}%, steal ${pct(m.stealPct)}%, ` +
     `ram ${shortBytes(m.mem.ramBytes)} balloon ${shortBytes(m.mem.balloonBytes)} available ${shortBytes(m.mem.guestAvailableBytes)}` +
     (m.net ? `, net rx ${shortBytes(m.net.rxBytesPerS)}/s tx ${shortBytes(m.net.txBytesPerS)}/s` : "") +
+    (m.disk ? `, disk read ${shortBytes(m.disk.readBytesPerS)}/s write ${shortBytes(m.disk.writeBytesPerS)}/s` : "") +
     (m.exitsPerS ? `, exits ${totalExits(m.exitsPerS)}/s (top: ${topExit(m.exitsPerS)})` : "")
   );
 }

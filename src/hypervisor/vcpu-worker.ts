@@ -203,7 +203,7 @@ async function main(): Promise<void> {
       if (insns !== lastLiveInsns) {
         lastLiveInsns = insns;
         const c = loop.liveCounters();
-        post({ t: "live", hart: k, exits: c.exits, instret: c.instret });
+        post({ t: "live", hart: k, exits: c.exits, instret: c.instret, disk: owner ? machine.diskBytes() : null });
       }
     }
     const cmd = Atomics.load(control, VM_CTL.COMMAND);

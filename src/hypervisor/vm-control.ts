@@ -48,7 +48,7 @@ export type VcpuMessage =
   | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
   | { t: "done"; hart: number; result: unknown }
   /** Once a second while running: every hart's exits by reason and instructions as this thread counts them (merged as mergeResults does). */
-  | { t: "live"; hart: number; exits: Record<string, number>[]; instret: number[] }
+  | { t: "live"; hart: number; exits: Record<string, number>[]; instret: number[]; disk: { read: number; written: number } | null }
   /** Bytes the guest agent wrote to its port (pv). */
   | { t: "agent"; bytes: Uint8Array }
   /** The balloon's figures (pv), at most once a second and only when they changed. */

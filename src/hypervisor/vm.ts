@@ -364,7 +364,7 @@ export class Vm extends EventEmitter {
    * hart k's figures from thread k plus what the owner thread counted for it (device
    * registers), merged as mergeResults merges the final results. Null before any report.
    */
-  liveCounters(): { exits: Record<string, number>; instret: number } | null {
+  liveCounters(): { exits: Record<string, number>; instret: number; disk: { read: number; written: number } | null } | null {
     const owner = this.live[0];
     if (!owner) return null;
     const exits: Record<string, number> = {};
@@ -378,7 +378,7 @@ export class Vm extends EventEmitter {
       if (k !== 0) add(mine?.exits[k]);
       instret += mine?.instret[k] ?? 0;
     }
-    return { exits, instret };
+    return { exits, instret, disk: owner.disk };
   }
 
   /** What the VM holds of the host memory budget while it runs (memory-pool.ts). */

@@ -44,6 +44,9 @@ import { IrqSources, Machine, RunLoop, type RunResult } from "./run-loop.js";
 import { wakingBackend } from "./pv.js";
 import { busServer, linkStop, type MachineThreads } from "./vcpu-link.js";
 
+/** ATA sectors are 512 bytes (the disk's logical sector size). */
+const SECTOR_BYTES = 512;
+
 export const FULL_DEFAULTS = {
   MEM: 256 * 1024 * 1024,
   BOOTARGS: "console=ttyS0 earlycon",
@@ -464,6 +467,11 @@ export class FullMachine extends Machine<FullResult> {
     const r = this.test.request;
     if (r === null && this.threads && linkStop(this.threads.link) !== null) return this.threads.link.stopReason() || undefined;
     return r?.kind === "fail" ? r.code : undefined;
+  }
+
+  diskBytes(): { read: number; written: number } | null {
+    const d = this.ata?.stats ?? this.ahci?.stats ?? null;
+    return d ? { read: d.sectorsRead * SECTOR_BYTES, written: d.sectorsWritten * SECTOR_BYTES } : null;
   }
 
   protected finish(r: RunResult): FullResult {

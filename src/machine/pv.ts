@@ -300,6 +300,10 @@ export class PvMachine extends Machine<PvResult> {
     return this.host.resetRequest?.reason ?? (this.threads && linkStop(this.threads.link) !== null ? this.threads.link.stopReason() : undefined);
   }
 
+  diskBytes(): { read: number; written: number } | null {
+    return this.blk ? { read: this.blk.stats.bytesRead, written: this.blk.stats.bytesWritten } : null;
+  }
+
   protected finish(r: RunResult): PvResult {
     return {
       ...r,

@@ -179,6 +179,11 @@ export class RemoteVcpu extends Machine<RunResult> {
     return linkStop(this.link) !== null ? this.link.stopReason() : undefined;
   }
 
+  /** The disk is the owner thread's. */
+  diskBytes(): null {
+    return null;
+  }
+
   protected finish(r: RunResult): RunResult {
     return r;
   }

@@ -551,6 +551,9 @@ export abstract class Machine<R extends RunResult> {
   protected abstract resetReason(): number | undefined;
   /** The loop's result plus the profile's device counters. */
   protected abstract finish(r: RunResult): R;
+
+  /** Bytes the guest's disk has read and written so far (null: no disk), for live figures. */
+  abstract diskBytes(): { readonly read: number; readonly written: number } | null;
 }
 
 

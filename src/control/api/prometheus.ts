@@ -83,6 +83,10 @@ export function prometheusText(vmm: Vmm): string {
     }
     const run = rec.lastRun?.kind === "stopped" ? (rec.lastRun.result as PvResult | FullResult) : null;
     const live = vm.state === "running" || vm.state === "paused" ? vm.liveCounters() : null;
+    if (live?.disk) {
+      x.add("paravm_vm_disk_read_bytes_total", "counter", "Disk bytes read (this run, at most a second old; else the last finished run).", l, live.disk.read);
+      x.add("paravm_vm_disk_written_bytes_total", "counter", "Disk bytes written (this run, at most a second old; else the last finished run).", l, live.disk.written);
+    }
     if (live) {
       for (const [reason, n] of Object.entries(live.exits)) x.add("paravm_vm_exits_total", "counter", "Exits by reason (this run, at most a second old; else the last finished run).", { ...l, reason }, n);
       x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (this run, at most a second old; else the last finished run).", l, live.instret);
@@ -93,9 +97,9 @@ export function prometheusText(vmm: Vmm): string {
         x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (this run, at most a second old; else the last finished run).", l, run.instret);
       }
       const blk = (run as PvResult).blk;
-      if (blk) {
-        x.add("paravm_vm_disk_read_bytes_total", "counter", "Disk bytes read (the last finished run).", l, blk.bytesRead);
-        x.add("paravm_vm_disk_written_bytes_total", "counter", "Disk bytes written (the last finished run).", l, blk.bytesWritten);
+      if (blk && !live?.disk) {
+        x.add("paravm_vm_disk_read_bytes_total", "counter", "Disk bytes read (this run, at most a second old; else the last finished run).", l, blk.bytesRead);
+        x.add("paravm_vm_disk_written_bytes_total", "counter", "Disk bytes written (this run, at most a second old; else the last finished run).", l, blk.bytesWritten);
       }
     }
   }

@@ -133,6 +133,9 @@ export const vmMetricsSchema = {
     netRxBps: nullableNumber,
     netTxBps: nullableNumber,
     exitsPerS: { type: ["object", "null"], additionalProperties: { type: "number" } },
+    diskReadBps: nullableNumber,
+    diskWriteBps: nullableNumber,
+    mips: nullableNumber,
   },
 } as const;
 

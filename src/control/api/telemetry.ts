@@ -28,6 +28,10 @@ export interface ApiVmMetrics {
   readonly netTxBps: number | null;
   /** Exits are counted by the vCPU threads and handed over when a run ends: no live rate (null). */
   readonly exitsPerS: Record<string, number> | null;
+  /** The guest disk's bytes per second (null without a disk or before two reports), and the guest's MIPS. */
+  readonly diskReadBps: number | null;
+  readonly diskWriteBps: number | null;
+  readonly mips: number | null;
 }
 
 export interface MetricsFrame {
@@ -98,6 +102,9 @@ export class Telemetry {
       netRxBps: m.net?.rxBytesPerS ?? null,
       netTxBps: m.net?.txBytesPerS ?? null,
       exitsPerS: m.exitsPerS,
+      diskReadBps: m.disk?.readBytesPerS ?? null,
+      diskWriteBps: m.disk?.writeBytesPerS ?? null,
+      mips: m.mips,
     };
   }
 

@@ -38,6 +38,9 @@ export interface ApiVmMetrics {
   readonly netRxBps: number | null;
   readonly netTxBps: number | null;
   readonly exitsPerS?: Record<string, number> | null;
+  readonly diskReadBps?: number | null;
+  readonly diskWriteBps?: number | null;
+  readonly mips?: number | null;
 }
 
 /** POST /fleet's answer: names of the VMs each step touched. */
@@ -140,7 +143,8 @@ export function topMetrics(m: ApiVmMetrics, sinceMs: number): TopMetrics {
     mem: { ramBytes: m.ramBytes, balloonBytes: m.balloonBytes, guestAvailableBytes: m.availableBytes },
     net: m.netRxBps === null || m.netTxBps === null || m.netRxBps === undefined ? null : { rxBytesPerS: m.netRxBps, txBytesPerS: m.netTxBps },
     exitsPerS: m.exitsPerS ?? null,
-    mips: null,
+    mips: m.mips ?? null,
+    disk: m.diskReadBps === null || m.diskReadBps === undefined || m.diskWriteBps === null || m.diskWriteBps === undefined ? null : { readBytesPerS: m.diskReadBps, writeBytesPerS: m.diskWriteBps },
   };
 }
 
