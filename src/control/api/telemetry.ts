@@ -26,7 +26,7 @@ export interface ApiVmMetrics {
   readonly availableBytes: number | null;
   readonly netRxBps: number | null;
   readonly netTxBps: number | null;
-  /** Exits are counted by the vCPU threads and handed over when a run ends: no live rate (null). */
+  /** Exits per second by reason, from the vCPU threads' live reports (null until two of them). */
   readonly exitsPerS: Record<string, number> | null;
   /** The guest disk's bytes per second (null without a disk or before two reports), and the guest's MIPS. */
   readonly diskReadBps: number | null;

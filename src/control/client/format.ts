@@ -2,6 +2,7 @@
  * The client's human output: the VM list, one VM, a fleet apply's outcome, and the API's
  * metrics frames turned into `paravm up`'s top table (top-table.ts). No I/O here.
  */
+import type { ApiVmMetrics as ServerVmMetrics } from "../api/telemetry.js";
 import { shortBytes, type VmMetrics as TopMetrics } from "../top-table.js";
 
 /** A VM as GET /vms gives it (docs/api.md, `VmView`); fields the client does not show are left out. */
@@ -21,27 +22,14 @@ export interface VmView {
   readonly createdAt?: string | number;
 }
 
-/** One VM's sample on the metrics stream (docs/api.md, `VmMetrics`). */
-export interface ApiVmMetrics {
-  readonly vm: string;
+/** One VM's sample on the metrics stream (docs/api.md, `VmMetrics`), as it arrives over JSON: its `at` may be a number or an ISO date, and an older daemon may leave the newer fields out. */
+export type ApiVmMetrics = Omit<ServerVmMetrics, "at" | "exitsPerS" | "diskReadBps" | "diskWriteBps" | "mips"> & {
   readonly at: number | string;
-  readonly state: string;
-  readonly cpuPct: number | null;
-  readonly entitlementPct: number | null;
-  readonly stealPct: number | null;
-  readonly weight: number | null;
-  readonly cap: number | null;
-  readonly vcpus: { readonly online: number; readonly max: number };
-  readonly ramBytes: number;
-  readonly balloonBytes: number | null;
-  readonly availableBytes: number | null;
-  readonly netRxBps: number | null;
-  readonly netTxBps: number | null;
   readonly exitsPerS?: Record<string, number> | null;
   readonly diskReadBps?: number | null;
   readonly diskWriteBps?: number | null;
   readonly mips?: number | null;
-}
+};
 
 /** POST /fleet's answer: names of the VMs each step touched. */
 export interface FleetApplied {
