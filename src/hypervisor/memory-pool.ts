@@ -21,10 +21,11 @@ export const MEMORY_DEFAULTS = {
   /**
    * Host memory a running VM takes beyond its guest RAM, charged on admission. Measured by
    * bench:elastic part 2 (process RSS minus the guests' resident RAM, per idle 1-vCPU pv
-   * VM after boot): 60–66 MiB on 2026-12-02 — the vCPU thread's V8 isolate (heap, young
-   * generation, the interpreter's optimized code) and the hart's code cache (a boot
-   * decodes ~650 pages: ~22 MB, docs/cpu.md). Charged honestly so admission protects the
-   * host; shrinking it is issue 12's open "≤ 8 MiB per VM" goal.
+   * VM after boot): 60–68 MiB on 2026-12-02, 56 MiB once each vCPU isolate's young
+   * generation was capped (VM_DEFAULTS.VCPU_YOUNG_GENERATION_MB) — the vCPU thread's V8
+   * isolate (heap, the interpreter's optimized code) and the hart's code cache (a boot
+   * decodes ~650 pages: ~22 MB, docs/cpu.md). Charged with a margin so admission protects
+   * the host; shrinking it is issue 12's open "≤ 8 MiB per VM" goal.
    */
   VM_OVERHEAD_BYTES: 64 * MiB,
   /** Each further vCPU thread: its own isolate and code cache (estimated from the above, not yet measured apart). */

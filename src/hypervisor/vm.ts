@@ -71,6 +71,13 @@ export const VM_DEFAULTS = {
   STOP_TIMEOUT_MS: 5000,
   /** How long the other threads of a crashed VM get to stop before they are terminated. */
   CRASH_GRACE_MS: 1000,
+  /**
+   * Young-generation size of each vCPU thread's V8 isolate. The run loop allocates almost
+   * nothing per instruction, so a small nursery costs no measurable CPU (a boot plus a
+   * 100,000-turn shell loop: 28.6 s of CPU against 28.2 s, alternated runs, within noise)
+   * and saves ~12 MiB of host memory per vCPU (bench:elastic part 2: 67–68 → 56 MiB per VM).
+   */
+  VCPU_YOUNG_GENERATION_MB: 4,
   /** memoryStats() keeps the guest's statistics polled for this long after each call. */
   MEM_STATS_LEASE_MS: 10_000,
 } as const;
@@ -234,7 +241,11 @@ export class Vm extends EventEmitter {
   }
 
   private spawn(data: VcpuWorkerData): Worker {
-    const w = new Worker(WORKER_URL, { workerData: data, name: `${this.name}/vcpu${data.hart}` });
+    const w = new Worker(WORKER_URL, {
+      workerData: data,
+      name: `${this.name}/vcpu${data.hart}`,
+      resourceLimits: { maxYoungGenerationSizeMb: VM_DEFAULTS.VCPU_YOUNG_GENERATION_MB },
+    });
     this.workers.push(w);
     // Threads of an earlier run (before a reboot) may still report their exit: ignore them.
     const run = this.run;
