@@ -10,13 +10,12 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { defaultGuestDir } from "../control/cli.js";
+import { guestLines, paravmRun } from "./cli-run-testkit.js";
 import { MemoryBackend } from "../devices/virtio/blk/device.js";
 import { FULL_DEFAULTS, FullMachine, type DiskController } from "./full.js";
 
-const bin = fileURLToPath(new URL("../../../bin/paravm.js", import.meta.url));
 const dir = defaultGuestDir();
 const hasQemu = spawnSync("qemu-system-riscv64", ["--version"]).status === 0;
 const hasAhci = dir !== null && existsSync(join(dir, "kernel.config")) && /^CONFIG_SATA_AHCI=y$/m.test(readFileSync(join(dir, "kernel.config"), "utf8"));
@@ -31,17 +30,7 @@ const skip =
 const work = mkdtempSync(join(tmpdir(), "paravm-ahci-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function guestLines(out: string): string[] {
-  const lines = out.replace(/\r/g, "").split("\n");
-  const i = lines.indexOf("BEGIN");
-  const j = lines.findIndex((l) => /PARAVM-EXIT-STATUS=/.test(l));
-  return i >= 0 && j > i ? lines.slice(i + 1, j + 1) : [];
-}
-
-function paravm(args: string[], timeout = 300_000) {
-  const r = spawnSync(process.execPath, [bin, "run", ...args], { encoding: "utf8", timeout });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
+const paravm = (args: string[], timeout = 300_000) => paravmRun(args, timeout);
 
 const statsOf = (stderr: string) => JSON.parse(stderr.trim().split("\n").pop()!);
 const md5 = (b: Uint8Array | string) => createHash("md5").update(b).digest("hex");

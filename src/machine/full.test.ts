@@ -10,12 +10,11 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { defaultGuestDir } from "../control/cli.js";
+import { guestLines, PARAVM_BIN, paravmRun } from "./cli-run-testkit.js";
 import { FULL_DEFAULTS, FullMachine } from "./full.js";
 
-const bin = fileURLToPath(new URL("../../../bin/paravm.js", import.meta.url));
 const dir = defaultGuestDir();
 const hasQemu = spawnSync("qemu-system-riscv64", ["--version"]).status === 0;
 const skip =
@@ -27,18 +26,7 @@ const skip =
 const work = mkdtempSync(join(tmpdir(), "paravm-full-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** The lines the command printed: after the marker line, up to the exit-status line. */
-function guestLines(out: string): string[] {
-  const lines = out.replace(/\r/g, "").split("\n");
-  const i = lines.indexOf("BEGIN");
-  const j = lines.findIndex((l) => /PARAVM-EXIT-STATUS=/.test(l));
-  return i >= 0 && j > i ? lines.slice(i + 1, j + 1) : [];
-}
-
-function paravm(args: string[], timeout = 240_000) {
-  const r = spawnSync(process.execPath, [bin, "run", ...args], { encoding: "utf8", timeout });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
-}
+const paravm = (args: string[], timeout = 240_000) => paravmRun(args, timeout);
 
 function qemu(append: string, disk: string | null, smp = 1) {
   const argv = [
@@ -140,7 +128,7 @@ describe("full machine: OpenSBI + Linux on emulated hardware", { skip }, () => {
 
 describe("paravm compare: the same command on pv and full, side by side", { skip }, () => {
   test("one table, a column per profile; firmware time and device registers show only on full", () => {
-    const r = spawnSync(process.execPath, [bin, "compare", "--exec", "dd if=/dev/urandom of=/dev/null bs=4k count=4 2>/dev/null"], {
+    const r = spawnSync(process.execPath, [PARAVM_BIN, "compare", "--exec", "dd if=/dev/urandom of=/dev/null bs=4k count=4 2>/dev/null"], {
       encoding: "utf8",
       timeout: 300_000,
     });
@@ -165,7 +153,7 @@ describe("paravm compare: the same command on pv and full, side by side", { skip
   test("stats-table: a file that is not --stats output is refused in one line", () => {
     const bad = join(work, "bad.json");
     writeFileSync(bad, "hello");
-    const r = spawnSync(process.execPath, [bin, "stats-table", bad], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [PARAVM_BIN, "stats-table", bad], { encoding: "utf8" });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /bad\.json: no --stats JSON line found/);
   });
@@ -200,7 +188,7 @@ describe("full machine: errors", () => {
       [["multi", "--vm", "name=a,profile=xen,net=l,exec=true"], /profile=xen: expected pv or full/],
     ];
     for (const [args, re] of cases) {
-      const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 30_000 });
+      const r = spawnSync(process.execPath, [PARAVM_BIN, ...args], { encoding: "utf8", timeout: 30_000 });
       assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
