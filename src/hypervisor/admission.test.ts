@@ -6,31 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { defaultGuestDir, EXIT } from "../control/args.js";
-import { PV_DEFAULTS } from "../machine/pv.js";
+import { EXIT } from "../control/args.js";
 import { Hypervisor } from "./hypervisor.js";
+import { NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
 import { AdmissionError, vmChargeBytes } from "./memory-pool.js";
 
-const dir = defaultGuestDir();
-const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+const skip = NO_GUEST;
 const MiB = 1024 * 1024;
 const bin = fileURLToPath(new URL("../../../bin/paravm.js", import.meta.url));
 
 function spec(exec: string): MachineSpec {
-  return {
-    profile: "pv",
-    cpus: 1,
-    memBytes: 128 * MiB,
-    kernel: readFileSync(join(dir!, "Image")),
-    initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
-    bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.exec=${Buffer.from(exec).toString("base64")}`,
-  };
+  return pvExecSpec(exec);
 }
 
 async function waitText(text: () => string, re: RegExp, ms = 240_000): Promise<void> {

@@ -7,18 +7,14 @@
  * noisy 2-core machine); `npm run bench:elastic` holds the figures.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, test } from "node:test";
-import { defaultGuestDir } from "../control/args.js";
-import { PV_DEFAULTS } from "../machine/pv.js";
 import type { AutoscaleDecision } from "./autoscaler.js";
 import { Hypervisor } from "./hypervisor.js";
+import { NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
 
-const dir = defaultGuestDir();
-const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+const skip = NO_GUEST;
 
 /** A shell that burns CPU on "load" (a TICK per 200 loop turns) and stops on "idle". */
 const BURNER = [
@@ -29,14 +25,7 @@ const BURNER = [
 ].join("\n");
 
 function spec(): MachineSpec {
-  return {
-    profile: "pv",
-    cpus: 1,
-    memBytes: 64 * 1024 * 1024,
-    kernel: readFileSync(join(dir!, "Image")),
-    initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
-    bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.exec=${Buffer.from(BURNER).toString("base64")}`,
-  };
+  return pvExecSpec(BURNER, { memBytes: 64 * 1024 * 1024 });
 }
 
 /** TICK arrival times (host ms) and a READY flag for one VM. */

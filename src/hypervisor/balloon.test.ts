@@ -6,31 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, test } from "node:test";
-import { defaultGuestDir } from "../control/args.js";
-import { PV_DEFAULTS } from "../machine/pv.js";
 import { loadHostMemory } from "../mem/host-memory.js";
 import { Hypervisor } from "./hypervisor.js";
+import { NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
 
 const MiB = 1 << 20;
-const dir = defaultGuestDir();
 const reclaim = loadHostMemory().reclaim;
-const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+const skip = NO_GUEST;
 const skipRss = skip || (reclaim !== "madvise" ? "guest-RAM addon not built: host memory cannot fall" : false);
 
 function spec(exec: string, extra: Partial<MachineSpec> = {}): MachineSpec {
-  return {
-    profile: "pv",
-    cpus: 1,
-    memBytes: 256 * MiB,
-    kernel: readFileSync(join(dir!, "Image")),
-    initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
-    bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.exec=${Buffer.from(exec).toString("base64")}`,
-    ...extra,
-  };
+  return pvExecSpec(exec, { memBytes: 256 * MiB, ...extra });
 }
 
 /**

@@ -5,27 +5,16 @@
  * machine; `npm run bench:sched` holds the tight figures.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, test } from "node:test";
-import { defaultGuestDir } from "../control/args.js";
-import { PV_DEFAULTS } from "../machine/pv.js";
 import { Hypervisor } from "./hypervisor.js";
+import { NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm, VmEvent } from "./vm.js";
 
-const dir = defaultGuestDir();
-const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+const skip = NO_GUEST;
 
 function spec(exec: string, cpus = 1): MachineSpec {
-  return {
-    profile: "pv",
-    cpus,
-    memBytes: 128 * 1024 * 1024,
-    kernel: readFileSync(join(dir!, "Image")),
-    initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
-    bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.exec=${Buffer.from(exec).toString("base64")}`,
-  };
+  return pvExecSpec(exec, { cpus });
 }
 
 /** A VM's console as text, and a way to wait for a line matching a pattern. */

@@ -5,15 +5,12 @@
  * thread's view).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { defaultGuestDir } from "../control/args.js";
-import { PV_DEFAULTS } from "../machine/pv.js";
+import { GUEST_DIR, NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import { Hypervisor } from "./hypervisor.js";
 
-const dir = defaultGuestDir();
-const skip = dir === null ? "no guest images in ~/.cache/paravm" : false;
+const skip = NO_GUEST;
 
 describe("live exit counters (real Linux)", { skip, timeout: 300_000 }, () => {
   test("exits by reason and instructions are reported while the VM runs, grow, and stay within the final counts", async () => {
@@ -23,15 +20,7 @@ describe("live exit counters (real Linux)", { skip, timeout: 300_000 }, () => {
       const exec = "i=0; while [ $i -lt 6 ]; do dd if=/dev/vda of=/dev/null bs=64k count=16 skip=$((i*16)) 2>/dev/null; sleep 1; echo tick; i=$((i+1)); done";
       const vm = hv.create({
         name: "live",
-        spec: {
-          profile: "pv",
-          cpus: 2,
-          memBytes: 64 * 1024 * 1024,
-          kernel: readFileSync(join(dir!, "Image")),
-          initrd: readFileSync(join(dir!, "initramfs.cpio.gz")),
-          bootargs: `${PV_DEFAULTS.BOOTARGS} quiet paravm.nodisk paravm.exec=${Buffer.from(exec).toString("base64")}`,
-          disk: { path: join(dir!, "disk.ext2"), readonly: true, snapshot: false, cache: "writeback" },
-        },
+        spec: pvExecSpec(exec, { cpus: 2, memBytes: 64 * 1024 * 1024, disk: { path: join(GUEST_DIR!, "disk.ext2"), readonly: true, snapshot: false, cache: "writeback" } }, "paravm.nodisk"),
       });
       await vm.start();
       const seen: { instret: number; total: number; exits: Record<string, number>; read: number }[] = [];
