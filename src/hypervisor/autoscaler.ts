@@ -87,6 +87,8 @@ interface Track {
   plenty: number;
   runnable: number;
   steal: number;
+  /** Cores received over the scheduler's last second, as of the last sample. */
+  share: number;
   faultsPerS: number;
   cooldownUntil: number;
   busy: boolean;
@@ -109,7 +111,7 @@ export class Autoscaler extends EventEmitter {
     else {
       const t = this.tracks.get(vm);
       if (t) t.limits = limits;
-      else this.tracks.set(vm, { limits, last: null, hot: 0, cold: 0, plenty: 0, runnable: 0, steal: 0, faultsPerS: 0, cooldownUntil: 0, busy: false });
+      else this.tracks.set(vm, { limits, last: null, hot: 0, cold: 0, plenty: 0, runnable: 0, steal: 0, share: 0, faultsPerS: 0, cooldownUntil: 0, busy: false });
     }
   }
 
@@ -158,6 +160,7 @@ export class Autoscaler extends EventEmitter {
     const total = run + wait + idle;
     if (total <= 0) return false;
     t.runnable = (run + wait) / total;
+    t.share = s.share;
     t.steal = run + wait > 0 ? wait / (run + wait) : 0;
     t.hot = t.runnable >= AUTOSCALE.HOT_RUNNABLE ? t.hot + 1 : 0;
     t.cold = t.runnable <= AUTOSCALE.COLD_RUNNABLE ? t.cold + 1 : 0;
@@ -169,7 +172,7 @@ export class Autoscaler extends EventEmitter {
     const cpu = t.limits.cpu;
     if (!cpu) return null;
     const { weight, cap } = vm.settings;
-    const share = vm.schedStats()?.share ?? 0;
+    const share = t.share;
     const vcpus = vm.vcpus;
     const why = (streak: number): string => `runnable ${pct(t.runnable)}, steal ${pct(t.steal)} for ${streak} s`;
     if (t.hot >= AUTOSCALE.HOT_SAMPLES) {

@@ -81,25 +81,18 @@ export function prometheusText(vmm: Vmm): string {
       x.add("paravm_port_tx_frames_total", "counter", "Frames the VM's port sent.", lp, port.txFrames);
       for (const [why, n] of Object.entries(port.drops)) x.add("paravm_port_drops_total", "counter", "Frames dropped at the port, by reason.", { ...lp, reason: why }, n);
     }
+    // This run's counts while it runs (at most a second old), else the last finished run's.
     const run = rec.lastRun?.kind === "stopped" ? (rec.lastRun.result as PvResult | FullResult) : null;
     const live = vm.state === "running" || vm.state === "paused" ? vm.liveCounters() : null;
-    if (live?.disk) {
-      x.add("paravm_vm_disk_read_bytes_total", "counter", "Disk bytes read (this run, at most a second old; else the last finished run).", l, live.disk.read);
-      x.add("paravm_vm_disk_written_bytes_total", "counter", "Disk bytes written (this run, at most a second old; else the last finished run).", l, live.disk.written);
-    }
-    if (live) {
-      for (const [reason, n] of Object.entries(live.exits)) x.add("paravm_vm_exits_total", "counter", "Exits by reason (this run, at most a second old; else the last finished run).", { ...l, reason }, n);
-      x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (this run, at most a second old; else the last finished run).", l, live.instret);
-    }
-    if (run) {
-      if (!live) {
-        for (const [reason, n] of Object.entries(run.exits)) x.add("paravm_vm_exits_total", "counter", "Exits by reason (this run, at most a second old; else the last finished run).", { ...l, reason }, n);
-        x.add("paravm_vm_instructions_total", "counter", "Guest instructions retired (this run, at most a second old; else the last finished run).", l, run.instret);
-      }
-      const blk = (run as PvResult).blk;
-      if (blk && !live?.disk) {
-        x.add("paravm_vm_disk_read_bytes_total", "counter", "Disk bytes read (this run, at most a second old; else the last finished run).", l, blk.bytesRead);
-        x.add("paravm_vm_disk_written_bytes_total", "counter", "Disk bytes written (this run, at most a second old; else the last finished run).", l, blk.bytesWritten);
+    const blk = run ? (run as PvResult).blk : undefined;
+    const counts = live ?? (run ? { exits: run.exits, instret: run.instret, disk: blk ? { read: blk.bytesRead, written: blk.bytesWritten } : null } : null);
+    if (counts) {
+      const when = "(this run, at most a second old; else the last finished run)";
+      for (const [reason, n] of Object.entries(counts.exits)) x.add("paravm_vm_exits_total", "counter", `Exits by reason ${when}.`, { ...l, reason }, n);
+      x.add("paravm_vm_instructions_total", "counter", `Guest instructions retired ${when}.`, l, counts.instret);
+      if (counts.disk) {
+        x.add("paravm_vm_disk_read_bytes_total", "counter", `Disk bytes read ${when}.`, l, counts.disk.read);
+        x.add("paravm_vm_disk_written_bytes_total", "counter", `Disk bytes written ${when}.`, l, counts.disk.written);
       }
     }
   }

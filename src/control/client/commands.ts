@@ -6,6 +6,7 @@
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { Command } from "commander";
 import { parse as parseYaml } from "yaml";
+import { WORKLOADS } from "../fleet-file.js";
 import { EXIT, parseCount, parseCpus, parseMemSize, parseProfile, readProgram, UsageError } from "../args.js";
 import { ApiClient, ApiError, endpointFrom, NoDaemonError, vmPath } from "./api-client.js";
 import { attachConsole, followLogs } from "./console.js";
@@ -106,7 +107,7 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
       .option("--disk <file[,readonly|,snapshot]>", "a raw disk image (path relative to here)")
       .option("--net <name[,mac=…]>", "a NIC on the daemon's network NAME")
       .option("--exec <cmd>", "run CMD in the guest instead of a shell")
-      .option("--workload <name>", "a built-in guest program instead (cpu-burn, cpu-waves, idle)")
+      .option("--workload <name>", `a built-in guest program instead (${Object.keys(WORKLOADS).join(", ")})`)
       .option("--weight <w>", "scheduler weight (1..65535, default 256)", parseWholeNumber)
       .option("--cap <percent>", "at most this % of one host core (0: no cap)", parseWholeNumber)
       .option("--start", "start it once created"),
