@@ -1,0 +1,202 @@
+/**
+ * The snapshot file (issue 15): versioned and self-describing, so a file from another
+ * paravm, a truncated copy or a flipped bit is refused before anything is restored.
+ *
+ *   file    = header section*
+ *   header  = MAGIC (8 bytes) · FORMAT_VERSION u32 · section count u32
+ *   section = name length u8 · name (ASCII) · kind u8 · payload length u64 · CRC-32 u32 · payload
+ *
+ * All integers little-endian. A section's CRC-32 (zlib's, the one gzip uses) covers its
+ * payload. Sections are read whole and checked before any of them is handed out, so a
+ * caller never sees a half-valid file. `json` sections hold UTF-8 JSON (device states,
+ * the VM's settings); `ram` sections hold guest RAM with zero pages left out (ram.ts).
+ *
+ * The writer streams: a section's length must be known before its payload (RAM's is, from
+ * its page map), and its CRC is patched in after the payload with a positional write, so
+ * a 256 MiB guest is never held twice in host memory.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { crc32 } from "node:zlib";
+
+export const SNAPSHOT_FORMAT = {
+  MAGIC: "PARAVMSN",
+  VERSION: 1,
+  HEADER_BYTES: 16,
+  MAX_NAME: 64,
+  /** Sections a file may hold: more is not a file this code wrote. */
+  MAX_SECTIONS: 4096,
+} as const;
+
+export const SECTION_KIND = { JSON: 1, RAM: 2, BYTES: 3 } as const;
+export type SectionKind = (typeof SECTION_KIND)[keyof typeof SECTION_KIND];
+
+const KIND_NAMES: Readonly<Record<number, string>> = { 1: "json", 2: "ram", 3: "bytes" };
+
+/** A snapshot that cannot be read: `file` and a sentence that says what is wrong with it. */
+export class SnapshotError extends Error {
+  constructor(
+    readonly file: string,
+    readonly why: string,
+  ) {
+    super(`snapshot ${file}: ${why}`);
+    this.name = "SnapshotError";
+  }
+}
+
+export interface Section {
+  readonly name: string;
+  readonly kind: SectionKind;
+  readonly payload: Uint8Array;
+}
+
+/** Writes a snapshot file section by section. */
+export class SnapshotWriter {
+  private readonly fd: number;
+  private pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
+  private count = 0;
+  private readonly names = new Set<string>();
+
+  constructor(readonly file: string) {
+    this.fd = openSync(file, "w");
+  }
+
+  /** A section whose payload is given whole. */
+  section(name: string, kind: SectionKind, payload: Uint8Array): void {
+    this.streamed(name, kind, payload.length, (put) => put(payload));
+  }
+
+  json(name: string, value: unknown): void {
+    this.section(name, SECTION_KIND.JSON, new TextEncoder().encode(JSON.stringify(value)));
+  }
+
+  /**
+   * A section of `length` bytes produced in pieces by `fill`; it must put exactly `length`
+   * bytes (a mismatch is this program's bug, so it throws rather than writing a bad file).
+   */
+  streamed(name: string, kind: SectionKind, length: number, fill: (put: (chunk: Uint8Array) => void) => void): void {
+    checkName(name);
+    if (this.names.has(name)) throw new Error(`snapshot section ${name} written twice`);
+    this.names.add(name);
+    const nameBytes = new TextEncoder().encode(name);
+    const head = Buffer.alloc(1 + nameBytes.length + 1 + 8 + 4);
+    head.writeUInt8(nameBytes.length, 0);
+    head.set(nameBytes, 1);
+    head.writeUInt8(kind, 1 + nameBytes.length);
+    head.writeBigUInt64LE(BigInt(length), 2 + nameBytes.length);
+    const crcAt = this.pos + 10 + nameBytes.length;
+    this.pos += writeSync(this.fd, head, 0, head.length, this.pos);
+    let crc = 0;
+    let put = 0;
+    fill((chunk) => {
+      crc = crc32(chunk, crc);
+      let off = 0;
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off, this.pos + off);
+      this.pos += chunk.length;
+      put += chunk.length;
+    });
+    if (put !== length) throw new Error(`snapshot section ${name}: ${put} bytes written, ${length} declared`);
+    const c = Buffer.alloc(4);
+    c.writeUInt32LE(crc >>> 0, 0);
+    writeSync(this.fd, c, 0, 4, crcAt);
+    this.count++;
+  }
+
+  /** Writes the header last (a file cut short while writing has no valid magic). */
+  close(): void {
+    const h = Buffer.alloc(SNAPSHOT_FORMAT.HEADER_BYTES);
+    h.write(SNAPSHOT_FORMAT.MAGIC, 0, "ascii");
+    h.writeUInt32LE(SNAPSHOT_FORMAT.VERSION, 8);
+    h.writeUInt32LE(this.count, 12);
+    writeSync(this.fd, h, 0, h.length, 0);
+    closeSync(this.fd);
+  }
+
+  /** Give up: close without a header, so the file is never mistaken for a snapshot. */
+  abort(): void {
+    closeSync(this.fd);
+  }
+}
+
+function checkName(name: string): void {
+  if (!/^[a-z0-9][a-z0-9._:-]*$/.test(name) || name.length > SNAPSHOT_FORMAT.MAX_NAME) {
+    throw new Error(`snapshot section name ${JSON.stringify(name)} is not [a-z0-9._:-], ≤ ${SNAPSHOT_FORMAT.MAX_NAME} characters`);
+  }
+}
+
+/** Every section of `file`, each checked (magic, version, lengths, CRC, names) before any is returned. */
+export function readSnapshot(file: string): Map<string, Section> {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new SnapshotError(file, `cannot open it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const read = (pos: number, len: number, what: string): Buffer => {
+      if (pos + len > size) throw new SnapshotError(file, `truncated: ${what} needs bytes ${pos}..${pos + len} of a ${size}-byte file`);
+      const b = Buffer.allocUnsafe(len);
+      let off = 0;
+      while (off < len) {
+        const n = readSync(fd, b, off, len - off, pos + off);
+        if (n === 0) throw new SnapshotError(file, `truncated while reading ${what}`);
+        off += n;
+      }
+      return b;
+    };
+    if (size < SNAPSHOT_FORMAT.HEADER_BYTES) throw new SnapshotError(file, `not a paravm snapshot (${size} bytes, shorter than the header)`);
+    const h = read(0, SNAPSHOT_FORMAT.HEADER_BYTES, "the header");
+    if (h.toString("latin1", 0, 8) !== SNAPSHOT_FORMAT.MAGIC) {
+      throw new SnapshotError(file, "not a paravm snapshot (no PARAVMSN magic: another kind of file, or one whose writing did not finish)");
+    }
+    const version = h.readUInt32LE(8);
+    if (version !== SNAPSHOT_FORMAT.VERSION) {
+      throw new SnapshotError(file, `format version ${version}; this paravm reads version ${SNAPSHOT_FORMAT.VERSION} only`);
+    }
+    const count = h.readUInt32LE(12);
+    if (count > SNAPSHOT_FORMAT.MAX_SECTIONS) throw new SnapshotError(file, `claims ${count} sections (at most ${SNAPSHOT_FORMAT.MAX_SECTIONS})`);
+    const out = new Map<string, Section>();
+    let pos = SNAPSHOT_FORMAT.HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const what = `section ${i + 1} of ${count}`;
+      const nameLen = read(pos, 1, what).readUInt8(0);
+      if (nameLen === 0 || nameLen > SNAPSHOT_FORMAT.MAX_NAME) throw new SnapshotError(file, `${what}: a name of ${nameLen} bytes`);
+      const head = read(pos + 1, nameLen + 13, what);
+      const name = head.toString("latin1", 0, nameLen);
+      const kind = head.readUInt8(nameLen);
+      const len = head.readBigUInt64LE(nameLen + 1);
+      const crc = head.readUInt32LE(nameLen + 9);
+      if (!/^[a-z0-9][a-z0-9._:-]*$/.test(name)) throw new SnapshotError(file, `${what}: the name ${JSON.stringify(name)} is corrupt`);
+      if (KIND_NAMES[kind] === undefined) throw new SnapshotError(file, `section ${name}: unknown kind ${kind}`);
+      if (out.has(name)) throw new SnapshotError(file, `section ${name} appears twice`);
+      pos += 1 + nameLen + 13;
+      if (len > BigInt(size - pos)) throw new SnapshotError(file, `truncated: section ${name} declares ${len} bytes, ${size - pos} remain`);
+      const payload = read(pos, Number(len), `section ${name}`);
+      if (crc32(payload) >>> 0 !== crc) throw new SnapshotError(file, `section ${name} is corrupt (CRC-32 ${(crc32(payload) >>> 0).toString(16)}, recorded ${crc.toString(16)})`);
+      out.set(name, { name, kind: kind as SectionKind, payload });
+      pos += Number(len);
+    }
+    if (pos !== size) throw new SnapshotError(file, `${size - pos} bytes after the last section (a damaged or concatenated file)`);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A section that must be there, of this kind. */
+export function need(file: string, sections: ReadonlyMap<string, Section>, name: string, kind: SectionKind): Section {
+  const s = sections.get(name);
+  if (!s) throw new SnapshotError(file, `has no section ${name}`);
+  if (s.kind !== kind) throw new SnapshotError(file, `section ${name} is ${KIND_NAMES[s.kind]}, expected ${KIND_NAMES[kind]}`);
+  return s;
+}
+
+/** A json section's value (it parses, or the file is refused). */
+export function jsonOf(file: string, sections: ReadonlyMap<string, Section>, name: string): unknown {
+  const s = need(file, sections, name, SECTION_KIND.JSON);
+  try {
+    return JSON.parse(new TextDecoder().decode(s.payload));
+  } catch (e) {
+    throw new SnapshotError(file, `section ${name} is not JSON: ${(e as Error).message}`);
+  }
+}
