@@ -109,8 +109,9 @@ test("RAM a worker allocated outlives the worker: no crash when it is freed afte
   const script = `
     import { Worker } from "node:worker_threads";
     const w = new Worker(${JSON.stringify(`import { parentPort } from "node:worker_threads"; import { hostMemory } from ${JSON.stringify(mod)}; const m = hostMemory(); if (m.reclaim !== "madvise") throw new Error(m.why); parentPort.postMessage(m.alloc(1 << 20));`)}, { eval: true, type: "module" });
+    const exited = new Promise((r) => w.once("exit", r));
     let sab = await new Promise((r) => w.once("message", r));
-    await new Promise((r) => w.once("exit", r));
+    await exited;
     new Uint8Array(sab).fill(1);
     sab = null;
     globalThis.gc();
@@ -118,6 +119,8 @@ test("RAM a worker allocated outlives the worker: no crash when it is freed afte
   `;
   const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8" });
   assert.equal(r.signal, null, `killed by ${r.signal}`);
+  // 13 is Node's "unsettled top-level await": the exit listener must exist before the worker
+  // can exit (it used to be added after the message, and a quick worker's exit was missed).
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /survived/);
 });
@@ -133,8 +136,9 @@ test("every worker of a process loads the addon, not only the first (each VM's o
     import { Worker } from "node:worker_threads";
     for (let i = 0; i < 3; i++) {
       const w = new Worker(${JSON.stringify(inner)}, { eval: true, type: "module" });
+      const exited = new Promise((r) => w.once("exit", r));
       console.log(await new Promise((r) => w.once("message", r)));
-      await new Promise((r) => w.once("exit", r));
+      await exited;
     }
   `;
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
