@@ -59,7 +59,8 @@ function main(argv: string[]): number {
     return 1;
   }
   const out = args.values.out !== undefined ? resolve(args.values.out) : DEFAULT_OUT;
-  const shown = (p: string) => relative(process.cwd(), p) || p;
+  // Relative to where the command ran when inside it, else the whole path.
+  const shown = (p: string) => (relative(process.cwd(), p).startsWith("..") ? p : relative(process.cwd(), p) || p);
   try {
     const { files } = renderCompareReport(results, out);
     console.log(`compare-report: wrote ${files.length} files to ${shown(out)}/ (the report is ${shown(files[0]!)})`);
