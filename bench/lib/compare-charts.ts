@@ -72,7 +72,7 @@ export function summaryChart(results: CompareResults): Chart {
         label: words,
         // A zero on either side has no place on a log axis: say which way it went.
         missing: c.worse === 0 ? "infinitely better (0)" : c.worse === Infinity ? "infinitely worse (0)" : undefined,
-        title: `${row.title}, ${COLUMN_TITLES[col]}: ${words} than pv (${withUnit(cell.value, row.unit)} against ${withUnit(row.cells.pv.value!, row.unit)}; ${betterText(row)})`,
+        title: `${row.title}, ${COLUMN_TITLES[col]}: ${words === "the same" ? "the same as" : `${words} than`} pv (${withUnit(cell.value, row.unit)} against ${withUnit(row.cells.pv.value!, row.unit)}; ${betterText(row)})`,
       };
     }),
   }));
