@@ -24,6 +24,10 @@ export const CONTAINER = {
   PIDS_MAX: 65_536,
   /** The whole command as sent (the agent's line limit is far above this). */
   CMD_MAX_BYTES: 64 * 1024,
+  /** Block devices given to one container (the guest runtime has the same bound). */
+  DEVICES_MAX: 8,
+  /** A device is a guest path /dev/NAME: no subdirectories, nothing a shell or a path could bend. */
+  DEVICE_RE: /^\/dev\/[a-z0-9]{1,32}$/,
 } as const;
 
 export type NetMode = "none" | "loopback";
@@ -42,6 +46,8 @@ export interface RunOptions extends ContainerLimits {
   readonly name?: string;
   readonly cmd: readonly string[];
   readonly net?: NetMode;
+  /** Guest block devices made available in the container's /dev under the same name (docker's --device), e.g. ["/dev/vda"]. */
+  readonly devices?: readonly string[];
 }
 
 /** What the checks need to know about the host VM. */
@@ -142,7 +148,7 @@ function checkInt(what: string, v: unknown, lo: number, hi: number): number {
 }
 
 const LIMIT_KEYS = ["cpuWeight", "cpuMax", "memMax", "pidsMax"] as const;
-const RUN_KEYS = new Set<string>([...LIMIT_KEYS, "name", "cmd", "net"]);
+const RUN_KEYS = new Set<string>([...LIMIT_KEYS, "name", "cmd", "net", "devices"]);
 
 /** Limits as the guest's `K=V` words (cgroup file names), all checked first. */
 export function limitWords(l: ContainerLimits, host: HostShape, what = "limits"): string[] {
@@ -159,11 +165,27 @@ export function limitWords(l: ContainerLimits, host: HostShape, what = "limits")
   return words;
 }
 
+/** The devices option: guest block device paths, each once. Whether each exists is the guest's to say. */
+export function checkDevices(v: unknown): string[] {
+  if (!Array.isArray(v)) throw usage(`devices must be a list of guest block device paths such as ["/dev/vda"], not ${typeof v}`);
+  if (v.length > CONTAINER.DEVICES_MAX) throw usage(`devices lists ${v.length} devices; at most ${CONTAINER.DEVICES_MAX}`);
+  const seen = new Set<string>();
+  v.forEach((d, i) => {
+    if (typeof d !== "string" || !CONTAINER.DEVICE_RE.test(d)) {
+      throw usage(`devices[${i}] ${JSON.stringify(d)} must be a path /dev/NAME with NAME of 1-32 characters of [a-z0-9] (e.g. "/dev/vda")`);
+    }
+    if (seen.has(d)) throw usage(`devices[${i}] ${d} is listed twice`);
+    seen.add(d);
+  });
+  return v as string[];
+}
+
 export interface CheckedRun {
   readonly name: string | undefined;
   readonly cmd: string[];
   readonly net: NetMode;
   readonly limits: string[];
+  readonly devices: string[];
 }
 
 /** Every field of run()'s options, checked before anything happens in the guest. */
@@ -176,6 +198,7 @@ export function checkRun(o: RunOptions, host: HostShape): CheckedRun {
     cmd: checkCmd(o.cmd),
     net,
     limits: limitWords(o, host, "run options"),
+    devices: o.devices === undefined ? [] : checkDevices(o.devices),
   };
 }
 

@@ -142,7 +142,7 @@ export class ContainerHost extends EventEmitter {
     await this.statusOf(["create", id], `${what}: create`);
     let st: ContainerStatus;
     try {
-      const r = await this.runtime(["start", id, ...c.limits, `net=${c.net}`, "--", ...c.cmd]);
+      const r = await this.runtime(["start", id, ...c.limits, `net=${c.net}`, ...c.devices.map((d) => `device=${d}`), "--", ...c.cmd]);
       if (r.status !== 0) {
         const msg = r.status === 127 ? `${what}: ${errorText(r.output)} (exit status 127)` : `${what}: start: ${errorText(r.output)}`;
         throw new ContainerError(msg, r.status === 2 || r.status === 127, r.status);
