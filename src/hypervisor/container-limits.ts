@@ -30,8 +30,24 @@ export const CONTAINER = {
   DEVICE_RE: /^\/dev\/[a-z0-9]{1,32}$/,
 } as const;
 
-export type NetMode = "none" | "loopback";
-export const NET_MODES: readonly NetMode[] = ["none", "loopback"];
+/**
+ * A container's network: "bridge" (an eth0 with an address in CONTAINER_NET.SUBNET, routed by
+ * the guest to the other bridge containers; no bridge device, see docs/containers.md),
+ * "loopback" (only lo, up) or "none" (lo down).
+ */
+export type NetMode = "bridge" | "loopback" | "none";
+export const NET_MODES: readonly NetMode[] = ["bridge", "loopback", "none"];
+/** What run() uses when `net` is not given. */
+export const NET_DEFAULT: NetMode = "bridge";
+
+/** net=bridge addressing, as the guest runtime sets it up (its NET_* constants). */
+export const CONTAINER_NET = {
+  SUBNET: "10.88.0.0/24",
+  /** The guest's end of every container's veth, and each container's route to the others. */
+  GATEWAY: "10.88.0.1",
+  /** An address the runtime hands out: 10.88.0.2 .. 10.88.0.254. */
+  ADDRESS_RE: /^10\.88\.0\.(?:[2-9]|[1-9]\d|1\d\d|2[0-4]\d|25[0-4])$/,
+} as const;
 
 /** Limits as the user gives them. cpuMax: percent of one vCPU (number or "50%"), "QUOTA/PERIOD" in µs, or "max". */
 export interface ContainerLimits {
@@ -191,7 +207,7 @@ export interface CheckedRun {
 /** Every field of run()'s options, checked before anything happens in the guest. */
 export function checkRun(o: RunOptions, host: HostShape): CheckedRun {
   if (typeof o !== "object" || o === null) throw usage("run() takes an options object with at least cmd");
-  const net = o.net ?? "loopback";
+  const net = o.net ?? NET_DEFAULT;
   if (!NET_MODES.includes(net)) throw usage(`net ${JSON.stringify(net)} must be one of ${NET_MODES.join(", ")}`);
   return {
     name: o.name === undefined ? undefined : checkName(o.name),
@@ -223,6 +239,10 @@ export interface ContainerStatus {
   readonly cpuMax: string;
   readonly memMax: number | "max" | null;
   readonly pidsMax: number | "max" | null;
+  /** Its network mode (null before it started). */
+  readonly net: NetMode | null;
+  /** Its address on the container network (net "bridge", while it runs), else null. */
+  readonly ip: string | null;
 }
 
 const STATES: readonly string[] = ["created", "running", "exited"];
@@ -251,6 +271,8 @@ export function parseStatus(line: string): ContainerStatus | null {
     cpuMax: kv.get("cpu.max") ?? "",
     memMax: uintOrMax(kv.get("memory.max")),
     pidsMax: uintOrMax(kv.get("pids.max")),
+    net: (NET_MODES as readonly string[]).includes(kv.get("net") ?? "") ? (kv.get("net") as NetMode) : null,
+    ip: CONTAINER_NET.ADDRESS_RE.test(kv.get("ip") ?? "") ? kv.get("ip")! : null,
   };
 }
 

@@ -43,7 +43,7 @@ describe("containers, host-side checks", () => {
       [{ cmd: ["sh"], cpuMax: "5000/10" }, /cpuMax period 10 µs is not in 1000\.\.1000000/],
       [{ cmd: ["sh"], cpuMax: "half" }, /cpuMax "half" is not a percent/],
       [{ cmd: ["sh"], pidsMax: 0 }, /pidsMax 0 must be a whole number in 1\.\.65536/],
-      [{ cmd: ["sh"], net: "eth0" }, /net "eth0" must be one of none, loopback/],
+      [{ cmd: ["sh"], net: "eth0" }, /net "eth0" must be one of bridge, loopback, none/],
       [{ cmd: ["sh"], name: "Web_1" }, /container name "Web_1" must be 1-32 characters of \[a-z0-9-\]/],
       [{ cmd: ["sh"], name: "-x" }, /container name "-x"/],
       [{ cmd: ["sh"], name: "a".repeat(33) }, /container name "a{33}"/],
@@ -73,6 +73,12 @@ describe("containers, host-side checks", () => {
   test("status lines from the guest: hostile ones are refused, not trusted", () => {
     const s = parseStatus("id=c1 state=exited exit=137 pid=- oom_kill=2 cpu_usec=10 mem_bytes=4096 cpu.weight=200 cpu.max=max/100000 memory.max=33554432 pids.max=max");
     assert.deepEqual([s?.id, s?.state, s?.exitStatus, s?.pid, s?.oomKills, s?.memMax, s?.pidsMax], ["c1", "exited", 137, null, 2, 32 * MIB, "max"]);
+    const n = parseStatus("id=c2 state=running net=bridge ip=10.88.0.17");
+    assert.deepEqual([n?.net, n?.ip], ["bridge", "10.88.0.17"]);
+    for (const [net, ip] of [["bridge", "10.88.0.1"], ["wifi", "10.88.0.255"], ["-", "8.8.8.8"], ["loopback", "10.88.0.2;reboot"]]) {
+      const h = parseStatus(`id=c3 state=running net=${net} ip=${ip}`);
+      assert.deepEqual([h?.net, h?.ip], [net === "wifi" || net === "-" ? null : net, null], `${net} ${ip}: not an address the runtime hands out`);
+    }
     for (const junk of ["", "garbage", "id=../../etc state=running", "id=c1 state=owned", "state=running"]) assert.equal(parseStatus(junk), null, junk);
     assert.equal(parseStatus("id=c1 state=running oom_kill=99999999999999999999")?.oomKills, 0);
   });
@@ -124,7 +130,12 @@ describe("containers in a real pv guest", { skip }, () => {
   const guest = async (cmd: string): Promise<string> => (await vm.agentExec(cmd, { timeoutMs: 60_000 })).output;
   /** What the runtime left in the guest: directories, cgroups, mounts. */
   const leftovers = async (): Promise<string> =>
-    (await guest("ls /run/containers 2>/dev/null; for g in /sys/fs/cgroup/paravm/*/; do [ -d \"$g\" ] && echo \"$g\"; done; grep /run/containers /proc/mounts")).trim();
+    (
+      await guest(
+        "ls /run/containers 2>/dev/null; ls /run/containers/.net/leases 2>/dev/null; for g in /sys/fs/cgroup/paravm/*/; do [ -d \"$g\" ] && echo \"$g\"; done; " +
+          "grep /run/containers /proc/mounts; ip -o link | grep -o 'cveth[0-9]*'; ip route | grep 10.88",
+      )
+    ).trim();
 
   /** A test body that fails (rather than hangs) after TEST_MS, and then says what the runtime was last asked. */
   const traced =
@@ -165,7 +176,7 @@ describe("containers in a real pv guest", { skip }, () => {
     assert.equal(c.state, "exited");
     assert.equal(await c.logs(), "out\nerr\nit's $(x) *\n", "arguments arrive unexpanded, stdout and stderr logged");
     const ls = await host.ls();
-    assert.deepEqual(ls.map((s) => [s.id, s.state, s.exitStatus]), [["life", "exited", 3]]);
+    assert.deepEqual(ls.map((s) => [s.id, s.state, s.exitStatus, s.net, s.ip]), [["life", "exited", 3, "bridge", null]], "the default network; its address freed at the exit");
     t.diagnostic(`guest memory per (exited) container, root copy + log: ${((a0 - (await avail())) / MIB).toFixed(1)} MiB`);
     await c.rm();
     assert.deepEqual(await host.ls(), []);
@@ -175,8 +186,8 @@ describe("containers in a real pv guest", { skip }, () => {
   }));
 
   test("isolation: processes, files, network, hostname", traced(async () => {
-    const a = await host.run({ name: "iso-a", cmd: ["sh", "-c", "echo secret > /tmp/a-file; mkdir /www; echo pong > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www"] });
-    const b = await host.run({ name: "iso-b", cmd: ["sleep", "600"] });
+    const a = await host.run({ name: "iso-a", net: "loopback", cmd: ["sh", "-c", "echo secret > /tmp/a-file; mkdir /www; echo pong > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www"] });
+    const b = await host.run({ name: "iso-b", net: "loopback", cmd: ["sleep", "600"] });
     try {
       const inB = async (...cmd: string[]): Promise<{ status: number; output: string }> => b.exec(cmd, { timeoutMs: 30_000 });
       // Processes: the guest sees both; b's ps and /proc show only b's own.
@@ -266,6 +277,52 @@ describe("containers in a real pv guest", { skip }, () => {
       await a.rm();
       await b.rm();
     }
+  }));
+
+  test("network: bridge containers reach each other by address and by name; a loopback container reaches neither; each sees only its own interfaces", traced(async (t) => {
+    const t0 = performance.now();
+    const a = await host.run({ name: "net-a", net: "bridge", cmd: ["sh", "-c", "mkdir /www; echo from-a > /www/index.html; exec httpd -f -p 8080 -h /www"] });
+    const tA = performance.now() - t0;
+    const b = await host.run({ name: "net-b", cmd: ["sleep", "600"] });
+    const t1 = performance.now();
+    const c = await host.run({ name: "net-c", net: "loopback", cmd: ["sleep", "600"] });
+    t.diagnostic(`run() to a started container: bridge ${tA.toFixed(0)} ms, loopback ${(performance.now() - t1).toFixed(0)} ms`);
+    try {
+      const ipA = a.last.ip;
+      const ipB = b.last.ip;
+      assert.match(ipA ?? "", /^10\.88\.0\.\d+$/, "a has an address (status line)");
+      assert.match(ipB ?? "", /^10\.88\.0\.\d+$/, "b, started with the default net, has one too");
+      assert.notEqual(ipA, ipB);
+      assert.equal(c.last.ip, null, "a loopback container has no address");
+      const get = ["wget", "-q", "-T", "5", "-O", "-"];
+      // b reaches a's server by a's address, and by its name (b's /etc/hosts).
+      let byIp = await b.exec([...get, `http://${ipA}:8080/`]);
+      for (let i = 0; i < 10 && byIp.status !== 0; i++) byIp = (await sleep(500), await b.exec([...get, `http://${ipA}:8080/`]));
+      assert.deepEqual(byIp, { status: 0, output: "from-a\n" }, "b gets a's page by address");
+      assert.equal((await b.exec([...get, "http://net-a:8080/"])).output, "from-a\n", "and by name");
+      assert.match((await b.exec(["cat", "/etc/hosts"])).output, new RegExp(`^${ipA!.replace(/\./g, "\\.")} net-a$`, "m"));
+      // c, on loopback only, reaches neither the address nor the name.
+      const fromC = await c.exec([...get, `http://${ipA}:8080/`]);
+      assert.notEqual(fromC.status, 0);
+      assert.match(fromC.output, /Network is unreachable/);
+      assert.notEqual((await c.exec([...get, "http://net-a:8080/"])).status, 0, "c cannot resolve or reach a by name");
+      // Each container sees only its own lo and eth0: not b's veth, not the guest's cveth ends.
+      const links = async (x: typeof a): Promise<string[]> =>
+        (await x.exec(["ip", "-o", "link"])).output.split("\n").filter((l) => l !== "").map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? l).sort();
+      assert.deepEqual(await links(a), ["eth0", "lo"]);
+      assert.deepEqual(await links(b), ["eth0", "lo"]);
+      assert.deepEqual(await links(c), ["lo"]);
+      const addrs = (await a.exec(["ip", "-o", "addr"])).output.match(/inet \S+/g);
+      assert.deepEqual(addrs, ["inet 127.0.0.1/8", `inet ${ipA}/32`]);
+      // The guest holds one cveth end per bridge container (the positive control for the checks above).
+      const guestLinks = (await guest("ip -o link")).match(/cveth\d+/g) ?? [];
+      assert.deepEqual(guestLinks.sort(), [`cveth${ipA!.split(".")[3]}`, `cveth${ipB!.split(".")[3]}`].sort());
+    } finally {
+      await a.rm();
+      await b.rm();
+      await c.rm();
+    }
+    assert.equal(await leftovers(), "", "no veth, route, address lease, directory, cgroup or mount left");
   }));
 
   test("devices: a container given /dev/vda reads the guest's disk; one without it cannot see it; a bad device starts nothing", traced(async () => {

@@ -277,6 +277,11 @@ export class Container {
     return this.id;
   }
 
+  /** Its address on the container network (net "bridge", while it runs), from the last status. */
+  get ip(): string | null {
+    return this.last.ip;
+  }
+
   /** @internal */
   update(st: ContainerStatus): void {
     this.last = st;
