@@ -2,6 +2,7 @@
  * The daemon's error classes (docs/api.md, "Errors"): every refusal of an action is a
  * VmmError carrying its class, and the HTTP layer turns the class into the status.
  */
+import { ContainerError } from "../../hypervisor/container-limits.js";
 import { AdmissionError } from "../../hypervisor/memory-pool.js";
 import { VmBuildError } from "../../hypervisor/vm.js";
 
@@ -12,8 +13,13 @@ export const ERROR_STATUS = {
   conflict: 409,
   invalid: 422,
   internal: 500,
+  /** A container host's guest failed a request (its runtime's or agent's message). */
+  "guest-error": 502,
   "no-capacity": 507,
 } as const;
+
+/** The exit status of a command that does not exist (sh, docker). */
+export const NO_SUCH_COMMAND = 127;
 
 export type ErrorClass = keyof typeof ERROR_STATUS;
 
@@ -22,6 +28,8 @@ export interface ErrorBody {
   readonly error: ErrorClass;
   readonly message: string;
   readonly problems?: readonly string[];
+  /** A container command that does not exist: 127, as a shell (and docker) say it. */
+  readonly exitStatus?: number;
 }
 
 export class VmmError extends Error {
@@ -30,6 +38,8 @@ export class VmmError extends Error {
     readonly error: ErrorClass,
     message: string,
     readonly problems?: readonly string[],
+    /** Set only for a container's command that does not exist (127). */
+    readonly exitStatus?: number,
   ) {
     super(message);
   }
@@ -39,7 +49,12 @@ export class VmmError extends Error {
   }
 
   body(): ErrorBody {
-    return { error: this.error, message: this.message, ...(this.problems && this.problems.length > 0 ? { problems: this.problems } : {}) };
+    return {
+      error: this.error,
+      message: this.message,
+      ...(this.problems && this.problems.length > 0 ? { problems: this.problems } : {}),
+      ...(this.exitStatus !== undefined ? { exitStatus: this.exitStatus } : {}),
+    };
   }
 }
 
@@ -54,5 +69,10 @@ export function asVmmError(e: unknown): VmmError {
   if (e instanceof AdmissionError) return new VmmError("no-capacity", e.message);
   if (e instanceof VmBuildError) return new VmmError(e.usage ? "invalid" : "internal", e.message);
   if (e instanceof RangeError) return new VmmError("invalid", e.message);
+  if (e instanceof ContainerError) {
+    // The library's bad input (a limit out of range, a missing command) or the guest's failure.
+    if (e.usage) return new VmmError("invalid", e.message, undefined, e.status === NO_SUCH_COMMAND ? NO_SUCH_COMMAND : undefined);
+    return new VmmError("guest-error", e.message);
+  }
   return new VmmError("internal", e instanceof Error ? e.message : String(e));
 }

@@ -3,7 +3,8 @@
  * a few dozen lines, no registry to keep in step with the VMs. Counters are read from the
  * hypervisor when scraped; exits by reason and instructions are live while a VM runs (its
  * vCPU threads post them once a second: Vm.liveCounters) and from its last finished run
- * otherwise; disk bytes come from the last finished run.
+ * otherwise; disk bytes come from the last finished run. Containers' figures are their last
+ * known status (the container service's cache).
  */
 import type { FullResult } from "../../machine/full.js";
 import type { PvResult } from "../../machine/pv.js";
@@ -35,6 +36,7 @@ class Exposition {
 }
 
 const STATES = ["created", "running", "paused", "stopped", "crashed"] as const;
+const CONTAINER_STATES = ["creating", "created", "running", "exited", "lost"] as const;
 
 export function prometheusText(vmm: Vmm): string {
   const x = new Exposition();
@@ -95,6 +97,15 @@ export function prometheusText(vmm: Vmm): string {
         x.add("paravm_vm_disk_written_bytes_total", "counter", `Disk bytes written ${when}.`, l, counts.disk.written);
       }
     }
+  }
+  // Containers: their last known status (a scrape asks no guest; it starts a re-read for the next one).
+  for (const c of vmm.containers.cached()) {
+    const l = { container: c.name, host: c.host };
+    for (const s of CONTAINER_STATES) x.add("paravm_container_state", "gauge", "1 for the container's state.", { ...l, state: s }, s === c.state ? 1 : 0);
+    x.add("paravm_container_cpu_seconds_total", "counter", "CPU time of the container's processes (cpu.stat usage_usec).", l, c.usage.cpuSeconds);
+    x.add("paravm_container_memory_bytes", "gauge", "The container's memory.current.", l, c.usage.memBytes);
+    if (typeof c.limits.memMax === "number") x.add("paravm_container_memory_max_bytes", "gauge", "The container's memory.max (absent: no limit).", l, c.limits.memMax);
+    x.add("paravm_container_oom_kills_total", "counter", "OOM kills in the container (memory.events oom_kill).", l, c.oomKills);
   }
   return x.text();
 }

@@ -4,6 +4,8 @@
  * ranges: a value of the right type that is out of range is the action's to refuse (422),
  * with the fleet file's own message.
  */
+import { containerViewSchema } from "./container-schemas.js";
+
 const size = { anyOf: [{ type: "integer" }, { type: "string" }], description: 'bytes, or a size such as "256M"' } as const;
 const range = { type: "object", required: ["min", "max"], additionalProperties: false, properties: { min: { type: "integer" }, max: { type: "integer" } } } as const;
 const sizeRange = { type: "object", required: ["min", "max"], additionalProperties: false, properties: { min: size, max: size } } as const;
@@ -85,9 +87,10 @@ export const errorSchema = {
   type: "object",
   required: ["error", "message"],
   properties: {
-    error: { type: "string", enum: ["bad-request", "unauthorized", "not-found", "conflict", "invalid", "internal", "no-capacity"] },
+    error: { type: "string", enum: ["bad-request", "unauthorized", "not-found", "conflict", "invalid", "internal", "guest-error", "no-capacity"] },
     message: { type: "string" },
     problems: { type: "array", items: { type: "string" } },
+    exitStatus: { type: "integer", description: "a container's command that does not exist: 127" },
   },
 } as const;
 
@@ -147,7 +150,7 @@ export const eventSchema = {
   properties: {
     seq: { type: "integer" },
     at: { type: "integer" },
-    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings"] },
+    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "container"] },
     vm: { type: "string" },
   },
 } as const;
@@ -155,7 +158,7 @@ export const eventSchema = {
 export const nameParams = { type: "object", required: ["name"], properties: { name: { type: "string" } } } as const;
 export const digits = { type: "string", pattern: "^[0-9]{1,15}$" } as const;
 
-export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema] as const;
+export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema] as const;
 
 /** Error answers a route may give, for the OpenAPI document. */
 export function errors(...codes: number[]): Record<number, { $ref: string }> {

@@ -9,6 +9,7 @@ import fastifyWebsocket from "@fastify/websocket";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { parseDocument } from "yaml";
 import { authHook } from "./auth.js";
+import { containerRoutes } from "./container-routes.js";
 import { VmmError } from "./errors.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { API_PREFIX, restRoutes } from "./routes.js";
@@ -78,6 +79,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: "not-found", message: `no route ${req.method} ${req.url.split("?")[0]}` }));
 
   restRoutes(app, o.vmm, o.version);
+  containerRoutes(app, o.vmm);
   streamRoutes(app, o.vmm);
 
   app.get("/metrics", { schema: { summary: "Prometheus text format", response: { 200: { type: "string" } } } }, async (_req, reply) =>

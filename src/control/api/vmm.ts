@@ -7,7 +7,8 @@
  * Vmm owns the Hypervisor, each VM's normalized entry (entry.ts), its console
  * scroll-back, the event log, the metrics sampled once a second, and the state file
  * (state.ts) written on every change. Actions run one at a time (a queue); reads and
- * console input do not wait for it.
+ * console input do not wait for it, nor do the containers' actions (containers.ts: they
+ * take seconds in a guest, and order themselves per container).
  */
 import { EventEmitter } from "node:events";
 import { Subnet } from "../../devices/virtio/net/ip.js";
@@ -18,6 +19,7 @@ import { Hypervisor } from "../../hypervisor/hypervisor.js";
 import type { Vm, VmEvent, VmOutcome } from "../../hypervisor/vm.js";
 import { toFleetVm, type FleetEntry } from "../fleet-file.js";
 import { ConsoleRing } from "./console-ring.js";
+import { ContainerService, isContainerAction, type ContainerAction } from "./containers.js";
 import { checkEntry, entryConflicts, type VmEntry } from "./entry.js";
 import { asVmmError, problemsMessage, VmmError } from "./errors.js";
 import { EventLog } from "./events.js";
@@ -44,7 +46,8 @@ export type VmmAction =
     }
   | { readonly kind: "set-autoscale"; readonly name: string; readonly limits: AutoscaleLimits | null }
   | { readonly kind: "console-input"; readonly name: string; readonly data: string | Uint8Array }
-  | { readonly kind: "fleet-apply"; readonly fleet: unknown; readonly start?: boolean };
+  | { readonly kind: "fleet-apply"; readonly fleet: unknown; readonly start?: boolean }
+  | ContainerAction;
 
 export interface VmView {
   readonly name: string;
@@ -88,6 +91,7 @@ export class Vmm extends EventEmitter {
   readonly hv: Hypervisor;
   readonly events = new EventLog();
   readonly telemetry: Telemetry;
+  readonly containers: ContainerService;
   readonly records = new Map<string, VmRecord>();
   /** Networks by name (subnet), and their address assignments. */
   readonly networks: Record<string, string> = {};
@@ -112,6 +116,7 @@ export class Vmm extends EventEmitter {
       this.events.add("decision", d.vm, { resource: d.resource, from: d.from, to: d.to, applied: d.applied, reason: d.reason }, d.at);
     });
     this.telemetry = new Telemetry(this);
+    this.containers = new ContainerService(this);
     this.store = opts.stateDir === null ? null : new StateStore(opts.stateDir);
     this.restore();
     this.telemetry.start();
@@ -154,6 +159,11 @@ export class Vmm extends EventEmitter {
   /** Apply one action; resolves to its answer (a VmView, the fleet's outcome, or null), or rejects with a VmmError. */
   do(a: VmmAction): Promise<unknown> {
     if (this.closed) return Promise.reject(new VmmError("conflict", "the daemon is shutting down"));
+    if (isContainerAction(a)) {
+      return this.containers.do(a).catch((e: unknown) => {
+        throw asVmmError(e);
+      });
+    }
     if (a.kind === "console-input") {
       try {
         return Promise.resolve(this.consoleInput(a.name, a.data));
@@ -168,7 +178,7 @@ export class Vmm extends EventEmitter {
     return run;
   }
 
-  private async apply(a: Exclude<VmmAction, { kind: "console-input" }>): Promise<unknown> {
+  private async apply(a: Exclude<VmmAction, { kind: "console-input" } | ContainerAction>): Promise<unknown> {
     switch (a.kind) {
       case "create":
         return this.create(a.vm, a.start === true);
@@ -306,6 +316,7 @@ export class Vmm extends EventEmitter {
   private async destroy(name: string): Promise<null> {
     const rec = this.record(name);
     if (LIVE.has(rec.vm.state)) throw new VmmError("conflict", `VM ${name} is ${rec.vm.state}: stop it before destroying it`);
+    this.containers.dropHost(name);
     await this.forget(name);
     this.events.add("destroyed", name);
     this.persist();
@@ -435,6 +446,7 @@ export class Vmm extends EventEmitter {
     await this.queue;
     this.closed = true;
     this.telemetry.stop();
+    this.containers.close();
     await this.hv.close();
   }
 
