@@ -33,6 +33,8 @@ export class ApiError extends Error {
     readonly error: string,
     message: string,
     readonly problems: readonly string[] = [],
+    /** A container's command that does not exist: the API's 127. */
+    readonly exitStatus?: number,
   ) {
     super(message);
   }
@@ -89,6 +91,8 @@ export interface RequestOptions {
   readonly body?: unknown;
   /** The body as given (already text), with this content type; default: `body` as JSON. */
   readonly raw?: { readonly text: string; readonly contentType: string };
+  /** For requests that take long by design (a container's run that boots its host, an exec, a long poll). */
+  readonly timeoutMs?: number;
 }
 
 export class ApiClient {
@@ -116,8 +120,8 @@ export class ApiClient {
   }
 
   /** As `json`, for a text answer (the console's scroll-back). */
-  async text(path: string): Promise<string> {
-    return (await this.request("GET", `${CLIENT_DEFAULTS.PREFIX}${path}`, {})).body.toString("utf8");
+  async text(path: string, opts: RequestOptions = {}): Promise<string> {
+    return (await this.request("GET", `${CLIENT_DEFAULTS.PREFIX}${path}`, opts)).body.toString("utf8");
   }
 
   /** One request to an absolute path (no prefix); throws ApiError for a status ≥ 400. */
@@ -134,8 +138,9 @@ export class ApiClient {
         ? { socketPath: e.socketPath, path }
         : { protocol: e.url.protocol, hostname: e.url.hostname.replace(/^\[|\]$/g, ""), port: e.url.port, path };
     const lib = e.kind === "tcp" && e.url.protocol === "https:" ? https : http;
+    const timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.REQUEST_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
-      const req = lib.request({ ...target, method, headers, agent: this.agent, timeout: CLIENT_DEFAULTS.REQUEST_TIMEOUT_MS }, (res) => {
+      const req = lib.request({ ...target, method, headers, agent: this.agent, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", (err) => reject(this.connectionError(err)));
@@ -145,7 +150,7 @@ export class ApiClient {
           else resolve(answer);
         });
       });
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer from ${e.shown} within ${CLIENT_DEFAULTS.REQUEST_TIMEOUT_MS / 1000} s`)));
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer from ${e.shown} within ${timeoutMs / 1000} s`)));
       req.on("error", (err) => reject(this.connectionError(err)));
       req.end(payload);
     });
@@ -203,10 +208,11 @@ export class ApiClient {
 export function apiErrorOf(a: ApiAnswer, method: string, path: string): ApiError {
   const text = a.body.toString("utf8");
   try {
-    const b = JSON.parse(text) as { error?: unknown; message?: unknown; problems?: unknown };
+    const b = JSON.parse(text) as { error?: unknown; message?: unknown; problems?: unknown; exitStatus?: unknown };
     if (typeof b.message === "string") {
       const problems = Array.isArray(b.problems) ? b.problems.map(String) : [];
-      return new ApiError(a.status, typeof b.error === "string" ? b.error : "error", b.message, problems);
+      const exitStatus = typeof b.exitStatus === "number" ? b.exitStatus : undefined;
+      return new ApiError(a.status, typeof b.error === "string" ? b.error : "error", b.message, problems, exitStatus);
     }
   } catch {
     // not the API's JSON: shown below as text
@@ -217,3 +223,6 @@ export function apiErrorOf(a: ApiAnswer, method: string, path: string): ApiError
 
 /** A VM's name as one path segment. */
 export const vmPath = (name: string, rest = ""): string => `/vms/${encodeURIComponent(name)}${rest}`;
+
+/** A container's name as one path segment. */
+export const containerPath = (name: string, rest = ""): string => `/containers/${encodeURIComponent(name)}${rest}`;

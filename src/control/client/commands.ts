@@ -8,23 +8,14 @@ import { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { WORKLOADS } from "../fleet-file.js";
 import { EXIT, parseCount, parseCpus, parseMemSize, parseProfile, readProgram, UsageError } from "../args.js";
-import { ApiClient, ApiError, endpointFrom, NoDaemonError, vmPath } from "./api-client.js";
+import { vmPath } from "./api-client.js";
+import { CLIENT_EXIT, print, printJson, withClient as withClientAt, type SetStatus } from "./cli-common.js";
+import { registerContainerCommands } from "./container-commands.js";
 import { attachConsole, followLogs } from "./console.js";
 import { fleetLines, vmLine, vmTable, type FleetApplied, type VmView } from "./format.js";
 import { runTop } from "./top.js";
 import { parseWholeNumber, patchFromFlags, vmEntryFromFlags, type CreateFlags, type SetFlags } from "./vm-args.js";
 
-/** Exit statuses of the client commands (usage errors are EXIT.USAGE, 2, as everywhere). */
-export const CLIENT_EXIT = {
-  /** The API answered with an error (its message is printed). */
-  API_ERROR: 1,
-  /** 507: the daemon's memory budget cannot admit the VM (as `paravm run`). */
-  NO_CAPACITY: EXIT.NO_CAPACITY,
-  /** Nothing listens at the endpoint (sysexits' EX_UNAVAILABLE). */
-  NO_DAEMON: 69,
-} as const;
-
-const HTTP_NO_CAPACITY = 507;
 /** `vm logs` without --bytes: the console's whole scroll-back (the daemon keeps 64 KiB). */
 const LOGS_DEFAULT_BYTES = 64 * 1024;
 
@@ -34,43 +25,15 @@ unix:/path/to/socket), else http://127.0.0.1:8470; the token comes from PARAVM_T
 Exit status: 0 done; 2 usage error (the command line); 1 the API refused (its message is
 printed); 3 the memory budget cannot admit the VM (HTTP 507); 69 no daemon is running.`;
 
-type SetStatus = (code: number | Promise<number>) => void;
 interface Common {
   host?: string;
   json?: boolean;
 }
 
-/** The API's refusals and an absent daemon as one line (the problems listed under it) and a status; anything else goes on to cli.ts. */
-function clientErrorStatus(e: unknown): number {
-  if (e instanceof ApiError) {
-    process.stderr.write(`paravm: error: ${e.message}\n`);
-    // The message often quotes its one problem already: list only what it does not say.
-    for (const p of e.problems) if (!e.message.includes(p)) process.stderr.write(`  ${p}\n`);
-    return e.status === HTTP_NO_CAPACITY ? CLIENT_EXIT.NO_CAPACITY : CLIENT_EXIT.API_ERROR;
-  }
-  if (e instanceof NoDaemonError) {
-    process.stderr.write(`paravm: ${e.message}\n`);
-    return CLIENT_EXIT.NO_DAEMON;
-  }
-  throw e;
-}
+export { CLIENT_EXIT };
 
-/** Run a command with a client for its --host; the client is closed after. */
-function withClient(setStatus: SetStatus, opts: Common, f: (c: ApiClient) => Promise<number>): void {
-  setStatus(
-    (async () => {
-      const client = new ApiClient(endpointFrom(opts.host));
-      try {
-        return await f(client);
-      } finally {
-        client.close();
-      }
-    })().catch(clientErrorStatus),
-  );
-}
-
-const print = (lines: string | readonly string[]): void => void process.stdout.write(`${typeof lines === "string" ? lines : lines.join("\n")}\n`);
-const printJson = (v: unknown): void => print(JSON.stringify(v, null, 2));
+/** A client for the command's --host. */
+const withClient = (setStatus: SetStatus, opts: Common, f: Parameters<typeof withClientAt>[2]): void => withClientAt(setStatus, opts.host, f);
 
 /** --host and --json on every client command. */
 function common(cmd: Command, json = true): Command {
@@ -213,6 +176,8 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
       return EXIT.OK;
     }),
   );
+
+  registerContainerCommands(program, setStatus);
 }
 
 /**
