@@ -416,7 +416,8 @@ export class ContainerService {
   private onEvent(e: ContainerEvent): void {
     const rec = this.recs.get(e.container);
     if (e.kind === "lost") {
-      if (rec && rec.lostReason === null) this.lose(rec, e.message);
+      // The library's message starts with the container's name, which lose() says already.
+      if (rec && rec.lostReason === null) this.lose(rec, e.message.replace(`container ${e.container}: `, ""));
       return;
     }
     if (rec && rec.handle !== null) this.take(rec, rec.handle.last);
