@@ -61,6 +61,26 @@ export interface MetricsFrame {
   vms: VmMetrics[];
 }
 
+/** A container as GET /containers gives it (docs/api.md, `ContainerView`). */
+export interface ContainerView {
+  name: string;
+  host: string;
+  state: "creating" | "created" | "running" | "exited" | "lost";
+  exitStatus: number | null;
+  pid: number | null;
+  cmd: string[];
+  net: string;
+  devices: string[];
+  ip: string | null;
+  limits: { cpuWeight: number | null; cpuMax: string | null; memMax: number | "max" | null; pidsMax: number | "max" | null };
+  usage: { cpuSeconds: number | null; memBytes: number | null };
+  oomKills: number;
+  oomMessage: string | null;
+  lostReason: string | null;
+  createdAt: number;
+  updatedAt: number | null;
+}
+
 export interface HostView {
   version: string;
   pcpus: number;
@@ -145,6 +165,10 @@ export class Api {
 
   vmPath(name: string, rest = ""): string {
     return `/vms/${encodeURIComponent(name)}${rest}`;
+  }
+
+  containerPath(name: string, rest = ""): string {
+    return `/containers/${encodeURIComponent(name)}${rest}`;
   }
 
   /** A WebSocket URL on this origin, with the token in the query. */

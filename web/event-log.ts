@@ -11,6 +11,8 @@ import type { EventFeed } from "./live.js";
 const LINES_SHOWN = 200;
 /** Fields shown in a line's own words rather than as key=value. */
 const CORE_FIELDS = new Set(["seq", "at", "type", "vm", "state", "reason", "resource", "from", "to", "applied"]);
+/** A container event's message says all of these already. */
+const CONTAINER_FIELDS = new Set(["container", "kind", "message", "exitStatus", "oomKills"]);
 
 /** A created VM's entry, in a few words (the whole entry is on its page). */
 function entrySummary(v: unknown): string {
@@ -35,12 +37,15 @@ export function describeEvent(e: ApiEvent): string {
     case "decision":
       parts.push(`${show(e.resource)} ${show(e.from)} → ${show(e.to)}${e.applied === false ? " (not applied)" : ""}`);
       break;
+    case "container":
+      parts.push(show(e.message));
+      break;
     default:
       break;
   }
   for (const [k, v] of Object.entries(e)) {
     if (k === "entry") parts.push(entrySummary(v));
-    else if (!CORE_FIELDS.has(k) && v !== undefined) parts.push(`${k}=${show(v)}`);
+    else if (!CORE_FIELDS.has(k) && !(e.type === "container" && CONTAINER_FIELDS.has(k)) && v !== undefined) parts.push(`${k}=${show(v)}`);
   }
   if (e.reason !== undefined && e.reason !== null && e.reason !== "") parts.push(`— ${show(e.reason)}`);
   return parts.join(" ");

@@ -1,11 +1,13 @@
 /**
  * The fleet at a glance: one row per VM (state, vCPUs, CPU vs entitlement, steal, memory
  * and balloon, exits/s), refreshed from the metrics socket every second; the VM list is
- * re-read when an event says it changed. Beside it: the form for a new VM and the log.
+ * re-read when an event says it changed. Under it the containers in the VMs
+ * (containers-table.ts); beside them the form for a new VM and the log.
  */
 import type { Api, HostView, VmMetrics, VmView } from "./api.js";
 import { h, setText } from "./dom.js";
 import { bytes, pct, rate, UNKNOWN } from "./format.js";
+import { containersTable } from "./containers-table.js";
 import { createForm } from "./create-form.js";
 import { eventLog } from "./event-log.js";
 import type { EventFeed, MetricsFeed } from "./live.js";
@@ -122,6 +124,7 @@ export function fleetView(api: Api, metrics: MetricsFeed, events: EventFeed): Vi
     }
   }
 
+  const containers = containersTable(api, events);
   const create = createForm(api, () => void refresh());
   const log = eventLog(events);
   const offFrames = metrics.frames.on(paint);
@@ -137,6 +140,8 @@ export function fleetView(api: Api, metrics: MetricsFeed, events: EventFeed): Vi
     h("h1", {}, "Fleet"),
     hostLine,
     h("div", { class: "table-wrap" }, table, empty),
+    h("h2", { class: "section" }, "Containers"),
+    containers.el,
     h("div", { class: "columns" }, create, h("section", { class: "panel" }, h("h2", {}, "Events and autoscaler decisions"), log.el)),
   );
   return {
@@ -145,6 +150,7 @@ export function fleetView(api: Api, metrics: MetricsFeed, events: EventFeed): Vi
       offFrames();
       offEvents();
       log.destroy();
+      containers.destroy();
       window.clearInterval(poll);
     },
   };

@@ -1,10 +1,12 @@
 /**
  * One VM's page: its state and controls, live settings, charts (CPU share against
- * entitlement and weight, steal, memory and balloon), its console and its events.
+ * entitlement and weight, steal, memory and balloon), its console, the containers it
+ * hosts, and its events.
  */
 import { ApiError, type Api, type VmView } from "./api.js";
 import { lineChart, type Chart } from "./charts.js";
 import { consoleView } from "./console-view.js";
+import { containersTable } from "./containers-table.js";
 import { h, setText } from "./dom.js";
 import { eventLog } from "./event-log.js";
 import { bytes, parseSize, pct, UNKNOWN } from "./format.js";
@@ -64,6 +66,7 @@ export function vmView(api: Api, name: string, metrics: MetricsFeed, events: Eve
   const chartList = charts();
   const term = consoleView(api, name);
   const log = eventLog(events, name);
+  const containers = containersTable(api, events, name);
 
   let view: VmView | null = null;
   let shownState = "";
@@ -120,7 +123,7 @@ export function vmView(api: Api, name: string, metrics: MetricsFeed, events: Eve
     h(
       "div",
       { class: "vm-body" },
-      h("div", { class: "vm-left" }, term.el, settings.el),
+      h("div", { class: "vm-left" }, term.el, settings.el, h("section", { class: "panel vm-containers" }, h("h3", {}, "Containers"), containers.el)),
       h("div", { class: "vm-right" }, ...chartList.map((c) => c.el), h("section", { class: "panel" }, h("h3", {}, "Events"), log.el)),
     ),
   );
@@ -130,6 +133,7 @@ export function vmView(api: Api, name: string, metrics: MetricsFeed, events: Eve
       offFrames();
       offEvents();
       log.destroy();
+      containers.destroy();
       term.destroy();
       for (const c of chartList) c.destroy();
     },
