@@ -83,4 +83,8 @@ test("events as lines: state changes and autoscaler decisions with their reasons
     "12:34:56 web: weight 256 -> 512: busy 95%",
   );
   assert.equal(eventLine({ seq: 3, at, type: "created", vm: "db" }), "12:34:56 db: created");
+  assert.equal(
+    eventLine({ seq: 4, at, type: "container", vm: "containers", container: "hog", kind: "oom", message: "container hog was killed by the kernel's OOM killer: memory.max 8 MiB" }),
+    "12:34:56 containers: container hog was killed by the kernel's OOM killer: memory.max 8 MiB",
+  );
 });

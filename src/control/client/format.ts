@@ -146,6 +146,9 @@ export function eventLine(e: Record<string, unknown>): string {
       return `${time} ${vm}: ${String(e.state)}${e.reason !== undefined && e.reason !== null ? ` (${String(e.reason)})` : ""}`;
     case "decision":
       return `${time} ${vm}: ${String(e.resource)} ${String(e.from)} -> ${String(e.to)}${e.applied === false ? " (not applied)" : ""}: ${String(e.reason)}`;
+    case "container":
+      // Its message names the container and says what happened.
+      return `${time} ${vm}: ${String(e.message)}`;
     default:
       return `${time} ${vm}: ${String(e.type)}`;
   }
