@@ -8,7 +8,7 @@
  *     paravm compare --exec …   pv and full side by side (compare.ts, stats-table.ts)
  *     paravm up FILE            a fleet from a file, watched live (up-command.ts, fleet-file.ts, top-table.ts)
  *     paravm serve              the daemon: REST/WebSocket API, metrics, durable state (api/)
- *     paravm vm …, fleet apply  a client of a running daemon, `paravm serve` (client/)
+ *     paravm vm …, fleet apply, container …  a client of a running daemon, `paravm serve` (client/)
  *
  * Argument parsing shared by the commands is in args.ts. Exit status: the guest's; 124
  * when --max-insns stopped the run; 2 for usage errors (one line on stderr); 1 when the

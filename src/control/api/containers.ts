@@ -132,7 +132,8 @@ export class ContainerService {
     vmm.hv.on("event", (e: VmEvent) => this.onVmState(e));
   }
 
-  do(a: ContainerAction): Promise<unknown> {
+  /** Apply one action; rejects (never throws) with a VmmError or the library's error. */
+  async do(a: ContainerAction): Promise<unknown> {
     switch (a.kind) {
       case "container-run":
         return this.run(a.host, a.options);

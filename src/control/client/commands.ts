@@ -1,7 +1,7 @@
 /**
  * The CLI as a client of `paravm serve` (docs/api.md): `paravm vm …` and `paravm fleet
- * apply`. Each command is one or two API calls; what it prints is a table or a line
- * (format.ts), or the API's JSON with --json.
+ * apply` (`paravm container …` is container-commands.ts). Each command is one or two API
+ * calls; what it prints is a table or a line (format.ts), or the API's JSON with --json.
  */
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { Command } from "commander";

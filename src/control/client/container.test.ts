@@ -125,6 +125,11 @@ describe("paravm container … against paravm serve and one container host", { s
     assert.equal(json[0]!.pid !== null && json[0]!.pid > 1, true, "its PID 1 as the guest sees it");
     // That PID is a process of the guest whose cgroup is the container's.
     assert.equal(await guest(`cat /proc/${json[0]!.pid}/cgroup`), "0::/paravm/web");
+    // Its figures in Prometheus's text, as the API gave them.
+    const prom = await (await fetch(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` } })).text();
+    assert.match(prom, new RegExp(`^paravm_container_state\\{container="web",host="${HOST}",state="running"\\} 1$`, "m"));
+    assert.match(prom, new RegExp(`^paravm_container_memory_max_bytes\\{container="web",host="${HOST}"\\} ${32 * MIB}$`, "m"));
+    assert.match(prom, /^paravm_container_memory_bytes\{container="web",host="containers"\} [1-9]\d*$/m);
 
     const ex = await cli(["exec", "web", "--", "sh", "-c", "echo in $(hostname); ps | grep -c sleep; exit 4"]);
     assert.equal(ex.status, 4, show(ex));
