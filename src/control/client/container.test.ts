@@ -118,8 +118,9 @@ describe("paravm container … against paravm serve and one container host", { s
     const ls = await cli(["ls"]);
     assert.equal(ls.status, 0, show(ls));
     const [head, row, extra] = ls.stdout.trimEnd().split("\n");
-    assert.match(head!, /^NAME\s+HOST\s+STATE\s+EXIT\s+CPUS\s+WEIGHT\s+MEM MAX\s+MEM USED\s+CPU TIME\s+COMMAND$/);
-    assert.match(row!, new RegExp(`^web\\s+${HOST}\\s+running\\s+-\\s+0\\.5\\s+200\\s+32M\\s+\\d+(\\.\\d)?[KM]\\s+\\d+\\.\\ds\\s+sh -c 'echo ready; while`), ls.stdout);
+    // The default network is bridge: the container has an address, so the IP column is there.
+    assert.match(head!, /^NAME\s+HOST\s+STATE\s+EXIT\s+IP\s+CPUS\s+WEIGHT\s+MEM MAX\s+MEM USED\s+CPU TIME\s+COMMAND$/);
+    assert.match(row!, new RegExp(`^web\\s+${HOST}\\s+running\\s+-\\s+10\\.88\\.0\\.\\d+\\s+0\\.5\\s+200\\s+32M\\s+\\d+(\\.\\d)?[KM]\\s+\\d+\\.\\ds\\s+sh -c 'echo ready; while`), ls.stdout);
     assert.equal(extra, undefined, "one container");
     const json = JSON.parse((await cli(["ls", "--json", "--host", HOST])).stdout) as ContainerView[];
     assert.equal(json[0]!.pid !== null && json[0]!.pid > 1, true, "its PID 1 as the guest sees it");
