@@ -12,6 +12,7 @@ import { SwitchBackend } from "../net/switch-backend.js";
 import type { MachineSpec } from "./machine-spec.js";
 import { autoscaleProblems, type AutoscaleLimits } from "./autoscale-limits.js";
 import { Autoscaler, type AutoscaleDecision } from "./autoscaler.js";
+import { DiskClaims } from "./disk-claims.js";
 import { AdmissionError, defaultBudget, mib, MemoryPool, specChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
@@ -47,6 +48,8 @@ export class Hypervisor extends EventEmitter {
   /** Where the budget came from ("--host-mem", or the share of available memory): printed at start. */
   readonly memorySource: string;
   readonly vms = new Map<string, Vm>();
+  /** Which running VM holds which disk file: one writer, or any number of readers. */
+  readonly disks = new DiskClaims();
   /** Moves CPU and memory among opted-in VMs (setAutoscale); its decisions are "decision" events here. */
   readonly autoscaler: Autoscaler;
   private readonly ports = new Map<string, SwitchBackend>();
@@ -103,6 +106,7 @@ export class Hypervisor extends EventEmitter {
       spec: c.spec,
       scheduler: this.scheduler,
       memory: this.memory,
+      disks: this.disks,
       ...(c.weight !== undefined ? { weight: c.weight } : {}),
       ...(c.cap !== undefined ? { cap: c.cap } : {}),
       ...(port ? { net: port } : {}),

@@ -21,6 +21,7 @@ import { checkMemTarget, type BalloonReport } from "../machine/pv-balloon.js";
 import { hostMemory, type ReclaimMode } from "../mem/host-memory.js";
 import type { MachineSpec } from "./machine-spec.js";
 import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
+import type { DiskClaims } from "./disk-claims.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
@@ -101,6 +102,8 @@ export interface VmOptions {
   readonly injectFault?: { readonly hart: number; readonly ms: number };
   /** The host memory budget the VM is admitted against at start (none: not accounted). */
   readonly memory?: MemoryPool;
+  /** The disk files the hypervisor's running VMs hold: a disk another VM writes is refused at start. */
+  readonly disks?: DiskClaims;
 }
 
 /** The machine could not be built; `usage` when the spec is at fault (a bad image, too little memory). */
@@ -176,6 +179,12 @@ export class Vm extends EventEmitter {
     if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
     // Admission first: a VM that does not fit changes nothing (AdmissionError).
     this.options.memory?.admit(this.name, this.chargeBytes());
+    // Then the disk: a file another running VM writes (or reads, when this one would write) is refused.
+    const busy = this.options.disks?.claim(this.name, this.spec.disk) ?? null;
+    if (busy !== null) {
+      this.options.memory?.release(this.name);
+      throw new VmBuildError(`VM ${this.name}: ${busy}`, true);
+    }
     const cpus = this.spec.cpus;
     this.run++;
     const link = VcpuLink.create(cpus);
@@ -399,6 +408,7 @@ export class Vm extends EventEmitter {
 
   private release(): void {
     this.options.memory?.release(this.name);
+    this.options.disks?.release(this.name);
     if (this.schedVm >= 0) this.lastSched = this.schedStats();
     this.workers = [];
     if (this.schedVm >= 0) this.scheduler.removeVm(this.schedVm);
