@@ -317,6 +317,10 @@ describe("containers in a real pv guest", { skip }, () => {
       // The guest holds one cveth end per bridge container (the positive control for the checks above).
       const guestLinks = (await guest("ip -o link")).match(/cveth\d+/g) ?? [];
       assert.deepEqual(guestLinks.sort(), [`cveth${ipA!.split(".")[3]}`, `cveth${ipB!.split(".")[3]}`].sort());
+      // The guest forwards only what comes in on a cveth end (not on its own NICs: all/forwarding
+      // stays 0), and drops what arrives on one with another container's source address.
+      const conf = await guest("cat /proc/sys/net/ipv4/conf/all/forwarding; for c in /proc/sys/net/ipv4/conf/cveth*; do echo $(cat $c/forwarding $c/rp_filter); done");
+      assert.equal(conf, "0\n1 1\n1 1\n");
     } finally {
       await a.rm();
       await b.rm();
