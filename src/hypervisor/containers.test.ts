@@ -103,6 +103,42 @@ describe("containers, host-side checks", () => {
     const h = await ContainerHost.forVm(fakeVm({ agentExec: async () => ({ status: 0, output: "id=../x state=running\n" }) }));
     await assert.rejects(h.ls(), /not a status line/);
   });
+
+  test("a long poll the guest misses once does not lose the container; a stopped VM does (regression)", async () => {
+    // Seen at load 10 with a memory hog beside it: one `wait` went unanswered and the
+    // container, still running, was reported lost.
+    const vm = fakeVm({});
+    let waits = 0;
+    const running = "id=c1 state=running exit=- pid=50 oom_kill=0\n";
+    (vm as { agentExec: ContainerVm["agentExec"] }).agentExec = async (cmd) => {
+      if (!cmd.includes("'wait'")) return { status: 0, output: cmd.includes("'ls'") ? "" : running };
+      waits++;
+      if (waits === 1) throw new Error("the agent did not answer in 50 s");
+      return { status: 0, output: "id=c1 state=exited exit=7 pid=- oom_kill=0\n" };
+    };
+    const host = await ContainerHost.forVm(vm);
+    const events: ContainerEvent[] = [];
+    host.on("event", (e: ContainerEvent) => events.push(e));
+    const c = await host.get("c1");
+    assert.equal(await c.wait(), 7, "the exit after the missed poll is the container's");
+    assert.equal(waits, 2);
+    assert.deepEqual(events.map((e) => e.kind), ["exit"]);
+
+    const stopped = fakeVm({});
+    (stopped as { agentExec: ContainerVm["agentExec"] }).agentExec = async (cmd) => {
+      if (cmd.includes("'wait'")) {
+        (stopped as { state: string }).state = "stopped";
+        throw new Error("the VM stopped");
+      }
+      return { status: 0, output: cmd.includes("'ls'") ? "" : running };
+    };
+    const host2 = await ContainerHost.forVm(stopped);
+    const lost: ContainerEvent[] = [];
+    host2.on("event", (e: ContainerEvent) => lost.push(e));
+    const c2 = await host2.get("c1");
+    await assert.rejects(c2.wait(), /lost track of it: the VM stopped/);
+    assert.deepEqual(lost.map((e) => e.kind), ["lost"]);
+  });
 });
 
 const dir = defaultGuestDir();

@@ -50,6 +50,9 @@ export const CONTAINER_HOST = {
   WAIT_SLICE_S: 20,
   /** After an OOM kill, how long to look whether the container's PID 1 died of it. */
   OOM_SETTLE_S: 5,
+  /** Failed long polls in a row, while the VM runs, before a container is reported lost. */
+  MONITOR_TRIES: 3,
+  MONITOR_RETRY_MS: 1000,
   /** Seconds between stop()'s SIGTERM and SIGKILL of the whole group. */
   STOP_GRACE_S: 3,
   /** Runtime calls kept in `recent`. */
@@ -233,13 +236,22 @@ export class ContainerHost extends EventEmitter {
 
   /** Long-poll the guest until the container exits: the guest itself waits (cheaply) for the exit or an OOM kill. */
   private async monitor(h: Container): Promise<void> {
+    let failures = 0;
     while (h.state === "running" && !this.closed && this.handles.get(h.id) === h) {
       try {
         const [st] = await this.statusOf(["wait", h.id, String(CONTAINER_HOST.WAIT_SLICE_S), String(h.oomKills)], `container ${h.id}`, (CONTAINER_HOST.WAIT_SLICE_S + 30) * 1000);
         if (this.handles.get(h.id) !== h) return;
+        failures = 0;
         await this.observe(h, st!);
       } catch (e) {
         if (this.closed || this.handles.get(h.id) !== h) return;
+        // A guest starved of CPU (a loaded host, a memory hog beside it) can miss one long
+        // poll; the container is still there. Only a VM that stopped, or several misses in
+        // a row, mean the container is out of reach.
+        if (this.vm.state === "running" && ++failures < CONTAINER_HOST.MONITOR_TRIES) {
+          await new Promise((r) => setTimeout(r, CONTAINER_HOST.MONITOR_RETRY_MS));
+          continue;
+        }
         const msg = `container ${h.id}: lost track of it: ${(e as Error).message}`;
         h.lose(msg);
         this.report({ kind: "lost", container: h.id, message: msg });
