@@ -6,7 +6,8 @@
 //
 // PATHs (files or directories, under dist/ or as source paths like src/cpu/) select
 // tests; flags such as --test-name-pattern=… are passed through to `node --test`.
-// A compiled test whose .ts source is gone (stale dist/) is skipped.
+// A compiled test whose .ts source is gone (stale dist/) is skipped. Two files run at a
+// time (PARAVM_TEST_CONCURRENCY, default 2).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -69,9 +70,16 @@ if (files.length === 0) {
 }
 
 const hasReporter = flags.some((f) => f.startsWith("--test-reporter"));
+// Two test files at a time: most of the suite's time is guests booting in files that
+// leave the second core idle (a 1-vCPU guest is one busy thread), so on the 2-core CI
+// machine two at a time finish sooner. Tests assert ratios and events, never wall time,
+// so sharing the host does not change their verdicts. PARAVM_TEST_CONCURRENCY=1 runs one.
+const concurrency = Number.parseInt(process.env.PARAVM_TEST_CONCURRENCY ?? "2", 10);
+const hasConcurrency = flags.some((f) => f.startsWith("--test-concurrency"));
 const args = [
   "--test",
   ...(hasReporter ? [] : ["--test-reporter=spec"]),
+  ...(hasConcurrency || !(concurrency >= 1) ? [] : [`--test-concurrency=${concurrency}`]),
   ...flags,
   ...files.map((f) => relative(root, f)),
 ];
