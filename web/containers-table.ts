@@ -1,6 +1,6 @@
 /**
  * The containers beside the VMs (issue 14): one row per container (host, state, exit
- * status, limits, memory used, CPU time, command) with stop and remove buttons. Shown on
+ * status, address, limits, memory used, CPU time, command) with stop and remove buttons. Shown on
  * the fleet page for every host, and on a VM's page for that VM. The list is re-read
  * every couple of seconds (the daemon reads its guests' statuses at most once a second)
  * and at once when an event says a container changed.
@@ -14,13 +14,18 @@ import { notify, notifyError } from "./notice.js";
 /** How often the list is re-read (memory used and CPU time move on their own). */
 export const CONTAINERS_POLL_MS = 2000;
 
-const COLUMNS = ["container", "host", "state", "exit", "CPUs", "weight", "mem max", "mem used", "CPU time", "command", ""] as const;
+const COLUMNS = ["container", "host", "state", "exit", "address", "CPUs", "weight", "mem max", "mem used", "CPU time", "command", ""] as const;
 const COL = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
 
 /** cpu.max ("QUOTA/PERIOD", "max/PERIOD") as vCPUs, as docker's --cpus. */
 export function cpusText(cpuMax: string | null): string {
   const m = /^(\d+)\/(\d+)$/.exec(cpuMax ?? "");
   return m === null ? "no cap" : String(Number((Number(m[1]) / Number(m[2])).toFixed(2)));
+}
+
+/** Its address on the container network, or the network mode when it has none (loopback, none, or not running). */
+export function addressText(v: Pick<ContainerView, "ip" | "net">): string {
+  return v.ip ?? (v.net === "bridge" ? UNKNOWN : v.net);
 }
 
 const limitBytes = (v: number | "max" | null): string => (v === "max" ? "no limit" : bytes(v));
@@ -113,6 +118,7 @@ export function containersTable(api: Api, events: EventFeed, host?: string): Con
     c[COL.state]!.className = `state state-${v.state}`;
     c[COL.state]!.title = v.lostReason ?? v.oomMessage ?? "";
     setText(c[COL.exit]!, v.exitStatus === null ? UNKNOWN : String(v.exitStatus));
+    setText(c[COL.address]!, addressText(v));
     setText(c[COL.CPUs]!, cpusText(v.limits.cpuMax));
     setText(c[COL.weight]!, v.limits.cpuWeight === null ? UNKNOWN : String(v.limits.cpuWeight));
     setText(c[COL["mem max"]]!, limitBytes(v.limits.memMax));

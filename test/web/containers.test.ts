@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { Daemon, launchBrowser, skipReason, type Browser } from "./harness.js";
+import { Daemon, launchBrowser, ROOT, skipReason, type Browser } from "./harness.js";
 
 const TOKEN = "containers-dashboard-token-5c1e";
 const HOST_VM = "ch";
@@ -21,6 +22,8 @@ interface ContainerView {
   host: string;
   state: string;
   exitStatus: number | null;
+  net: string;
+  ip: string | null;
   limits: { cpuWeight: number | null; cpuMax: string | null; memMax: number | "max" | null };
   usage: { cpuSeconds: number | null; memBytes: number | null };
   cmd: string[];
@@ -50,6 +53,7 @@ function expected(v: ContainerView): Record<string, string> {
     host: v.host,
     state: v.state,
     exit: v.exitStatus === null ? "–" : String(v.exitStatus),
+    address: v.ip ?? (v.net === "bridge" ? "–" : v.net),
     CPUs: q === null ? "no cap" : String(Number(q[1]) / Number(q[2])),
     weight: String(v.limits.cpuWeight),
     "mem max": typeof v.limits.memMax === "number" ? `${v.limits.memMax / 1024 / 1024} MiB` : "no limit",
@@ -96,11 +100,15 @@ describe("the dashboard's containers in chromium against paravm serve", { skip: 
   });
 
   test("a container run while the page is open appears without a reload", async () => {
-    await daemon.api("POST", "/containers", { host: HOST_VM, name: "late", cmd: ["sleep", "600"], pidsMax: 16 });
+    await daemon.api("POST", "/containers", { host: HOST_VM, name: "late", cmd: ["sleep", "600"], pidsMax: 16, net: "loopback" });
     await page.locator('#containers-table tr[data-container="late"] td.state-running').waitFor({ timeout: STEP_MS });
     const [late] = (await views()).filter((v) => v.name === "late");
     const row = await rowOf(page, "containers-table", "late");
     for (const [k, want] of Object.entries(expected(late!))) assert.equal(row[k], want, `late: ${k}`);
+    assert.equal(row.address, "loopback", "no address on the container network: its mode instead");
+    assert.match((await rowOf(page, "containers-table", "web")).address!, /^10\.88\.0\.\d+$/, "a bridge container's address");
+    // PARAVM_DASHBOARD_SHOTS=1 refreshes the README's picture (as dashboard.test.ts does).
+    if (process.env.PARAVM_DASHBOARD_SHOTS === "1") await page.screenshot({ path: join(ROOT, "docs", "dashboard-containers.png"), fullPage: true });
   });
 
   test("the host VM's page lists its containers", async () => {
