@@ -6,7 +6,7 @@
  * and at once when an event says a container changed.
  */
 import type { Api, ContainerView } from "./api.js";
-import { button, h, setText } from "./dom.js";
+import { button, h, setText, syncKeyedRows } from "./dom.js";
 import { bytes, UNKNOWN } from "./format.js";
 import type { EventFeed } from "./live.js";
 import { notify, notifyError } from "./notice.js";
@@ -91,19 +91,7 @@ export function containersTable(api: Api, events: EventFeed, host?: string): Con
   }
 
   function sync(): void {
-    const names = new Set(views.map((v) => v.name));
-    for (const [name, row] of rows) {
-      if (!names.has(name)) {
-        row.tr.remove();
-        rows.delete(name);
-      }
-    }
-    for (const v of views) {
-      let row = rows.get(v.name);
-      if (row === undefined) rows.set(v.name, (row = makeRow(v.name)));
-      paint(row, v);
-      tbody.append(row.tr); // in the API's order (by name)
-    }
+    syncKeyedRows(tbody, rows, views, makeRow, paint); // in the API's order (by name)
     empty.hidden = views.length > 0;
     table.hidden = views.length === 0;
   }

@@ -72,3 +72,30 @@ export function select(name: string, options: readonly string[], value: string):
   el.value = value;
   return el;
 }
+
+/**
+ * Keep a table body's rows in step with a list keyed by name: rows for names gone are
+ * removed, new names get `make(name)`, every row is passed to `paint` and re-appended in
+ * the list's order (appending an attached row moves it, so the order follows the list).
+ */
+export function syncKeyedRows<V extends { name: string }, R extends { tr: HTMLTableRowElement }>(
+  tbody: HTMLElement,
+  rows: Map<string, R>,
+  views: readonly V[],
+  make: (name: string) => R,
+  paint?: (row: R, view: V) => void,
+): void {
+  const names = new Set(views.map((v) => v.name));
+  for (const [name, row] of rows) {
+    if (!names.has(name)) {
+      row.tr.remove();
+      rows.delete(name);
+    }
+  }
+  for (const v of views) {
+    let row = rows.get(v.name);
+    if (row === undefined) rows.set(v.name, (row = make(v.name)));
+    paint?.(row, v);
+    tbody.append(row.tr);
+  }
+}

@@ -5,7 +5,7 @@
  * (containers-table.ts); beside them the form for a new VM and the log.
  */
 import type { Api, HostView, VmMetrics, VmView } from "./api.js";
-import { h, setText } from "./dom.js";
+import { h, setText, syncKeyedRows } from "./dom.js";
 import { bytes, pct, rate, UNKNOWN } from "./format.js";
 import { containersTable } from "./containers-table.js";
 import { createForm } from "./create-form.js";
@@ -60,21 +60,7 @@ export function fleetView(api: Api, metrics: MetricsFeed, events: EventFeed): Vi
   };
 
   function syncRows(): void {
-    const names = new Set(views.map((v) => v.name));
-    for (const [name, row] of rows) {
-      if (!names.has(name)) {
-        row.tr.remove();
-        rows.delete(name);
-      }
-    }
-    for (const v of views) {
-      let row = rows.get(v.name);
-      if (row === undefined) {
-        row = makeRow(v.name);
-        rows.set(v.name, row);
-      }
-      tbody.append(row.tr); // in sorted order
-    }
+    syncKeyedRows(tbody, rows, views, makeRow); // in sorted order
     empty.hidden = views.length > 0;
   }
 
