@@ -135,14 +135,17 @@ describe("paravm vm … against paravm serve", { skip: noGuest }, () => {
   });
 
   test("in a terminal (tmux): console in raw mode, Ctrl-A X detaches; top draws the table, q quits", { skip: noTmux }, async () => {
-    const socket = `paravm-client-${process.pid}`;
+    // One tmux server per session: a new session on a server that kill-server is still
+    // tearing down fails (exit 1, seen in CI), so the second session gets its own socket.
+    let socket = `paravm-client-${process.pid}-console`;
+    const sockets = [socket];
     const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
     const pane = (): string => tmux("capture-pane", "-p", "-t", "c").stdout;
     const status = join(d.dir, "tmux-status");
     const run = (args: string): string => `PARAVM_TOKEN=${d.token} ${process.execPath} ${PARAVM_BIN} ${args} --host ${d.url}; echo $? > ${status}; sleep 60`;
     const exitStatus = (): Promise<string> => until("the command to exit", 20_000, async () => existsSync(status) && readFileSync(status, "utf8").trim());
     try {
-      assert.equal(tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "30", run(`vm console ${VM}`)).status, 0);
+      assert.equal(tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "30", run(`vm console ${VM}`)).status, 0, "tmux new-session for the console");
       // The scroll-back comes after the "attached" line and pushes it off the screen: wait for the prompt.
       await until("the prompt", 20_000, async () => /^t1:~#\s*$/m.test(pane())); // capture-pane drops trailing blanks
       tmux("send-keys", "-t", "c", "echo tty-$((3*3))", "Enter");
@@ -152,13 +155,16 @@ describe("paravm vm … against paravm serve", { skip: noGuest }, () => {
       assert.match(pane(), /detached from t1/);
       tmux("kill-server");
       rmSync(status, { force: true });
-      assert.equal(tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "30", run("vm top")).status, 0);
+      socket = `paravm-client-${process.pid}-top`;
+      sockets.push(socket);
+      const top = tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "30", run("vm top"));
+      assert.equal(top.status, 0, top.stderr);
       await until("the table", 20_000, async () => new RegExp(`^ +1 +${VM} +running +1/1 `, "m").test(pane()));
       assert.match(pane(), /#  NAME +STATE +VCPU +CPU% +ENT% +STEAL%/);
       tmux("send-keys", "-t", "c", "q");
       assert.equal(await exitStatus(), "0");
     } finally {
-      tmux("kill-server");
+      for (const s of sockets) spawnSync("tmux", ["-L", s, "kill-server"]);
     }
   });
 
