@@ -221,6 +221,26 @@ describe("containers in a real pv guest", { skip }, () => {
     await assert.rejects(c.logs(), /container life was removed/);
   }));
 
+  test("an idle container's long poll forks nothing per turn (regression: a tenth of a host core per idle container)", traced(async () => {
+    const c = await host.run({ name: "idle", cmd: ["sleep", "3600"] });
+    // Forks in the guest (the `processes` line of /proc/stat) over a wait of SECS, while
+    // the host's own monitor long-polls the same container beside it.
+    const forksDuring = async (secs: number): Promise<number> => {
+      const out = await guest(
+        "p0=$(awk '/^processes/{print $2}' /proc/stat); " +
+          `/sbin/paravm-container wait idle ${secs} >/dev/null; ` +
+          "p1=$(awk '/^processes/{print $2}' /proc/stat); echo forks=$((p1 - p0))",
+      );
+      return Number(/forks=(\d+)/.exec(out)![1]);
+    };
+    const quick = await forksDuring(0);
+    const long = await forksDuring(3);
+    // 12 turns of 0.25 s in this wait and as many in the monitor's: forking ones cost ≥ 24.
+    assert.ok(long - quick <= 4, `a 3 s wait forked ${long} times against ${quick} for an immediate one`);
+    await c.stop();
+    await c.rm();
+  }));
+
   test("isolation: processes, files, network, hostname", traced(async () => {
     const a = await host.run({ name: "iso-a", net: "loopback", cmd: ["sh", "-c", "echo secret > /tmp/a-file; mkdir /www; echo pong > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www"] });
     const b = await host.run({ name: "iso-b", net: "loopback", cmd: ["sleep", "600"] });
