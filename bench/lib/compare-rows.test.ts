@@ -49,6 +49,7 @@ test("dd, ping, meminfo and prompt parsers read busybox's words", () => {
   assert.equal(pingAvgUs("20 packets transmitted, 20 packets received, 0% packet loss\nround-trip min/avg/max = 1.102/3.970/9.001 ms\n"), 3970);
   assert.equal(pingAvgUs("ping: sendto: Network unreachable"), null);
   assert.equal(parseMemUsedKiB("x\r\nMEMUSED 20480\r\n"), 20480);
+  assert.equal(parseMemUsedKiB("MEMUSED 1"), null, "a line cut at a chunk boundary is not read as a number");
   assert.ok(promptRe("vm-1").test("boot...\r\nvm-1:~# "));
   assert.ok(!promptRe("vm-1").test("vm-12:~# "), "another instance's prompt is not this one's");
 });

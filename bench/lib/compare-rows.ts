@@ -133,7 +133,7 @@ export function rowDefs(o: CompareOptions): Record<RowId, RowDef> {
       title: "Host memory per instance beyond its guest RAM",
       unit: "MiB",
       better: "lower",
-      method: `Host memory of an instance idle at its shell (${o.memMib} MiB of guest RAM) minus the guest RAM it has touched: RSS of its processes minus (MemTotal − MemFree) in the guest; a container: its cgroup's memory.current.`,
+      method: `Host memory of an instance idle at its shell (${o.memMib} MiB of guest RAM) minus the guest RAM in use: RSS of its processes minus (MemTotal − MemFree) in the guest, so it includes the emulator's own memory (translated code, device buffers) and guest RAM touched then freed (the unpacked initramfs); a container: its cgroup's memory.current.`,
     },
     density: {
       title: "Instances in a memory budget",
@@ -253,7 +253,8 @@ export const promptRe = (hostname: string): RegExp => new RegExp(`${hostname.rep
 /** A command whose output says how much guest RAM is touched: "MEMUSED <kB>". */
 export const MEM_USED_CMD = "awk '/^MemTotal/{t=$2}/^MemFree/{f=$2}END{print \"MEMUSED\",t-f}' /proc/meminfo";
 export const parseMemUsedKiB = (text: string): number | null => {
-  const m = /MEMUSED (\d+)/.exec(text);
+  // Whole lines only: console output arrives in chunks, and "MEMUSED 1" is a prefix of "MEMUSED 10136".
+  const m = /MEMUSED (\d+)\r?\n/.exec(text);
   return m ? Number(m[1]) : null;
 };
 
