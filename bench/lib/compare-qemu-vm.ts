@@ -97,6 +97,7 @@ export class QemuInstance {
   exited = false;
   private readonly listeners = new Set<() => void>();
   private readonly timer: NodeJS.Timeout;
+  private readonly gone: Promise<void>;
 
   constructor(cmd: string, args: readonly string[], timeoutMs: number) {
     this.child = spawn(cmd, args, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
@@ -114,11 +115,16 @@ export class QemuInstance {
       if (this.stderr.length < KEEP_CHARS) this.stderr += s;
     });
     this.child.stdin!.on("error", () => undefined); // writes after death are not an error worth a crash
+    let resolveGone: () => void = () => undefined;
+    this.gone = new Promise((r) => (resolveGone = r));
     const gone = () => {
       this.exited = true;
       this.notify();
+      resolveGone();
     };
-    this.child.on("exit", gone);
+    // "close", not "exit": the console's last bytes (the exit-status line) may still be in
+    // the pipe when the process has exited.
+    this.child.on("close", gone);
     this.child.on("error", (e) => {
       this.stderr += `spawn error: ${e.message}\n`;
       gone();
@@ -177,8 +183,7 @@ export class QemuInstance {
 
   /** Resolves when the process is gone (after `kill`, or by itself). */
   closed(): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((r) => this.child.once("exit", () => r()));
+    return this.gone;
   }
 }
 

@@ -113,8 +113,13 @@ async function shellInstance(c: Ctx, what: string): Promise<{ inst: QemuInstance
   const h = hostname(c, what);
   const inst = start(c, { hostname: h, disk: { path: c.idleDisk, snapshot: true }, net: { kind: "none" } });
   const re = promptRe(h);
-  const ms = await inst.waitFor((t) => re.test(t), c.o.timeoutS * 1000, 0, "shell prompt");
-  return { inst, ms };
+  try {
+    const ms = await inst.waitFor((t) => re.test(t), c.o.timeoutS * 1000, 0, "shell prompt");
+    return { inst, ms };
+  } catch (e) {
+    await stop(c, inst);
+    throw e;
+  }
 }
 
 /** Runs `exec` on a fresh instance to its PARAVM-EXIT-STATUS line; returns the console text and the status. */
@@ -129,35 +134,51 @@ async function oneShot(c: Ctx, what: string, exec: string, disk: QemuSpec["disk"
   }
 }
 
+/**
+ * `o.runs` runs of `f`, each logged as "<column>: <label> i/n <value> <unit>": a number
+ * is a sample, a thrown error is that run's failure (the others still run). `why` is the
+ * last failure, for a cell with no sample.
+ */
+async function eachRun(c: Ctx, label: string, unit: string, f: (i: number) => Promise<number>): Promise<{ samples: number[]; why: string }> {
+  const samples: number[] = [];
+  let why = "no run counted";
+  for (let i = 1; i <= c.o.runs; i++) {
+    try {
+      const v = await f(i);
+      samples.push(v);
+      c.log(`${c.column}: ${label} ${i}/${c.o.runs} ${fixed(v, 2)} ${unit}`);
+    } catch (e) {
+      why = `${label} run ${i}: ${message(e)}`;
+      c.log(`${c.column}: ${label} ${i}/${c.o.runs} FAILED ${message(e)}`);
+    }
+  }
+  return { samples, why };
+}
+
 // ---------------------------------------------------------------- boot rows
 
 async function bootShell(c: Ctx): Promise<CompareCell> {
-  const samples: number[] = [];
-  for (let i = 1; i <= c.o.runs; i++) {
+  const r = await eachRun(c, "boot to shell", "s", async () => {
     const { inst, ms } = await shellInstance(c, "boot");
     await stop(c, inst);
-    samples.push(ms / 1000);
-    c.log(`${c.column}: boot to shell ${i}/${c.o.runs} ${fixed(ms / 1000, 2)} s`);
-  }
-  return medianCell(samples, "no boot reached the prompt", {
+    return ms / 1000;
+  });
+  return medianCell(r.samples, r.why, {
     note: `console ttyS0 (16550 UART) on both QEMU columns; each instance has the column's disk and NIC (unconnected), ${c.o.memMib} MiB`,
   });
 }
 
 async function bootFirstOutput(c: Ctx): Promise<CompareCell> {
-  const samples: number[] = [];
-  for (let i = 1; i <= c.o.runs; i++) {
+  const r = await eachRun(c, "boot to first output", "s", async () => {
     const word = `first-${nonce()}`;
     const inst = start(c, { hostname: hostname(c, "echo"), disk: { path: c.idleDisk, snapshot: true }, net: { kind: "none" }, exec: `echo ${word}` });
     try {
-      const ms = await inst.waitFor((t) => t.includes(word), c.o.timeoutS * 1000, 0, `"${word}"`);
-      samples.push(ms / 1000);
-      c.log(`${c.column}: boot to first output ${i}/${c.o.runs} ${fixed(ms / 1000, 2)} s`);
+      return (await inst.waitFor((t) => t.includes(word), c.o.timeoutS * 1000, 0, `"${word}"`)) / 1000;
     } finally {
       await stop(c, inst);
     }
-  }
-  return medianCell(samples, "no boot printed the word", { note: "`echo first-<nonce>` as paravm.exec; time to that text on ttyS0" });
+  });
+  return medianCell(r.samples, r.why, { note: "`echo first-<nonce>` as paravm.exec; time to that text on ttyS0" });
 }
 
 // ---------------------------------------------------------------- cpu, syscall, timer
@@ -185,21 +206,15 @@ async function workRows(c: Ctx, rows: readonly WorkRow[]): Promise<Partial<Recor
 async function diskRow(c: Ctx, op: "write" | "read", disk: string): Promise<CompareCell> {
   const dev = DISK_DEVICE[c.column];
   const want = c.o.diskMib * MiB;
-  const samples: number[] = [];
-  let why = "no run counted";
-  for (let i = 1; i <= c.o.runs; i++) {
-    const r = await oneShot(c, `dd${op[0]}`, blkScript(op, dev, c.o.diskMib), { path: disk, snapshot: false });
-    const rate = ddRate(r.text);
-    if (r.status !== 0 || rate === null || rate.bytes !== want) {
-      why = `dd ${op} run ${i}: status ${r.status}, ${rate === null ? "no dd summary" : `${rate.bytes} bytes`}: ${lastLine(r.text.split(EXIT_STATUS)[0] ?? "")}`;
-      c.log(`${c.column}: disk ${op} ${i}/${c.o.runs} FAILED ${why}`);
-      continue;
-    }
-    samples.push(rate.mibPerS);
-    c.log(`${c.column}: disk ${op} ${i}/${c.o.runs} ${fixed(rate.mibPerS, 2)} MiB/s`);
-  }
+  const r = await eachRun(c, `disk ${op}`, "MiB/s", async () => {
+    const res = await oneShot(c, `dd${op[0]}`, blkScript(op, dev, c.o.diskMib), { path: disk, snapshot: false });
+    const rate = ddRate(res.text);
+    if (res.status !== 0 || rate === null || rate.bytes !== want)
+      throw new Error(`status ${res.status}, ${rate === null ? "no dd summary" : `${rate.bytes} bytes`}: ${lastLine(res.text.split(EXIT_STATUS)[0] ?? "")}`);
+    return rate.mibPerS;
+  });
   const ctl = c.column === "qemu-virtio" ? "virtio-blk (virtio-mmio)" : "ide-hd on ICH9 AHCI (PCI)";
-  return medianCell(samples, why, {
+  return medianCell(r.samples, r.why, {
     note: `${dev}, ${ctl}, raw image, QEMU cache=writeback; QEMU gives no exit counts, so no per-MiB figures`,
   });
 }
@@ -244,21 +259,13 @@ async function pair(c: Ctx, what: string, scriptA: string, scriptB: string, aDon
 async function netThroughput(c: Ctx): Promise<CompareCell> {
   const s = tcpScripts(c.o.netMib);
   const want = c.o.netMib * MiB - 1; // the receiver's timed dd sees all but the first byte
-  const samples: number[] = [];
-  let why = "no run counted";
-  for (let i = 1; i <= c.o.runs; i++) {
-    try {
-      const r = await pair(c, "tcp", s.a, s.b, DD_LINE);
-      const rate = ddRate(r.a);
-      if (rate === null || rate.bytes !== want) throw new Error(`receiver's dd: ${rate === null ? "no summary" : `${rate.bytes} bytes, expected ${want}`}`);
-      samples.push(rate.mibPerS);
-      c.log(`${c.column}: tcp ${i}/${c.o.runs} ${fixed(rate.mibPerS, 2)} MiB/s`);
-    } catch (e) {
-      why = `tcp run ${i}: ${message(e)}`;
-      c.log(`${c.column}: tcp ${i}/${c.o.runs} FAILED ${why}`);
-    }
-  }
-  return medianCell(samples, why, { note: `${c.o.netMib} MiB, QEMU -netdev socket between the two processes (127.0.0.1 TCP), receiver's dd time` });
+  const r = await eachRun(c, "tcp", "MiB/s", async () => {
+    const res = await pair(c, "tcp", s.a, s.b, DD_LINE);
+    const rate = ddRate(res.a);
+    if (rate === null || rate.bytes !== want) throw new Error(`receiver's dd: ${rate === null ? "no summary" : `${rate.bytes} bytes, expected ${want}`}`);
+    return rate.mibPerS;
+  });
+  return medianCell(r.samples, r.why, { note: `${c.o.netMib} MiB, QEMU -netdev socket between the two processes (127.0.0.1 TCP), receiver's dd time` });
 }
 
 async function netRtt(c: Ctx): Promise<CompareCell> {
@@ -319,7 +326,10 @@ async function memOverhead(c: Ctx, idle: readonly QemuInstance[]): Promise<Compa
     notes.push(`${fixed(rssKiB / 1024, 1)}−${fixed(usedKiB / 1024, 1)}`);
   }
   c.log(`${c.column}: memory RSS−guest-used ${notes.join(", ")} MiB`);
-  return medianCell(samples, "no reading", { note: `QEMU process RSS − guest (MemTotal − MemFree), MiB, per instance: ${notes.join(", ")}; median of ${samples.length}` });
+  return medianCell(samples, "no reading", { note:
+      `QEMU process RSS − guest (MemTotal − MemFree), MiB, per instance: ${notes.join(", ")}; median of ${samples.length}. ` +
+      "The overhead holds TCG's translated code and guest RAM touched then freed (the initramfs unpacked)",
+  });
 }
 
 /**
