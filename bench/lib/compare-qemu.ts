@@ -245,10 +245,10 @@ async function pair(c: Ctx, what: string, scriptA: string, scriptB: string, aDon
   let b: QemuInstance | null = null;
   try {
     // QEMU binds the listening socket before it runs the guest: its first console byte means it is there.
-    await a.waitFor((t) => t.length > 0, LISTENER_UP_MS, 0, "the listening instance's first output");
+    await a.waitFor((t) => t.length > 0, LISTENER_UP_MS, 0, "first output of the listening instance");
     b = start(c, { hostname: hostname(c, `${what}b`), disk: none, exec: scriptB, net: { kind: "connect", port, addr: ADDR_B, mac: MACS.b } });
-    await b.waitFor((t) => EXIT_STATUS.test(t), c.o.timeoutS * 1000, 0, "the second instance's exit line");
-    await a.waitFor((t) => aDone.test(t), PEER_GRACE_MS, 0, "the first instance's figures");
+    await b.waitFor((t) => EXIT_STATUS.test(t), c.o.timeoutS * 1000, 0, "exit line of the second instance");
+    await a.waitFor((t) => aDone.test(t), PEER_GRACE_MS, 0, "figures of the first instance");
     return { a: a.since(0), b: b.since(0) };
   } finally {
     await stop(c, a);
