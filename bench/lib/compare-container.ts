@@ -56,7 +56,7 @@ const SENDER_TRIES = 60;
  * runtime's exit poll), so starts slow down as they add up; the column must stay within
  * minutes. A row stopped by it says so.
  */
-const DENSITY_MAX_S = 120;
+const DENSITY_MAX_S = 90;
 /** API requests that ask the guest one short thing. */
 const SHORT_MS = 60_000;
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -87,6 +87,7 @@ interface Step {
 
 export const measureContainer: ColumnMeasurer = async (column: CompareColumn, rows, o, log) => {
   const cells: ColumnCells = {};
+  if (rows.size === 0) return cells;
   const say: Log = (m) => log(`${column}: ${m}`);
   let d: CmpDaemon | null = null;
   try {
@@ -431,11 +432,14 @@ async function densityRow(c: Ctx): Promise<ColumnCells> {
   }
   const rss1 = treeRssKiB(c.d.pid) / 1024;
   const per = names.length > 0 ? round((rss1 - rss0) / names.length) : NaN;
+  // Stopped by time, the count is a lower bound; the memory growth says what the budget itself would admit.
+  const fits = per > 0 ? Math.floor((c.o.densityBudgetMib - rss0) / per) : NaN;
+  const projection = stop.startsWith("stopped by the row's time limit") && Number.isFinite(fits) ? `; at that growth the budget would admit about ${fits} (an extrapolation, not measured)` : "";
   return {
     density: {
       value: count,
       samples: [count],
-      note: `${stop}; containers of memory.max ${c.o.memMib} MiB idle in \`sleep\` in one host VM; the daemon's tree started at ${round(rss0)} MiB (the host VM included) and grew ${per} MiB per container`,
+      note: `${stop}; containers of memory.max ${c.o.memMib} MiB idle in \`sleep\` in one host VM; the daemon's tree started at ${round(rss0)} MiB (the host VM included) and grew ${per} MiB per container${projection}`,
     },
   };
 }
