@@ -79,7 +79,7 @@ export function rowDefs(o: CompareOptions): Record<RowId, RowDef> {
       title: "Start-up to a ready shell",
       unit: "s",
       better: "lower",
-      method: `Host time from starting the instance to the shell prompt on its console (a container: \`paravm container run -it … sh\` on a running host VM), ${med}.`,
+      method: `Host time from starting the instance to the shell prompt on its console (a container, on a running host VM: \`paravm container run -d … sleep\` then \`paravm container exec\` of an echo, to its output), ${med}.`,
     },
     "boot-first-output": {
       title: "Start-up to the first command's output",

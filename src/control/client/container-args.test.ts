@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidArgumentError } from "commander";
-import { CONTAINER } from "../../hypervisor/container-limits.js";
+import { CONTAINER, NET_DEFAULT } from "../../hypervisor/container-limits.js";
 import { UsageError } from "../args.js";
 import { mainAsync } from "../cli.js";
 import { checkHostVm, collectDevice, parseCpus, parseCpuWeight, parseMemMax, parseName, parseNet, parsePidsMax, runBody, setBody } from "./container-args.js";
@@ -140,4 +140,14 @@ describe("container output", () => {
     assert.equal(containerEventLine({ type: "state", vm: "containers", state: "running" }), "VM containers: running");
     assert.equal(containerEventLine({ type: "decision", vm: "x" }), null);
   });
+});
+
+test("container run --help names the network the library defaults to (regression: it said loopback)", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const bin = fileURLToPath(new URL("../../../../bin/paravm.js", import.meta.url));
+  const r = spawnSync(process.execPath, [bin, "container", "run", "--help"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout.replace(/\s+/g, " "), new RegExp(`--net <mode> its network: .*\\(default ${NET_DEFAULT}\\)`));
+  assert.equal(NET_DEFAULT, "bridge");
 });

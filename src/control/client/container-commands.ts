@@ -10,6 +10,7 @@
 import type { Command } from "commander";
 import { CONTAINER_API, DEFAULT_HOST } from "../api/containers.js";
 import { CONTAINER_HOST, NET_MODES } from "../../hypervisor/containers.js";
+import { NET_DEFAULT } from "../../hypervisor/container-limits.js";
 import { EXIT } from "../args.js";
 import { containerPath } from "./api-client.js";
 import { CLIENT_EXIT, print, printJson, withClient, type SetStatus } from "./cli-common.js";
@@ -87,7 +88,7 @@ export function registerContainerCommands(program: Command, setStatus: SetStatus
         .option("--host <vm>", `the pv VM to run it in (default ${DEFAULT_HOST.NAME}, started when needed)`)
         .option("--name <name>", "its name: [a-z0-9-], 1-32 characters (default c-<8 hex digits>)", parseName),
     )
-      .option("--net <mode>", `its network: ${NET_MODES.join(", ")} (default loopback)`, parseNet)
+      .option("--net <mode>", `its network: ${NET_MODES.join(", ")} (default ${NET_DEFAULT})`, parseNet)
       .option("--device <path>", "a device of the host's guest to give it (repeatable)", collectDevice)
       .option("-d, --detach", "print its name once it runs and return")
       .option("--rm", "remove it once it has exited (foreground only)"),
