@@ -111,7 +111,7 @@ function statsOf(e: Ended, multi = false): Sample | string {
   return endedProblem(e) ?? "no --stats JSON on stderr";
 }
 
-/** `n` values and the reasons the others do not count, split. */
+/** The values that count, and the reasons of those that do not. */
 function split(values: readonly (number | string)[]): { ok: number[]; whys: string[] } {
   return {
     ok: values.filter((v): v is number => typeof v === "number"),
@@ -209,7 +209,7 @@ async function withTimerCost(c: Ctx, cell: CompareCell): Promise<CompareCell> {
   const sleeps = c.o.runs * c.o.timerIters;
   const perOp = roundRecord(timerCost(c.p, run, base, sleeps));
   c.log(`timer: ${perOp["exits"]} exits per sleep`);
-  return { ...cell, perOp, opUnit: "sleep", note: `perOp: a boot of the timer script alone minus the same with 0 sleeps, over ${sleeps} sleeps` };
+  return { ...cell, perOp, opUnit: "sleep", note: `perOp: a boot of the timer script alone minus the same with 0 sleeps, over ${sleeps} sleeps (two boots differ by a few hundred timer exits either way)` };
 }
 
 // ---------------------------------------------------------------- disk
@@ -253,7 +253,7 @@ async function diskRow(c: Ctx, op: "write" | "read", scratch: string): Promise<C
   if (typeof base === "string") return cellOf(values, "", { note: `${note}; no per-MiB counts: the count=0 boot failed: ${base}` });
   const perOp = roundRecord(opCost(c.p, run, base, c.o.runs * mib, DATA_DEVICES));
   c.log(`disk ${op}: ${perOp["exits"]} exits per MiB`);
-  return cellOf(values, "", { perOp, opUnit: "MiB", note: `${note}; perOp: that boot minus the same loop with count=0` });
+  return cellOf(values, "", { perOp, opUnit: "MiB", note: `${note}; perOp: that boot minus the same loop with count=0 (two boots differ by a few hundred timer and console exits either way)` });
 }
 
 // ---------------------------------------------------------------- network
@@ -280,7 +280,7 @@ async function netThroughput(c: Ctx): Promise<ColumnCells> {
   if (typeof base === "string") return { "net-throughput": cellOf(values, "", { note: `${note}; no per-MiB counts: the 0-byte boot failed: ${base}` }) };
   for (const s of samples) costs.push(opCost(c.p, s, base, mib, DATA_DEVICES));
   const perOp = roundRecord(medianRecord(costs));
-  return { "net-throughput": cellOf(values, "", { perOp, opUnit: "MiB", note: `${note}; perOp: both VMs, minus a 0-byte boot` }) };
+  return { "net-throughput": cellOf(values, "", { perOp, opUnit: "MiB", note: `${note}; perOp: both VMs, minus a 0-byte boot (two boots differ by a few hundred timer and console exits either way)` }) };
 }
 
 /** MiB/s the receiver's dd timed (it swallows the first byte before the clock starts), or why not. */
