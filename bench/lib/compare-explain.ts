@@ -16,7 +16,8 @@ const TOTALS = new Set(["exits", "instructions", "firmware traps"]);
 /** "524,288 exits (mmio.ata.data.write 524,288, …), 9,650,000 instructions" for one cell's perOp. */
 export function perOpText(cell: CompareCell): string | null {
   const p = cell.perOp;
-  if (p === undefined) return null;
+  // A run-minus-baseline count below zero is noise larger than the figure: no sentence.
+  if (p === undefined || (p["exits"] !== undefined && p["exits"] < 0)) return null;
   const parts: string[] = [];
   if (p["exits"] !== undefined) {
     const reasons = Object.entries(p)
