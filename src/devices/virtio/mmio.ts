@@ -16,6 +16,7 @@
 import type { GuestRam } from "../../mem/ram.js";
 import type { DeviceState, IrqLine, MmioDevice } from "../device.js";
 import { checkLayout, VirtQueue } from "./queue.js";
+import { readTransportState } from "./mmio-state.js";
 import { bit, VIRTIO_F, VIRTIO_STATUS, type VirtioDevice } from "./virtio.js";
 
 export const VIRTIO_MMIO = {
@@ -65,11 +66,11 @@ export const VIRTIO_MMIO = {
 } as const;
 
 /** Features the transport offers on behalf of every device. */
-const TRANSPORT_FEATURES = bit(VIRTIO_F.VERSION_1) | bit(VIRTIO_F.RING_INDIRECT_DESC) | bit(VIRTIO_F.RING_EVENT_IDX);
+export const TRANSPORT_FEATURES = bit(VIRTIO_F.VERSION_1) | bit(VIRTIO_F.RING_INDIRECT_DESC) | bit(VIRTIO_F.RING_EVENT_IDX);
 const TWO32 = 0x1_0000_0000;
 
 /** Per-queue registers as the driver wrote them. */
-interface QueueRegs {
+export interface QueueRegs {
   num: number;
   ready: boolean;
   desc: number[]; // [low, high]
@@ -77,7 +78,7 @@ interface QueueRegs {
   device: number[];
 }
 
-const newQueueRegs = (max: number): QueueRegs => ({
+export const newQueueRegs = (max: number): QueueRegs => ({
   num: max,
   ready: false,
   desc: [0, 0],
@@ -228,8 +229,14 @@ export class VirtioMmioTransport implements MmioDevice {
     this.irq.set(false);
   }
 
+  /**
+   * The transport's registers, each queue's ring positions and the device's own state
+   * (`saveDevice`), as plain data. Taken between guest instructions, a consistent point:
+   * every device serves its requests synchronously, so nothing is half done.
+   */
   save(): DeviceState {
     return {
+      deviceId: this.device.deviceId,
       status: this.status,
       deviceFeaturesSel: this.deviceFeaturesSel,
       driverFeaturesSel: this.driverFeaturesSel,
@@ -240,41 +247,46 @@ export class VirtioMmioTransport implements MmioDevice {
       queues: this.queues.map((q) => (q ? q.save() : null)),
       interruptStatus: this.interruptStatus,
       configGeneration: this.configGeneration,
+      lastError: this.lastError,
+      device: this.device.saveDevice?.() ?? {},
     };
   }
 
-  /** Restores the transport and its rings' positions, re-activating the device if it was live. */
+  /**
+   * Restores the transport and its rings' positions, re-activating the device if it was
+   * live, then the device's own state. Everything the transport reads is checked before
+   * any of it is applied (a ready queue's layout included: a hostile state must not point
+   * a ring outside RAM); a bad state throws a StateError and leaves the transport reset.
+   */
   load(s: DeviceState): void {
+    const st = readTransportState(s, this.device, this.mem, this.offeredFeatures);
     this.reset();
-    const num = (v: unknown) => Number(v ?? 0) >>> 0;
-    this.status = num(s["status"]) & 0xff;
-    this.deviceFeaturesSel = num(s["deviceFeaturesSel"]);
-    this.driverFeaturesSel = num(s["driverFeaturesSel"]);
-    const df = Array.isArray(s["driverFeatures"]) ? (s["driverFeatures"] as unknown[]) : [];
-    this.driverFeatures = [num(df[0]), num(df[1])];
-    this.driverFeaturesExtra = s["driverFeaturesExtra"] === true;
-    this.queueSel = num(s["queueSel"]);
-    const qr = Array.isArray(s["queueRegs"]) ? (s["queueRegs"] as Record<string, unknown>[]) : [];
-    const pair = (v: unknown) => (Array.isArray(v) ? [num(v[0]), num(v[1])] : [0, 0]);
-    this.queueRegs.forEach((q, i) => {
-      const r = qr[i];
-      if (!r) return;
-      q.num = num(r["num"]);
-      q.ready = r["ready"] === true;
-      q.desc = pair(r["desc"]);
-      q.driver = pair(r["driver"]);
-      q.device = pair(r["device"]);
-    });
-    this.configGeneration = num(s["configGeneration"]);
-    if ((this.status & VIRTIO_STATUS.DRIVER_OK) && !(this.status & VIRTIO_STATUS.DEVICE_NEEDS_RESET)) {
-      this.activate();
-      const qs = Array.isArray(s["queues"]) ? (s["queues"] as unknown[]) : [];
-      this.queues.forEach((q, i) => {
-        const st = qs[i];
-        if (q && st && typeof st === "object") q.load(st as Record<string, unknown>);
-      });
+    this.status = st.status;
+    this.deviceFeaturesSel = st.deviceFeaturesSel;
+    this.driverFeaturesSel = st.driverFeaturesSel;
+    this.driverFeatures = st.driverFeatures;
+    this.driverFeaturesExtra = st.driverFeaturesExtra;
+    this.queueSel = st.queueSel;
+    this.queueRegs = st.queueRegs;
+    this.configGeneration = st.configGeneration;
+    this.lastError = st.lastError;
+    try {
+      if (st.live) {
+        // The rings get their positions before the device sees them: a device that looks
+        // at its queues when activated (the balloon's statsq) must find them as they were.
+        this.buildQueues();
+        this.queues.forEach((q, i) => {
+          const qs = st.queues[i];
+          if (q && qs) q.load(qs);
+        });
+        this.device.activate(this.mem, this.queues, () => this.usedBuffers(), this.driverFeatureBits);
+      }
+      this.device.loadDevice?.(st.device);
+    } catch (e) {
+      this.reset();
+      throw e;
     }
-    this.interruptStatus = num(s["interruptStatus"]) & 3;
+    this.interruptStatus = st.interruptStatus;
     this.irq.set(this.interruptStatus !== 0);
   }
 
@@ -361,6 +373,12 @@ export class VirtioMmioTransport implements MmioDevice {
 
   /** Build the queues the driver made ready and hand them to the device. */
   private activate(): void {
+    this.buildQueues();
+    this.guarded(() => this.device.activate(this.mem, this.queues, () => this.usedBuffers(), this.driverFeatureBits));
+  }
+
+  /** One VirtQueue per ready queue, from the driver's layout and features. */
+  private buildQueues(): void {
     const f = this.driverFeatureBits;
     const eventIdx = (f & bit(VIRTIO_F.RING_EVENT_IDX)) !== 0n;
     const indirect = (f & bit(VIRTIO_F.RING_INDIRECT_DESC)) !== 0n;
@@ -370,7 +388,6 @@ export class VirtioMmioTransport implements MmioDevice {
       return new VirtQueue(this.mem, this.layout(q), { eventIdx, indirect, onError });
     });
     this.activated = true;
-    this.guarded(() => this.device.activate(this.mem, this.queues, () => this.usedBuffers(), f));
   }
 
   private notify(queue: number): void {

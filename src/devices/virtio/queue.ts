@@ -87,6 +87,9 @@ export class VirtQueue {
   /** Used index when the guest was last considered for a notification. */
   private signalledUsed = 0;
   private broken: string | null = null;
+  /** While set, a bad chain is reported here instead of breaking the queue (chainAt). */
+  private quietError: string | null = null;
+  private quiet = false;
   private readonly view: DataView;
   /** Offsets into RAM of each area. */
   private readonly descOff: number;
@@ -191,6 +194,25 @@ export class VirtQueue {
     this.signalledUsed = Number(s.signalledUsed ?? 0) & 0xffff;
   }
 
+  /**
+   * The chain at `head` again, for a device restored from a snapshot that had popped it and
+   * held it (a rate-limited request, receive buffers gathered for a frame): the driver does
+   * not touch descriptors it made available, so the restored RAM still holds the chain.
+   * Returns why it cannot be read instead of breaking the queue: the fault is the saved
+   * state's, not the guest's.
+   */
+  chainAt(head: number): DescChain | string {
+    if (!Number.isInteger(head) || head < 0 || head >= this.size) return `head ${head} is outside a queue of ${this.size}`;
+    this.quiet = true;
+    this.quietError = null;
+    try {
+      const c = this.walk(head);
+      return c ?? this.quietError ?? "unreadable chain";
+    } finally {
+      this.quiet = false;
+    }
+  }
+
   private availIdx(): number {
     return Atomics.load(this.mem.u16, (this.availOff + 2) >> 1);
   }
@@ -253,7 +275,8 @@ export class VirtQueue {
   }
 
   private bad(reason: string): null {
-    this.fail(reason);
+    if (this.quiet) this.quietError = reason;
+    else this.fail(reason);
     return null;
   }
 }

@@ -4,6 +4,7 @@
  * and the interface a device model implements to be wrapped by `VirtioMmioTransport`.
  */
 import type { GuestRam } from "../../mem/ram.js";
+import type { DeviceState } from "../device.js";
 import type { VirtQueue } from "./queue.js";
 
 export const VIRTIO_STATUS = {
@@ -43,6 +44,13 @@ export const bit = (n: number): bigint => 1n << BigInt(n);
  *   notification suppression (event-idx / NO_INTERRUPT) before raising the interrupt.
  * - `ackedFeatures` in activate: the features the driver accepted.
  * - optional `writeConfig` for devices with writable config fields.
+ * - optional `saveDevice`/`loadDevice` for snapshots: the device's own state (what it holds
+ *   beyond the rings: pending input, chains it popped and holds, config the driver wrote,
+ *   counters), as plain JSON-able data. The transport calls `loadDevice` after `activate`
+ *   and after the queues got their saved indices (so a chain the device held is re-read
+ *   from the restored RAM by its head), and also when the driver had not set the device up.
+ *   `loadDevice` checks the whole state first and throws a `StateError` (../state.ts) on a
+ *   bad one, applying nothing. A device without the pair has no state of its own.
  */
 export interface VirtioDevice {
   readonly deviceId: number;
@@ -61,4 +69,6 @@ export interface VirtioDevice {
   /** Back to the state before activate: drop queues and anything in flight. */
   reset(): void;
   writeConfig?(offset: number, width: 1 | 2 | 4, value: number): void;
+  saveDevice?(): DeviceState;
+  loadDevice?(s: DeviceState): void;
 }

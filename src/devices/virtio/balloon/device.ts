@@ -20,8 +20,14 @@
  * was never inflated, a stats buffer of the wrong size, a report that is not whole pages
  * are each ignored and counted (`stats.bad`); nothing here throws because of the guest, and
  * nothing outside this VM's RAM is touched (the queue checks every buffer against RAM).
+ *
+ * Snapshots (saveDevice/loadDevice): the target and `actual` (the config space), the
+ * inflated-page bitmap, the stats buffer the device holds (its queue and head), the
+ * guest's latest figures (with their age, not a host clock reading) and the counters.
  */
 import type { GuestRam } from "../../../mem/ram.js";
+import type { DeviceState } from "../../device.js";
+import { StateReader, toBase64 } from "../../state.js";
 import { PAGE_SIZE } from "../../../mem/ram.js";
 import { copyFromSegments, type DescChain, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
@@ -227,6 +233,57 @@ export class VirtioBalloon implements VirtioDevice {
     this.roles = [];
     this.heldStats = null;
     this.notifyGuest = () => {};
+  }
+
+  saveDevice(): DeviceState {
+    const held = this.heldStats;
+    return {
+      numPages: this.targetPages,
+      actual: this.actualPages,
+      inflated: toBase64(this.inflated),
+      heldStats: held ? { queue: this.queues.indexOf(held.q), head: held.head } : null,
+      guest: this.guest ? { ...this.guest } : null,
+      statsAgeMs: this.guest ? Math.max(0, this.clockMs() - this.stats.statsAtMs) : null,
+      stats: { ...this.stats, bad: { ...this.stats.bad } },
+    };
+  }
+
+  /**
+   * After activate and the queues' positions. The target is set without a config-change
+   * interrupt: the restored guest has already seen it.
+   */
+  loadDevice(s: DeviceState): void {
+    const r: StateReader = StateReader.of(s, "virtio-balloon");
+    const pages = this.inflated.length * 8;
+    const numPages = r.int("numPages", 0, pages);
+    const actual = r.int("actual", 0, 0xffff_ffff);
+    const inflated = r.bytes("inflated", this.inflated.length);
+    if (inflated.length !== this.inflated.length) r.fail("inflated", `a bitmap of ${inflated.length} bytes, this RAM needs ${this.inflated.length}`);
+    let inflatedPages = 0;
+    for (const b of inflated) for (let x = b; x !== 0; x &= x - 1) inflatedPages++;
+    let held: { q: VirtQueue; head: number } | null = null;
+    if (r.has("heldStats")) {
+      const h: StateReader = r.obj("heldStats");
+      const qi = h.int("queue", 0, this.queueSizes.length - 1);
+      const q = this.queues[qi];
+      if (!q || this.roles[qi] !== Role.STATS) h.fail("queue", `queue ${qi} is not a live statsq`);
+      held = { q, head: h.int("head", 0, q.size - 1) };
+    }
+    let guest: GuestMemStats | null = null;
+    if (r.has("guest")) {
+      const g: StateReader = r.obj("guest");
+      guest = {};
+      for (const name of BALLOON_STAT_TAGS) if (g.has(name)) guest[name] = g.count(name);
+    }
+    const age = guest ? r.count("statsAgeMs") : 0;
+    const stats = r.counters("stats", { ...this.stats, bad: newBad() });
+    // Checked: apply.
+    this.cfg.setUint32(BALLOON_CONFIG.NUM_PAGES, numPages, true);
+    this.cfg.setUint32(BALLOON_CONFIG.ACTUAL, actual, true);
+    this.inflated.set(inflated);
+    Object.assign(this.stats, stats, { bad: stats.bad, inflatedPages, statsAtMs: this.clockMs() - age });
+    this.guest = guest;
+    this.heldStats = held;
   }
 
   /** An inflate or deflate buffer: little-endian u32 PFNs (§5.5.6.1, §5.5.6.2). */

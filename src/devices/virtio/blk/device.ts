@@ -20,8 +20,17 @@
  * offer, or with reserved flags) with VIRTIO_BLK_S_UNSUPP. A chain with no writable byte
  * has nowhere to put a status: it is returned with used length 0 and counted as malformed.
  * A broken ring (bad descriptor, loop, …) is the queue's business: DEVICE_NEEDS_RESET.
+ *
+ * Snapshots: requests complete inside `onQueueNotify`, so between guest instructions no
+ * request is half served — every snapshot point is quiescent, no draining needed. The one
+ * request that can be in flight is a chain the rate limiter holds: saved by its head and
+ * re-read from the restored RAM, then retried. The disk's bytes are the backend's (the
+ * caller's file); the state records its size and whether it was read-only, and a restore
+ * onto a disk of another size or mode is refused.
  */
 import type { GuestRam } from "../../../mem/ram.js";
+import type { DeviceState } from "../../device.js";
+import { StateReader } from "../../state.js";
 import { copyFromSegments, copyToSegments, type DescChain, type Segment, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
 import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../rate-limiter.js";
@@ -287,15 +296,48 @@ export class VirtioBlk implements VirtioDevice {
     if (used) this.notifyGuest();
   }
 
-  private armRetry(limiter: RateLimiter): void {
+  private armRetry(limiter: RateLimiter | null): void {
     if (this.retryArmed) return;
     this.retryArmed = true;
     const epoch = this.epoch;
-    this.timer(Math.max(1, limiter.nextRefillMs()), () => {
+    this.timer(Math.max(1, limiter?.nextRefillMs() ?? 1), () => {
       if (epoch !== this.epoch) return;
       this.retryArmed = false;
       this.onQueueNotify(0);
     });
+  }
+
+  /** Snapshot: the disk's geometry (checked on load), a held request's head, the counters. */
+  saveDevice(): DeviceState {
+    return {
+      sectors: this.backend.sectors,
+      readonly: this.backend.readonly,
+      held: this.held ? this.held.head : null,
+      stats: structuredClone(this.stats),
+    };
+  }
+
+  /** After activate and the queue's positions: a held request is read again from RAM and retried soon. */
+  loadDevice(s: DeviceState): void {
+    const r: StateReader = StateReader.of(s, "virtio-blk");
+    const sectors = r.int("sectors", 0, Number.MAX_SAFE_INTEGER);
+    if (sectors !== this.backend.sectors) {
+      r.fail("sectors", `the snapshot's disk had ${sectors} sectors, this one has ${this.backend.sectors}: not the same disk`);
+    }
+    const ro = r.bool("readonly");
+    if (ro !== this.backend.readonly) r.fail("readonly", `the snapshot's disk was ${ro ? "read-only" : "writable"}, this one is not`);
+    const stats = r.counters("stats", newBlkStats());
+    let held: DescChain | null = null;
+    if (r.has("held")) {
+      const head = r.int("held", 0, VIRTIO_BLK.QUEUE_SIZE - 1);
+      if (!this.queue) r.fail("held", "a held request but the queue is not live");
+      const c = this.queue.chainAt(head);
+      if (typeof c === "string") r.fail("held", c);
+      held = c;
+    }
+    Object.assign(this.stats, stats);
+    this.held = held;
+    if (held) this.armRetry(this.limiter);
   }
 
   reset(): void {

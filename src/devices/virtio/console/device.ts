@@ -21,6 +21,8 @@
  * control messages waiting for buffers are bounded by CONTROL_BACKLOG.
  */
 import type { GuestRam } from "../../../mem/ram.js";
+import type { DeviceState } from "../../device.js";
+import { StateReader, toBase64 } from "../../state.js";
 import { copyFromSegments, copyToSegments, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
 import { CONSOLE_PORT_LIMITS, ConsolePort, type CharBackend } from "./port.js";
@@ -160,6 +162,60 @@ export class VirtioConsole implements VirtioDevice {
     this.notifyGuest = () => {};
     this.backlog = [];
     this.open.fill(false);
+  }
+
+  /**
+   * Snapshot: which ports the guest has open, whether the driver took MULTIPORT, control
+   * messages waiting for buffers, each port's pending host input, the counters. The ports
+   * themselves (names, backends) are configuration: the restoring machine must have the
+   * same number (checked).
+   */
+  saveDevice(): DeviceState {
+    return {
+      ports: this.ports.length,
+      multiport: this.multiport,
+      open: [...this.open],
+      backlog: this.backlog.map(toBase64),
+      input: this.ports.map((p) => toBase64(p.savedInput())),
+      droppedInput: this.ports.map((p) => p.droppedInput),
+      badControl: this.badControl,
+      droppedControl: this.droppedControl,
+    };
+  }
+
+  /** Called after activate (when the driver was live): `multiport` must match what it negotiated. */
+  loadDevice(s: DeviceState): void {
+    const r: StateReader = StateReader.of(s, "virtio-console");
+    const n = this.ports.length;
+    const ports = r.int("ports", 1, VIRTIO_CONSOLE.MAX_PORTS);
+    if (ports !== n) r.fail("ports", `${ports} ports saved, this console has ${n} (the agent port must be configured as it was)`);
+    const multiport = r.bool("multiport");
+    if (multiport !== this.multiport) r.fail("multiport", `saved ${multiport}, but the restored driver state negotiated ${this.multiport}`);
+    const openRaw = r.array("open", n);
+    if (openRaw.length !== n || openRaw.some((v) => typeof v !== "boolean")) r.fail("open", `expected ${n} true/false values`);
+    const backlogRaw = r.array("backlog", VIRTIO_CONSOLE.CONTROL_BACKLOG);
+    const backlog = backlogRaw.map((_, i) => {
+      const b = StateReader.of({ m: backlogRaw[i] }, `${r.where}: backlog[${i}]`).bytes("m", VIRTIO_CONSOLE.CONTROL_SIZE + VIRTIO_CONSOLE.NAME_MAX);
+      if (b.length < VIRTIO_CONSOLE.CONTROL_SIZE) r.fail(`backlog[${i}]`, `a control message of ${b.length} bytes`);
+      return b;
+    });
+    if (backlog.length > 0 && !this.multiport) r.fail("backlog", "control messages for a device without MULTIPORT");
+    const inputRaw = r.array("input", n);
+    if (inputRaw.length !== n) r.fail("input", `expected ${n} entries`);
+    const input = inputRaw.map((v, i) => StateReader.of({ b: v }, `${r.where}: input[${i}]`).bytes("b", VIRTIO_CONSOLE.INPUT_LIMIT));
+    const dropped = r.array("droppedInput", n);
+    if (dropped.length !== n) r.fail("droppedInput", `expected ${n} entries`);
+    const droppedN = dropped.map((v, i) => StateReader.of({ c: v }, `${r.where}: droppedInput[${i}]`).count("c"));
+    const badControl = r.count("badControl");
+    const droppedControl = r.count("droppedControl");
+    // Checked: apply.
+    for (let p = 0; p < n; p++) {
+      this.open[p] = openRaw[p] as boolean;
+      this.ports[p]!.restoreInput(input[p]!, droppedN[p]!);
+    }
+    this.backlog = backlog;
+    this.badControl = badControl;
+    this.droppedControl = droppedControl;
   }
 
   /** Read the driver's control messages (§5.3.6.2) and answer them. */

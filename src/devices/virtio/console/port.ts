@@ -45,6 +45,26 @@ export class ConsolePort {
     return this.inputBytes;
   }
 
+  /** Pending host input as one byte string (for a snapshot). */
+  savedInput(): Uint8Array {
+    const out = new Uint8Array(this.inputBytes);
+    let at = 0;
+    this.input.forEach((c, i) => {
+      const part = i === 0 ? c.subarray(this.inputHead) : c;
+      out.set(part, at);
+      at += part.length;
+    });
+    return out;
+  }
+
+  /** Replace the pending input and the drop counter (a checked snapshot; ≤ INPUT_LIMIT bytes). */
+  restoreInput(bytes: Uint8Array, dropped: number): void {
+    this.input = bytes.length > 0 ? [bytes] : [];
+    this.inputHead = 0;
+    this.inputBytes = bytes.length;
+    this.droppedInput = dropped;
+  }
+
   attach(mem: GuestRam, rx: VirtQueue | null, tx: VirtQueue | null, notifyGuest: () => void): void {
     this.mem = mem;
     this.rx = rx;

@@ -42,8 +42,16 @@
  *
  * The guest is hostile: nothing here throws on guest input; broken rings are the queue's
  * business (DEVICE_NEEDS_RESET through the transport).
+ *
+ * Snapshots (saveDevice/loadDevice): the frames waiting for receive buffers, the receive
+ * chains gathered for the first of them and a transmit chain a limiter holds (both by
+ * their heads, re-read from the restored RAM), and the counters. The MAC is the caller's
+ * configuration, not state: a clone gets its own (the saved one is kept for the record).
+ * The link is always up.
  */
 import type { GuestRam } from "../../../mem/ram.js";
+import type { DeviceState } from "../../device.js";
+import { StateReader, toBase64 } from "../../state.js";
 import { defaultRetryTimer, type RateLimiter, type RetryTimer } from "../../rate-limiter.js";
 import { copyFromSegments, copyToSegments, type DescChain, type VirtQueue } from "../queue.js";
 import { bit, VIRTIO_ID, type VirtioDevice } from "../virtio.js";
@@ -255,6 +263,74 @@ export class VirtioNet implements VirtioDevice {
   onQueueNotify(queue: number): void {
     if (queue === VIRTIO_NET.RX_QUEUE) this.processRx();
     else if (queue === VIRTIO_NET.TX_QUEUE) this.processTx();
+  }
+
+  saveDevice(): DeviceState {
+    return {
+      mac: Array.from(this.mac, (b) => b.toString(16).padStart(2, "0")).join(":"),
+      pending: this.pending.map((f, i) => ({ frame: toBase64(f), gso: this.pendingGso[i] ?? null })),
+      rxChains: this.rxChains.map((c) => c.head),
+      rxCharged: this.rxCharged,
+      heldTx: this.heldTx ? this.heldTx.head : null,
+      stats: structuredClone(this.stats),
+    };
+  }
+
+  /** After activate and the queues' positions (see VirtioDevice). Held work is retried soon. */
+  loadDevice(s: DeviceState): void {
+    const r: StateReader = StateReader.of(s, "virtio-net");
+    const N = VIRTIO_NET;
+    const pendingRaw = r.array("pending", this.rxPendingMax);
+    if (pendingRaw.length > 0 && !this.rxq) r.fail("pending", "frames waiting but the receive queue is not live");
+    const pending = pendingRaw.map((v, i) => {
+      const p: StateReader = StateReader.of(v, `${r.where}: pending[${i}]`);
+      const frame = p.bytes("frame", N.MAX_GSO_PACKET);
+      if (frame.length < N.ETH_HEADER) p.fail("frame", `${frame.length} bytes is not a frame`);
+      let gso: FrameOffload | null = null;
+      if (p.has("gso")) {
+        if (!this.guestTso4) p.fail("gso", "a whole TCP packet for a driver that did not accept GUEST_TSO4");
+        const g = p.obj("gso");
+        gso = { mss: g.int("mss", 1, 0xffff), l4Start: g.int("l4Start", 0, frame.length), hdrLen: g.int("hdrLen", 0, frame.length) };
+      } else if (frame.length > N.MAX_FRAME) p.fail("frame", `${frame.length} bytes without an offload (at most ${N.MAX_FRAME})`);
+      return { frame, gso };
+    });
+    const chains = this.rebuild(r, "rxChains", this.rxq, N.QUEUE_SIZE);
+    if (chains.length > 0 && pending.length === 0) r.fail("rxChains", "receive buffers held with no frame waiting");
+    if (chains.length > 1 && !this.mergeable) r.fail("rxChains", "several buffers held for one frame without MRG_RXBUF");
+    const rxCharged = r.bool("rxCharged");
+    const tx = r.has("heldTx") ? this.rebuild(r, "heldTx", this.txq, 1) : [];
+    const stats = r.counters("stats", newNetStats());
+    // Checked: apply.
+    this.pending.length = 0;
+    this.pendingGso.length = 0;
+    for (const p of pending) {
+      this.pending.push(p.frame);
+      this.pendingGso.push(p.gso);
+    }
+    this.rxChains.length = 0;
+    this.rxRoom = 0;
+    for (const c of chains) {
+      this.rxChains.push(c);
+      this.rxRoom += c.writableLen;
+    }
+    this.rxCharged = rxCharged && pending.length > 0;
+    this.heldTx = tx[0] ?? null;
+    Object.assign(this.stats, stats);
+    if (this.pending.length > 0) this.armRetry("rx", this.rxLimiter);
+    if (this.heldTx) this.armRetry("tx", this.txLimiter);
+  }
+
+  /** Chains saved by head (one number or a list), read again from `q`; at most `max`. */
+  private rebuild(r: StateReader, key: string, q: VirtQueue | null, max: number): DescChain[] {
+    const v = r.raw(key);
+    const heads = Array.isArray(v) ? r.ints(key, max, 0, 0xffff) : [r.int(key, 0, 0xffff)];
+    if (heads.length === 0) return [];
+    if (!q) r.fail(key, "chains held but the queue is not live");
+    return heads.map((h) => {
+      const c = q.chainAt(h);
+      if (typeof c === "string") r.fail(key, c);
+      return c;
+    });
   }
 
   reset(): void {
@@ -512,12 +588,12 @@ export class VirtioNet implements VirtioDevice {
     return ok;
   }
 
-  private armRetry(dir: "rx" | "tx", limiter: RateLimiter): void {
+  private armRetry(dir: "rx" | "tx", limiter: RateLimiter | null): void {
     if (dir === "rx" ? this.rxRetryArmed : this.txRetryArmed) return;
     if (dir === "rx") this.rxRetryArmed = true;
     else this.txRetryArmed = true;
     const epoch = this.epoch;
-    this.timer(Math.max(1, limiter.nextRefillMs()), () => {
+    this.timer(Math.max(1, limiter?.nextRefillMs() ?? 1), () => {
       if (epoch !== this.epoch) return;
       if (dir === "rx") {
         this.rxRetryArmed = false;

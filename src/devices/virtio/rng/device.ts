@@ -9,6 +9,8 @@
  */
 import { webcrypto } from "node:crypto";
 import type { GuestRam } from "../../../mem/ram.js";
+import type { DeviceState } from "../../device.js";
+import { StateReader } from "../../state.js";
 import { copyToSegments, type VirtQueue } from "../queue.js";
 import { VIRTIO_ID, type VirtioDevice } from "../virtio.js";
 
@@ -62,6 +64,15 @@ export class VirtioRng implements VirtioDevice {
       used = true;
     }
     if (used) this.notifyGuest();
+  }
+
+  /** Nothing of its own: every request is served when the driver notifies. */
+  saveDevice(): DeviceState {
+    return {};
+  }
+
+  loadDevice(s: DeviceState): void {
+    StateReader.of(s, "virtio-rng");
   }
 
   reset(): void {
