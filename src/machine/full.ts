@@ -383,6 +383,22 @@ export class FullMachine extends Machine<FullResult> {
     }
   }
 
+  /** Whether other harts of this VM run on threads of their own (see vcpu-link.ts). */
+  get threaded(): boolean {
+    return this.threads !== undefined;
+  }
+
+  /** The board's own state beyond its devices (machine-state.ts): harts held in reset, host input not yet in the UART. */
+  boardState(): { secondariesHeld: boolean; pendingInput: Uint8Array } {
+    return { secondariesHeld: this.secondariesHeld, pendingInput: Uint8Array.from(this.pendingInput.slice(this.pendingHead)) };
+  }
+
+  restoreBoardState(s: { readonly secondariesHeld: boolean; readonly pendingInput: Uint8Array }): void {
+    this.secondariesHeld = s.secondariesHeld && this.cpus > 1;
+    this.pendingInput = Array.from(s.pendingInput);
+    this.pendingHead = 0;
+  }
+
   /** Whether harts 1.. are still held in reset (releaseSecondaries lets them out). */
   get secondariesInReset(): boolean {
     return this.secondariesHeld;

@@ -60,7 +60,8 @@ export class PvHost implements SbiHost {
   private input: number[] = [];
   private inputHead = 0;
   private readonly clockMs: () => number;
-  private readonly t0: number;
+  /** The clockMs value at which mtime was 0 (moved by setNow when a snapshot is restored). */
+  private t0: number;
 
   constructor(
     private readonly hartList: readonly Hart[],
@@ -127,6 +128,25 @@ export class PvHost implements SbiHost {
 
   now(): number {
     return Math.floor((this.clockMs() - this.t0) * (MTIME_HZ / 1000));
+  }
+
+  /**
+   * Make mtime read `ticks` now: a restored guest's time goes on from where it was saved,
+   * whatever the host clock did meanwhile (as on a paused VM). Threaded VMs share one epoch:
+   * their owner computes it with `epochForMtime` instead.
+   */
+  setNow(ticks: number): void {
+    this.t0 = epochForMtime(ticks, this.clockMs());
+  }
+
+  /** Input waiting for consoleGetchar, as one byte string (a snapshot). */
+  savedInput(): Uint8Array {
+    return Uint8Array.from(this.input.slice(this.inputHead));
+  }
+
+  restoreInput(bytes: Uint8Array): void {
+    this.input = Array.from(bytes.subarray(Math.max(0, bytes.length - INPUT_MAX)));
+    this.inputHead = 0;
   }
 
   /** Raise STIP on each hart whose deadline has passed. */
@@ -258,6 +278,13 @@ export class PvHost implements SbiHost {
     this.ram.writeBytes(pa, bytes);
     return true;
   }
+}
+
+/** The clock reading (ms) at which mtime was 0, for mtime to read `ticks` at `nowMs`. */
+export function epochForMtime(ticks: number, nowMs: number): number {
+  // Half a tick earlier: mtime is floor((now - epoch)·rate), and a double's rounding must
+  // never make it read ticks - 1, a time the guest may already have seen.
+  return nowMs - (ticks + 0.5) / (MTIME_HZ / 1000);
 }
 
 /**

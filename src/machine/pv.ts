@@ -289,6 +289,11 @@ export class PvMachine extends Machine<PvResult> {
     bootHart(harts[0]!, this.layout.kernelAddr, BigInt(this.layout.fdtAddr));
   }
 
+  /** Whether other harts of this VM run on threads of their own (see vcpu-link.ts). */
+  get threaded(): boolean {
+    return this.threads !== undefined;
+  }
+
   /** Threaded: take IPIs and fences for hart 0, answer the other harts' device accesses. */
   private poll(): void {
     const t = this.threads!;

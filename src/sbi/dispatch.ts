@@ -173,6 +173,30 @@ export class SbiDispatcher implements HypercallHandler {
     return out;
   }
 
+  /** Per hart, the non-zero counters by name (a snapshot keeps the exit counts going). */
+  saveCounts(): Record<string, number>[] {
+    return Array.from({ length: this.host.harts }, (_, h) => {
+      const out: Record<string, number> = {};
+      const row = this.counts[h];
+      if (row) row.forEach((c, i) => (c > 0 ? (out[this.slotNames[i]!] = c) : 0));
+      return out;
+    });
+  }
+
+  /** Restore `saveCounts()`; names this build does not count are ignored. */
+  loadCounts(rows: readonly Record<string, number>[]): void {
+    const slot = new Map(this.slotNames.map((n, i) => [n, i]));
+    rows.forEach((row, h) => {
+      if (h >= this.host.harts) return;
+      const c = this.countsFor(h);
+      c.fill(0);
+      for (const [name, v] of Object.entries(row)) {
+        const i = slot.get(name);
+        if (i !== undefined && Number.isFinite(v) && v >= 0) c[i] = v;
+      }
+    });
+  }
+
   /** The count for one counter name (summed over harts unless hartId is given); 0 if unknown. */
   count(name: string, hartId?: number): number {
     return this.counters(hartId).find((c) => c.name === name)?.count ?? 0;

@@ -53,6 +53,17 @@ export class HsmExtension implements SbiExtension {
     return hartId >= 0 && hartId < this.states.length ? this.states[hartId]! : -1;
   }
 
+  /** Every hart's HsmState, for a snapshot. */
+  saveStates(): number[] {
+    return Array.from(this.states);
+  }
+
+  /** Restore `saveStates()` (checked by the caller: one HartState per hart). */
+  loadStates(states: readonly number[]): void {
+    if (states.length !== this.states.length) throw new RangeError(`hsm: ${states.length} hart states for ${this.states.length} harts`);
+    this.states.set(states);
+  }
+
   /** The host woke a suspended hart (retentive or non-retentive). */
   resumed(hartId: number): void {
     if (this.state(hartId) === HartState.SUSPENDED) this.states[hartId] = HartState.STARTED;

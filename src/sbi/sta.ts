@@ -30,6 +30,18 @@ export class StaExtension implements SbiExtension {
     return ["set_shmem"];
   }
 
+  /** Each hart's record address (-1: none) and sequence number, for a snapshot. */
+  saveRecords(): { shmem: number[]; seq: number[] } {
+    return { shmem: Array.from(this.shmem), seq: Array.from(this.seq) };
+  }
+
+  /** Restore `saveRecords()` (checked by the caller: addresses in RAM, 64-byte aligned, or -1). */
+  loadRecords(r: { readonly shmem: readonly number[]; readonly seq: readonly number[] }): void {
+    if (r.shmem.length !== this.shmem.length || r.seq.length !== this.seq.length) throw new RangeError("sta: records for another number of harts");
+    this.shmem.set(r.shmem);
+    this.seq.set(r.seq);
+  }
+
   /** The record address registered by a hart, or -1. */
   shmemOf(hartId: number): number {
     return this.shmem[hartId] ?? -1;
