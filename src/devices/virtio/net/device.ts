@@ -294,9 +294,10 @@ export class VirtioNet implements VirtioDevice {
       } else if (frame.length > N.MAX_FRAME) p.fail("frame", `${frame.length} bytes without an offload (at most ${N.MAX_FRAME})`);
       return { frame, gso };
     });
+    const heads = r.ints("rxChains", N.QUEUE_SIZE, 0, 0xffff);
+    if (heads.length > 0 && pending.length === 0) r.fail("rxChains", "receive buffers held with no frame waiting");
+    if (heads.length > 1 && !this.mergeable) r.fail("rxChains", "several buffers held for one frame without MRG_RXBUF");
     const chains = this.rebuild(r, "rxChains", this.rxq, N.QUEUE_SIZE);
-    if (chains.length > 0 && pending.length === 0) r.fail("rxChains", "receive buffers held with no frame waiting");
-    if (chains.length > 1 && !this.mergeable) r.fail("rxChains", "several buffers held for one frame without MRG_RXBUF");
     const rxCharged = r.bool("rxCharged");
     const tx = r.has("heldTx") ? this.rebuild(r, "heldTx", this.txq, 1) : [];
     const stats = r.counters("stats", newNetStats());
