@@ -281,7 +281,7 @@ export class VirtioBalloon implements VirtioDevice {
     this.cfg.setUint32(BALLOON_CONFIG.NUM_PAGES, numPages, true);
     this.cfg.setUint32(BALLOON_CONFIG.ACTUAL, actual, true);
     this.inflated.set(inflated);
-    Object.assign(this.stats, stats, { bad: stats.bad, inflatedPages, statsAtMs: this.clockMs() - age });
+    Object.assign(this.stats, stats, { bad: stats.bad, inflatedPages, statsAtMs: guest ? this.clockMs() - age : 0 });
     this.guest = guest;
     this.heldStats = held;
   }
