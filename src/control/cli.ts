@@ -26,11 +26,15 @@ import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 import { AdmissionError } from "../hypervisor/memory-pool.js";
 import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
 import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem, parseCodeCacheMib } from "./args.js";
-import { runPv, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
+import { runPv, runRestore, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
 import { runUp, type UpOptions } from "./up-command.js";
 import { runServe, type ServeOptions } from "./api/serve-command.js";
 import { registerClientCommands } from "./client/commands.js";
+
+/** `paravm run` options that describe the machine: a snapshot file already does (`--restore`). */
+const RESTORE_CONFLICTS = ["profile", "firmware", "kernel", "initrd", "append", "disk", "diskController", "mem", "memTarget", "cpus", "maxCpus", "exec", "maxInsns", "codeCache", "diskRate", "net"] as const;
+const flagOf = (o: string): string => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export { defaultGuestDir, EscapeFilter, EXIT, parseCount, parseCpus, parseMemSize, parseProfile, statsJson, UsageError };
 
@@ -181,8 +185,14 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
       "--net <name[,mac=…][,rate=bw=…,ops=…]>",
       `virtio-net eth0 on network NAME (alone: for counters); address ${MULTI_DEFAULTS.SUBNET.replace(".0/", ".2/")} by ip= on the kernel command line`,
     )
-    .action((opts: RunOptions) => {
-      setStatus(runPv(opts));
+    .option("--restore <file>", "continue the VM saved in a snapshot FILE instead of booting (its machine, images and disk come from the file)")
+    .option("--snapshot-to <file>", "on SIGUSR1, write a snapshot of the running VM to FILE and keep running (kill -USR1 <pid>)")
+    .action((opts: RunOptions, cmd: Command) => {
+      if (opts.restore === undefined) return setStatus(runPv(opts));
+      // The file holds the machine: options that describe one would be silently ignored.
+      const given = RESTORE_CONFLICTS.filter((o) => cmd.getOptionValueSource(o) === "cli");
+      if (given.length > 0) return setStatus(Promise.reject(new UsageError(`--restore takes the VM from the file: ${given.map(flagOf).join(", ")} cannot be given with it`)));
+      setStatus(runRestore({ ...opts, restore: opts.restore }));
     });
 
   program

@@ -12,7 +12,9 @@ import { macFromName } from "../devices/virtio/net/mac.js";
 import { parseNetSpec, type NetSpec } from "../hypervisor/vm-spec.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DiskSpecData, MachineSpec } from "../hypervisor/machine-spec.js";
-import { VmBuildError, type VmOutcome, type VmSchedStats } from "../hypervisor/vm.js";
+import { VmBuildError, type Vm, type VmOutcome, type VmSchedStats, type VmSnapshotResult } from "../hypervisor/vm.js";
+import { SnapshotError } from "../hypervisor/snapshot/format.js";
+import { readVmSnapshot, type VmSnapshot } from "../hypervisor/snapshot/vm-file.js";
 import { ExecStatusReader, FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 
 import { checkDisk, checkMemTargetArg, cpuCounts, EXIT, loadGuest, rateLimiter, readProgram, specOrUsage, UsageError, type MachineProfile } from "./args.js";
@@ -42,6 +44,10 @@ export interface RunOptions {
   maxInsns?: number;
   /** `--code-cache`: per-hart code-cache budget, bytes. */
   codeCache?: number;
+  /** `--restore FILE`: continue the VM saved in FILE instead of booting. */
+  restore?: string;
+  /** `--snapshot-to FILE`: SIGUSR1 writes the VM's snapshot there. */
+  snapshotTo?: string;
 }
 
 
@@ -186,15 +192,6 @@ export async function runPv(opts: RunOptions): Promise<number> {
     ...(disk ? { disk } : {}),
     ...(net ? { net: { mac: net.mac ?? macFromName(net.network), ...(net.rate !== undefined ? { rate: net.rate } : {}) } } : {}),
   };
-  const stdout = process.stdout;
-  stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
-  });
-  const exit = new ExecStatusReader();
-  const output = (bytes: Uint8Array): void => {
-    stdout.write(bytes);
-    if (opts.exec !== undefined) exit.push(bytes);
-  };
   const interactive = opts.exec === undefined;
   const hv = new Hypervisor({
     ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
@@ -206,7 +203,7 @@ export async function runPv(opts: RunOptions): Promise<number> {
     ...(net ? { network: net.network } : {}),
     waitsForInput: interactive,
   });
-  vm.on("output", output);
+  const session = new Session(vm, interactive, opts);
   try {
     await vm.start();
   } catch (e) {
@@ -217,85 +214,166 @@ export async function runPv(opts: RunOptions): Promise<number> {
     }
     throw e;
   }
-  const setupMs = performance.now() - t0;
-  const stopVm = (): void => void vm.stop().catch(() => {});
+  return session.attach(hv, performance.now() - t0, net?.network ?? null);
+}
 
-  // The terminal: without --exec, stdin goes to the guest console (raw mode on a TTY).
-  const stdin = process.stdin;
-  const tty = interactive && stdin.isTTY === true;
-  let quit = false;
-  const restore = (): void => {
-    if (tty && stdin.isTTY) stdin.setRawMode(false);
-  };
-  const onSignal = stopVm;
-  if (interactive) {
-    const esc = new EscapeFilter(() => {
-      quit = true;
-      stopVm();
-    });
-    if (tty) {
-      stdin.setRawMode(true);
-      process.on("exit", restore);
-    }
-    stdin.on("data", (chunk: Buffer) => {
-      const bytes = tty ? esc.filter(chunk) : new Uint8Array(chunk);
-      if (bytes.length > 0) vm.input(bytes);
-    });
-    stdin.on("error", () => {});
-    stdin.resume();
-  }
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  // `kill -USR2 <pid>`: where every vCPU is (pc, loop step, scheduler and link words), on stderr.
-  const onWhere = (): void => void process.stderr.write(`${hv.where().join("\n")}\n`);
-  process.on("SIGUSR2", onWhere);
-  let outcome: VmOutcome;
+/**
+ * `paravm run --restore FILE`: continue the VM a snapshot file holds (its machine, images
+ * and disk come from the file; only host-side options apply), in this process.
+ */
+export async function runRestore(opts: RunOptions & { restore: string }): Promise<number> {
+  const t0 = performance.now();
+  const hv = new Hypervisor({
+    ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
+    ...(opts.hostMem !== undefined ? { hostMemBytes: opts.hostMem } : {}),
+  });
+  let snap: VmSnapshot;
   try {
-    outcome = await vm.wait();
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGUSR2", onWhere);
+    snap = readVmSnapshot(opts.restore);
+  } catch (e) {
+    await hv.close();
+    if (e instanceof SnapshotError) throw new UsageError(e.message);
+    throw e;
+  }
+  // An --exec VM prints its status at the end; without one the console is the terminal's.
+  const exec = /(^| )paravm\.exec=/.test(snap.spec.bootargs);
+  const network = snap.spec.net ? RESTORE_NETWORK : null;
+  let session: Session | null = null;
+  try {
+    await hv.restore(opts.restore, {
+      name: "vm",
+      ...(network !== null ? { network } : {}),
+      waitsForInput: !exec,
+      // Attached before the guest runs again, so no output is lost.
+      onCreate: (v: Vm) => (session = new Session(v, !exec, { ...opts, ...(exec ? { exec: "(restored)" } : {}) })),
+    });
+  } catch (e) {
+    await hv.close();
+    if (e instanceof SnapshotError || (e instanceof VmBuildError && e.usage)) throw new UsageError(e.message);
+    throw e;
+  }
+  return session!.attach(hv, performance.now() - t0, network);
+}
+
+/** Network name a restored VM's NIC is plugged into (`run` has one VM: frames go nowhere, counters count). */
+const RESTORE_NETWORK = "restored";
+
+/** The terminal and signals around one VM of `paravm run`, and its exit status. */
+class Session {
+  private readonly exit = new ExecStatusReader();
+
+  constructor(
+    private readonly vm: Vm,
+    private readonly interactive: boolean,
+    private readonly opts: Pick<RunOptions, "exec" | "stats" | "maxInsns" | "snapshotTo">,
+  ) {
+    const stdout = process.stdout;
+    stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+    });
+    vm.on("output", (bytes: Uint8Array): void => {
+      stdout.write(bytes);
+      if (opts.exec !== undefined) this.exit.push(bytes);
+    });
+  }
+
+  async attach(hv: Hypervisor, setupMs: number, network: string | null): Promise<number> {
+    const { vm, interactive, opts } = this;
+    const stopVm = (): void => void vm.stop().catch(() => {});
+
+    // The terminal: without --exec, stdin goes to the guest console (raw mode on a TTY).
+    const stdin = process.stdin;
+    const tty = interactive && stdin.isTTY === true;
+    let quit = false;
+    const restore = (): void => {
+      if (tty && stdin.isTTY) stdin.setRawMode(false);
+    };
+    const onSignal = stopVm;
     if (interactive) {
-      restore();
-      stdin.pause();
-      stdin.destroy();
+      const esc = new EscapeFilter(() => {
+        quit = true;
+        stopVm();
+      });
+      if (tty) {
+        stdin.setRawMode(true);
+        process.on("exit", restore);
+      }
+      stdin.on("data", (chunk: Buffer) => {
+        const bytes = tty ? esc.filter(chunk) : new Uint8Array(chunk);
+        if (bytes.length > 0) vm.input(bytes);
+      });
+      stdin.on("error", () => {});
+      stdin.resume();
     }
-  }
-  const sched = vm.schedStats();
-  const port = hv.port("vm");
-  const portStats = port ? structuredClone(port.port.stats) : null;
-  await hv.close();
-  if (outcome.kind === "crashed") {
-    process.stderr.write(`paravm: the VM crashed: ${outcome.reason}\n`);
-    return EXIT.GUEST_FAILED;
-  }
-  const result = outcome.result;
-  if (opts.stats === true) {
-    const doc = statsJson(result, setupMs, sched);
-    if (net && portStats) doc.switchPort = { network: net.network, ...portStats };
-    process.stderr.write(`${JSON.stringify(doc)}\n`);
-  }
-  if (result.stop === "stopped") {
-    if (tty) process.stderr.write("\r\nparavm: terminated\r\n");
-    return quit ? EXIT.OK : 130;
-  }
-  if (result.stop === "maxInsns") {
-    process.stderr.write(`paravm: stopped after ${opts.maxInsns} instructions (--max-insns) at pc 0x${result.pc.toString(16)}\n`);
-    return EXIT.MAX_INSNS;
-  }
-  if (result.stop === "wfiDeadlock") {
-    process.stderr.write(`paravm: every hart waits in WFI (hart 0 at 0x${result.pc.toString(16)}) with no timer armed\n`);
-    return EXIT.GUEST_FAILED;
-  }
-  if (opts.exec !== undefined) {
-    const exitStatus = exit.status;
-    if (exitStatus === null) {
-      process.stderr.write("paravm: the guest powered off without printing PARAVM-EXIT-STATUS\n");
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    // `kill -USR2 <pid>`: where every vCPU is (pc, loop step, scheduler and link words), on stderr.
+    const onWhere = (): void => void process.stderr.write(`${hv.where().join("\n")}\n`);
+    process.on("SIGUSR2", onWhere);
+    // `kill -USR1 <pid>` with --snapshot-to FILE: snapshot the VM there and keep running.
+    const snapshotTo = opts.snapshotTo;
+    const onSnapshot = (): void => {
+      if (snapshotTo === undefined) return;
+      vm.snapshot(snapshotTo).then(
+        (r) => process.stderr.write(`paravm: snapshot written to ${r.file}: ${snapshotSummary(r)}\n`),
+        (e: unknown) => process.stderr.write(`paravm: snapshot failed: ${e instanceof Error ? e.message : String(e)}\n`),
+      );
+    };
+    if (snapshotTo !== undefined) process.on("SIGUSR1", onSnapshot);
+    let outcome: VmOutcome;
+    try {
+      outcome = await vm.wait();
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.off("SIGUSR2", onWhere);
+      process.off("SIGUSR1", onSnapshot);
+      if (interactive) {
+        restore();
+        stdin.pause();
+        stdin.destroy();
+      }
+    }
+    const sched = vm.schedStats();
+    const port = hv.port("vm");
+    const portStats = port ? structuredClone(port.port.stats) : null;
+    await hv.close();
+    if (outcome.kind === "crashed") {
+      process.stderr.write(`paravm: the VM crashed: ${outcome.reason}\n`);
       return EXIT.GUEST_FAILED;
     }
-    return exitStatus > 255 ? EXIT.GUEST_FAILED : exitStatus;
+    const result = outcome.result;
+    if (opts.stats === true) {
+      const doc = statsJson(result, setupMs, sched);
+      if (network !== null && portStats) doc.switchPort = { network, ...portStats };
+      process.stderr.write(`${JSON.stringify(doc)}\n`);
+    }
+    if (result.stop === "stopped") {
+      if (tty) process.stderr.write("\r\nparavm: terminated\r\n");
+      return quit ? EXIT.OK : 130;
+    }
+    if (result.stop === "maxInsns") {
+      process.stderr.write(`paravm: stopped after ${opts.maxInsns} instructions (--max-insns) at pc 0x${result.pc.toString(16)}\n`);
+      return EXIT.MAX_INSNS;
+    }
+    if (result.stop === "wfiDeadlock") {
+      process.stderr.write(`paravm: every hart waits in WFI (hart 0 at 0x${result.pc.toString(16)}) with no timer armed\n`);
+      return EXIT.GUEST_FAILED;
+    }
+    if (opts.exec !== undefined) {
+      const exitStatus = this.exit.status;
+      if (exitStatus === null) {
+        process.stderr.write("paravm: the guest powered off without printing PARAVM-EXIT-STATUS\n");
+        return EXIT.GUEST_FAILED;
+      }
+      return exitStatus > 255 ? EXIT.GUEST_FAILED : exitStatus;
+    }
+    return result.resetReason === 1 ? EXIT.GUEST_FAILED : EXIT.OK;
   }
-  return result.resetReason === 1 ? EXIT.GUEST_FAILED : EXIT.OK;
+}
+
+/** "12.3 MiB, 4,120 of 16,384 RAM pages, guest paused 85 ms". */
+export function snapshotSummary(r: VmSnapshotResult): string {
+  return `${(r.bytes / 2 ** 20).toFixed(1)} MiB, ${r.ramPresent} of ${r.ramPages} RAM pages, guest paused ${Math.round(r.pausedMs)} ms`;
 }
 

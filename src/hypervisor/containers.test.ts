@@ -235,7 +235,7 @@ describe("containers in a real pv guest", { skip }, () => {
     };
     const quick = await forksDuring(0);
     const long = await forksDuring(3);
-    // 12 turns of 0.25 s in this wait and as many in the monitor's: forking ones cost ≥ 24.
+    // 3 s is 10 turns of this wait (0.25 s, then 0.5 s) and as many of the monitor's: forking ones cost ≥ 20.
     assert.ok(long - quick <= 4, `a 3 s wait forked ${long} times against ${quick} for an immediate one`);
     await c.stop();
     await c.rm();

@@ -15,6 +15,8 @@ import { Autoscaler, type AutoscaleDecision } from "./autoscaler.js";
 import { DiskClaims } from "./disk-claims.js";
 import { AdmissionError, defaultBudget, mib, MemoryPool, specChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
+import { SnapshotError } from "./snapshot/format.js";
+import { diskProblem, readVmSnapshot } from "./snapshot/vm-file.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
 
 export type { AutoscaleDecision, AutoscaleLimits, VmSchedStats };
@@ -115,6 +117,37 @@ export class Hypervisor extends EventEmitter {
     });
     vm.on("state", (e: VmEvent) => this.emit("event", e));
     this.vms.set(c.name, vm);
+    return vm;
+  }
+
+  /**
+   * A VM continued from a snapshot file (snapshot/vm-file.ts), running when this resolves:
+   * named as saved unless `name` is given, with the saved scheduler settings. Everything is
+   * checked before the VM exists (the file whole, its disk unchanged, the name free, the
+   * memory budget); a state the new machine refuses removes the VM again, so a refused
+   * restore leaves nothing behind. Throws SnapshotError or VmBuildError with the reason.
+   */
+  async restore(file: string, opts: { name?: string; network?: string; waitsForInput?: boolean; onCreate?: (vm: Vm) => void } = {}): Promise<Vm> {
+    const snap = readVmSnapshot(file);
+    const disk = diskProblem(snap.info);
+    if (disk !== null) throw new SnapshotError(file, `cannot be restored: ${disk}`);
+    const name = opts.name ?? snap.info.name;
+    const vm = this.create({
+      name,
+      spec: snap.spec,
+      weight: snap.info.weight,
+      cap: snap.info.cap,
+      ...(opts.network !== undefined ? { network: opts.network } : {}),
+      ...(opts.waitsForInput !== undefined ? { waitsForInput: opts.waitsForInput } : {}),
+    });
+    // Listeners (console output) go on before the guest runs again, so nothing it prints is missed.
+    opts.onCreate?.(vm);
+    try {
+      await vm.start({ restoreFrom: file });
+    } catch (e) {
+      await this.destroy(name).catch(() => undefined);
+      throw e;
+    }
     return vm;
   }
 

@@ -55,7 +55,7 @@ export function buildOwnerMachine(
   spec: MachineSpec,
   threads: MachineThreads,
   io: { output: (bytes: Uint8Array) => void; net: NetBackend | null; clockMs: () => number; agent?: CharBackend },
-): { machine: PvMachine | FullMachine; close: () => void } {
+): { machine: PvMachine | FullMachine; close: () => void; overlay: OverlayBackend | null } {
   let file: FileBackend | null = null;
   let disk: BlockBackend | null = null;
   if (spec.disk) {
@@ -108,7 +108,7 @@ export function buildOwnerMachine(
           : {}),
       });
     }
-    return { machine, close: () => file?.close() };
+    return { machine, close: () => file?.close(), overlay: disk instanceof OverlayBackend ? disk : null };
   } catch (e) {
     file?.close();
     throw e;

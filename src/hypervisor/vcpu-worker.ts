@@ -15,6 +15,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import type { FrameOffload, NetBackend } from "../devices/virtio/net/device.js";
+import type { OverlayBackend } from "../devices/virtio/blk/overlay-backend.js";
 import type { FullMachine } from "../machine/full.js";
 import type { PvMachine } from "../machine/pv.js";
 import { ImageError } from "../machine/linux-image.js";
@@ -22,7 +23,11 @@ import { checkMemTarget } from "../machine/pv-balloon.js";
 import { RemoteVcpu } from "../machine/remote-vcpu.js";
 import type { MachineStop } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
+import { loadMachine, MachineStateError, saveMachine } from "../machine/machine-state.js";
 import { buildOwnerMachine, type MachineSpec } from "./machine-spec.js";
+import { SnapshotError } from "./snapshot/format.js";
+import { readRam } from "./snapshot/ram.js";
+import { readVmSnapshot, writeVmSnapshot, type VmSnapshotInfo } from "./snapshot/vm-file.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import { VM_CTL, VcpuPhase, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
@@ -45,6 +50,8 @@ export interface VcpuWorkerData {
   readonly detectDeadlock: boolean;
   /** Fault injection for tests: this thread throws after running this long (ms). */
   readonly throwAfterMs?: number;
+  /** Owner only: continue the VM saved in this snapshot file instead of booting (the spec is the file's). */
+  readonly restoreFrom?: string;
 }
 
 export const VCPU_TIMING = {
@@ -86,6 +93,7 @@ async function main(): Promise<void> {
   let deliverFrame: ((frame: Uint8Array, gso: FrameOffload | null) => boolean) | null = null;
   let deliverAgent: ((bytes: Uint8Array) => void) | null = null;
   let drainMessages = (): void => {};
+  let overlay: OverlayBackend | null = null;
   if (owner) {
     const net: NetBackend | null = data.spec.net
       ? {
@@ -110,9 +118,19 @@ async function main(): Promise<void> {
         },
       };
       built = buildOwnerMachine(data.spec, threads, { output, net, clockMs, agent });
+      overlay = built.overlay;
+      if (data.restoreFrom !== undefined) {
+        try {
+          restoreOwner(built.machine, built.overlay, data.restoreFrom);
+        } catch (e) {
+          built.close();
+          throw e;
+        }
+      }
     } catch (e) {
-      // Bad images and sizes are the user's to fix: say so in one line, not as a crash.
-      const usage = e instanceof ImageError || (e instanceof RangeError && /alloc|memory|RAM/i.test(e.message));
+      // Bad images, sizes and snapshots are the user's to fix: say so in one line, not as a crash.
+      const usage =
+        e instanceof ImageError || e instanceof SnapshotError || e instanceof MachineStateError || (e instanceof RangeError && /alloc|memory|RAM/i.test(e.message));
       post({ t: "buildError", message: (e as Error).message, usage });
       port.close();
       return;
@@ -125,6 +143,7 @@ async function main(): Promise<void> {
       if (msg.t === "input") m.input(msg.bytes);
       else if (msg.t === "frame") deliverFrame?.(msg.frame, msg.gso);
       else if (msg.t === "agent") deliverAgent?.(msg.bytes);
+      else if (msg.t === "save") post(saveOwner(m, overlay, msg.file, msg.info));
       else if (msg.t === "mem" && balloon) {
         // The main thread checked the target (Vm.setMemoryTarget); a bad one changes nothing here either.
         if (msg.targetBytes !== undefined && checkMemTarget(m.ram.size, msg.targetBytes) === null) balloon.setTarget(msg.targetBytes);
@@ -218,6 +237,8 @@ async function main(): Promise<void> {
       while (Atomics.load(control, VM_CTL.COMMAND) === VmCommand.PAUSE) {
         // Another vCPU may be in the middle of a device access or a fence: answer it, so it reaches its own pause.
         loop.runnable();
+        // A snapshot request is served here, where nothing of the VM runs.
+        drainMessages();
         sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS);
       }
       report(VcpuReport.RUNNING);
@@ -289,6 +310,32 @@ async function main(): Promise<void> {
   where(VcpuPhase.DONE);
   report(VcpuReport.DONE);
   post({ t: "done", hart: k, result });
+}
+
+/** Write the paused VM's snapshot (1-vCPU VMs: everything is on this thread). */
+function saveOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string, info: VmSnapshotInfo): VcpuMessage {
+  const t0 = performance.now();
+  try {
+    const { state, ram } = saveMachine(m);
+    const r = writeVmSnapshot(file, info, data.spec, state, ram, overlay?.save() ?? null);
+    return { t: "saved", ok: true, ...r, ms: performance.now() - t0 };
+  } catch (e) {
+    return { t: "saved", ok: false, message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** Load the snapshot into the machine just built from its spec, before it runs. */
+function restoreOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string): void {
+  const snap = readVmSnapshot(file);
+  if (snap.overlay !== null) {
+    if (overlay === null) throw new SnapshotError(file, "holds a disk overlay, but the restored VM has no copy-on-write disk");
+    try {
+      overlay.load(snap.overlay);
+    } catch (e) {
+      throw new SnapshotError(file, (e as Error).message);
+    }
+  }
+  loadMachine(m, snap.machine, (dst) => readRam(file, snap.ram, dst));
 }
 
 main().catch((e: unknown) => {

@@ -1,5 +1,6 @@
 import type { FrameOffload } from "../devices/virtio/net/device.js";
 import type { BalloonReport } from "../machine/pv-balloon.js";
+import type { VmSnapshotInfo } from "./snapshot/vm-file.js";
 
 /**
  * The words the main thread and a VM's vCPU threads share to control it (besides the
@@ -53,6 +54,9 @@ export type VcpuMessage =
   | { t: "agent"; bytes: Uint8Array }
   /** The balloon's figures (pv), at most once a second and only when they changed. */
   | { t: "mem"; report: BalloonReport }
+  /** The owner wrote the snapshot it was asked for (while paused), or says why it could not. */
+  | { t: "saved"; ok: true; bytes: number; ramPages: number; ramPresent: number; ms: number }
+  | { t: "saved"; ok: false; message: string }
   /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
   | { t: "buildError"; message: string; usage: boolean };
 
@@ -63,4 +67,6 @@ export type OwnerMessage =
   /** Bytes for the guest agent's port (pv). */
   | { t: "agent"; bytes: Uint8Array }
   /** Balloon (pv): a new memory target, and/or poll the guest's statistics for `statsForMs`. */
-  | { t: "mem"; targetBytes?: number; statsForMs?: number };
+  | { t: "mem"; targetBytes?: number; statsForMs?: number }
+  /** Paused VMs only: write the VM's snapshot to `file` (snapshot/vm-file.ts), then answer "saved". */
+  | { t: "save"; file: string; info: VmSnapshotInfo };

@@ -24,6 +24,7 @@ import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
 import type { DiskClaims } from "./disk-claims.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
+import { snapshotProblem, vmInfo } from "./snapshot/vm-file.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
 import { createVmControl, VCPU_PHASE_NAMES, VM_CTL, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
@@ -117,6 +118,23 @@ export class VmBuildError extends Error {
   }
 }
 
+/** A snapshot that cannot be taken or written; the message says why. */
+export class VmSnapshotError extends Error {
+  override readonly name = "VmSnapshotError";
+}
+
+export interface VmSnapshotResult {
+  readonly file: string;
+  readonly bytes: number;
+  /** Guest RAM pages, and how many of them were written (the rest were zero). */
+  readonly ramPages: number;
+  readonly ramPresent: number;
+  /** The owner thread's time to save and write the file. */
+  readonly writeMs: number;
+  /** How long the guest did not run because of the snapshot (0 added for a VM that was paused already). */
+  readonly pausedMs: number;
+}
+
 const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
 
 export class Vm extends EventEmitter {
@@ -139,6 +157,8 @@ export class Vm extends EventEmitter {
   private readonly scheduler: CreditScheduler;
   private weight: number;
   private cap: number;
+  /** Who waits for the owner's answer to a snapshot request. */
+  private savedWaiter: ((m: Extract<VcpuMessage, { t: "saved" }>) => void) | null = null;
   /** The guest agent's client for the current run (pv), its online vCPU count, a change under way. */
   private agentClient: AgentClient | null = null;
   private online = 0;
@@ -175,7 +195,11 @@ export class Vm extends EventEmitter {
   }
 
   /** Start the VM's threads; resolves once the owner thread has built the machine. */
-  async start(): Promise<void> {
+  /**
+   * Start the VM: boot it, or with `restoreFrom` continue the VM saved in that snapshot file
+   * (its spec must be this VM's: Hypervisor.restore builds the VM from the file).
+   */
+  async start(opts: { restoreFrom?: string } = {}): Promise<void> {
     if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
     // Admission first: a VM that does not fit changes nothing (AdmissionError).
     this.options.memory?.admit(this.name, this.chargeBytes());
@@ -216,7 +240,7 @@ export class Vm extends EventEmitter {
     const fault = (hart: number): { throwAfterMs?: number } =>
       this.options.injectFault?.hart === hart ? { throwAfterMs: this.options.injectFault.ms } : {};
     const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
-      const owner = this.spawn({ ...base, hart: 0, ...fault(0) });
+      const owner = this.spawn({ ...base, hart: 0, ...fault(0), ...(opts.restoreFrom !== undefined ? { restoreFrom: opts.restoreFrom } : {}) });
       owner.once("error", reject);
       owner.on("message", (m: VcpuMessage) => {
         if (m.t === "ready") resolve(m);
@@ -277,6 +301,7 @@ export class Vm extends EventEmitter {
     else if (m.t === "frame") this.options.net?.send(m.frame, m.gso);
     else if (m.t === "agent") this.agentClient?.receive(m.bytes);
     else if (m.t === "live") this.live[m.hart] = m;
+    else if (m.t === "saved") this.savedWaiter?.(m);
     else if (m.t === "mem") {
       this.memReport = m.report;
       this.memReportAt = performance.now();
@@ -601,6 +626,34 @@ export class Vm extends EventEmitter {
   /** The guest's RAM as the threads share it (tests and host-side checks; null before the first start). */
   guestRam(): SharedArrayBuffer | null {
     return this.ramSab;
+  }
+
+  /**
+   * Write the VM's snapshot to `file` (snapshot/vm-file.ts): a running VM is paused for the
+   * write and resumed after it, a paused one stays paused. The owner thread writes it, so
+   * the main thread's event loop (the daemon's API) is not held up by the RAM.
+   */
+  async snapshot(file: string): Promise<VmSnapshotResult> {
+    if (this.state !== "running" && this.state !== "paused") throw new VmSnapshotError(`VM ${this.name} is ${this.state}: only a running or paused VM can be snapshotted`);
+    const why = snapshotProblem(this.spec);
+    if (why !== null) throw new VmSnapshotError(`VM ${this.name} cannot be snapshotted: ${why}`);
+    if (this.savedWaiter) throw new VmSnapshotError(`VM ${this.name}: a snapshot is already being written`);
+    const t0 = performance.now();
+    const wasRunning = this.state === "running";
+    if (wasRunning) await this.pause();
+    const pausedMs = performance.now() - t0;
+    try {
+      const info = vmInfo(this.name, this.spec, this.settings);
+      const ended = this.wait().then(() => ({ t: "saved", ok: false, message: `VM ${this.name} stopped while its snapshot was written` }) as const);
+      const saved = new Promise<Extract<VcpuMessage, { t: "saved" }>>((resolve) => (this.savedWaiter = resolve));
+      this.toOwner({ t: "save", file, info });
+      const r = await Promise.race([saved, ended]);
+      if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: snapshot to ${file} failed: ${r.message}`);
+      return { file, bytes: r.bytes, ramPages: r.ramPages, ramPresent: r.ramPresent, writeMs: r.ms, pausedMs: performance.now() - t0 - (wasRunning ? 0 : pausedMs) };
+    } finally {
+      this.savedWaiter = null;
+      if (wasRunning && this.state === "paused") this.resume();
+    }
   }
 
   /** A message for the owner thread, which is woken for it (it may sleep in WFI). */

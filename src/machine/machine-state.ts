@@ -84,7 +84,8 @@ function mtimeOf(m: AnyMachine): number {
  * the machine not running (after `runAsync` returned, or from the thread that drives it).
  */
 export function saveMachine(m: AnyMachine): SavedMachine {
-  if (m.threaded) throw new MachineStateError("saveMachine: this machine's harts run on other threads; they must be stopped and saved by their owner");
+  // A 1-hart machine built for a vCPU thread has everything on the thread that calls this.
+  if (m.threaded && m.harts.length > 1) throw new MachineStateError("saveMachine: this machine's harts run on other threads; they must be stopped and saved by their owner");
   const mtime = mtimeOf(m);
   const devices: Record<string, DeviceState> = {};
   for (const r of m.bus.regions) devices[r.name] = r.device.save();
@@ -168,7 +169,7 @@ function check(m: AnyMachine, state: unknown): { s: MachineState; sbi: ReturnTyp
  * the (zeroed) RAM itself, e.g. from a snapshot file's RAM section.
  */
 export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((dst: Uint8Array) => void)): void {
-  if (m.threaded) throw new MachineStateError("loadMachine: this machine's harts run on other threads; load it in-thread");
+  if (m.threaded && m.harts.length > 1) throw new MachineStateError("loadMachine: this machine's harts run on other threads; load it in-thread");
   const { s, sbi, board } = check(m, state);
   if (ram instanceof Uint8Array && ram.length !== m.ram.size) {
     throw new MachineStateError(`the saved RAM is ${ram.length} bytes, this machine has ${m.ram.size}`);

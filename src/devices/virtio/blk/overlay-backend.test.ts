@@ -37,3 +37,27 @@ describe("copy-on-write overlay (--disk FILE,snapshot)", () => {
     assert.equal(s[91], b.bytes[512 + 91]);
   });
 });
+
+describe("the overlay in a VM snapshot", () => {
+  test("save → load into a fresh overlay reads back the same disk; hostile bytes are refused and change nothing", () => {
+    const a = new OverlayBackend(base());
+    a.write(512 * 3, new Uint8Array(512).fill(9));
+    a.write(100, new Uint8Array(10).fill(5));
+    const b = new OverlayBackend(base());
+    b.load(a.save());
+    const ra = new Uint8Array(8 * 512);
+    const rb = new Uint8Array(8 * 512);
+    a.read(0, ra);
+    b.read(0, rb);
+    assert.deepEqual(rb, ra);
+    assert.equal(b.overlayBytes, 1024);
+    const saved = a.save();
+    const beyond = saved.slice();
+    new DataView(beyond.buffer).setUint32(4, 8, true);
+    assert.throws(() => b.load(beyond), /sector 8 is beyond the disk's 8/);
+    assert.throws(() => b.load(saved.subarray(0, saved.length - 1)), /bytes for 2 sectors/);
+    assert.throws(() => b.load(new Uint8Array(2)), /too short/);
+    b.read(0, rb);
+    assert.deepEqual(rb, ra, "a refused load left the overlay as it was");
+  });
+});

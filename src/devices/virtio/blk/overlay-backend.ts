@@ -61,4 +61,38 @@ export class OverlayBackend implements BlockBackend {
 
   /** Nothing to make durable: the overlay is discarded at exit by design. */
   flush(): void {}
+
+  /**
+   * The written sectors as bytes, for a VM snapshot (the overlay is the disk's only copy of
+   * them): a count u32, then per sector its number u32 and its 512 bytes, little-endian.
+   */
+  save(): Uint8Array {
+    const out = new Uint8Array(4 + this.written.size * (4 + SECTOR));
+    const v = new DataView(out.buffer);
+    v.setUint32(0, this.written.size, true);
+    let at = 4;
+    for (const [s, data] of [...this.written].sort((a, b) => a[0] - b[0])) {
+      v.setUint32(at, s, true);
+      out.set(data, at + 4);
+      at += 4 + SECTOR;
+    }
+    return out;
+  }
+
+  /** Replaces the overlay with `bytes` from save(), checked whole first (a bad one throws and changes nothing). */
+  load(bytes: Uint8Array): void {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.length < 4) throw new RangeError(`disk overlay: ${bytes.length} bytes, too short`);
+    const n = v.getUint32(0, true);
+    if (bytes.length !== 4 + n * (4 + SECTOR)) throw new RangeError(`disk overlay: ${bytes.length} bytes for ${n} sectors`);
+    const next = new Map<number, Uint8Array>();
+    for (let i = 0, at = 4; i < n; i++, at += 4 + SECTOR) {
+      const s = v.getUint32(at, true);
+      if (s >= this.sectors) throw new RangeError(`disk overlay: sector ${s} is beyond the disk's ${this.sectors}`);
+      if (next.has(s)) throw new RangeError(`disk overlay: sector ${s} twice`);
+      next.set(s, bytes.slice(at + 4, at + 4 + SECTOR));
+    }
+    this.written.clear();
+    for (const [s, d] of next) this.written.set(s, d);
+  }
 }

@@ -1,0 +1,141 @@
+/**
+ * Snapshots of running VMs through the hypervisor (vCPU worker threads), skipped without
+ * built guest images: a pv and a full VM count on their consoles, are snapshotted while
+ * they run (paused for the write, then resumed), and a second Hypervisor restores each
+ * file. The counter goes on from where it was (no reboot), uptime continues, and the disk
+ * marker written before the snapshot reads back. Files that must not restore are refused
+ * with a message and leave no VM behind.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { defaultGuestDir } from "../../control/args.js";
+import { FULL_DEFAULTS } from "../../machine/full.js";
+import { PV_DEFAULTS } from "../../machine/pv.js";
+import { Hypervisor } from "../hypervisor.js";
+import type { MachineSpec } from "../machine-spec.js";
+import type { Vm } from "../vm.js";
+import { VmSnapshotError } from "../vm.js";
+import { SnapshotError } from "./format.js";
+
+const guestDir = defaultGuestDir();
+const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
+const skipFull = skip || (!existsSync(FULL_DEFAULTS.FIRMWARE) ? `no ${FULL_DEFAULTS.FIRMWARE} (package opensbi)` : false);
+const work = mkdtempSync(join(tmpdir(), "paravm-vmsnap-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const MiB = 1 << 20;
+const MARKER = "vm-snap-marker-7";
+const SECTOR = 2048;
+const DISK_BYTES = 4 * MiB;
+const WAIT_MS = 240_000;
+
+/** Write the marker to the raw disk, then count, reading the marker back from the device each time. */
+function counter(dev: string): string {
+  const read = `dd if=${dev} bs=512 skip=${SECTOR} count=1 iflag=direct 2>/dev/null | head -c ${MARKER.length}`;
+  return [
+    `echo ${MARKER} | dd of=${dev} bs=512 seek=${SECTOR} conv=sync oflag=direct 2>/dev/null`,
+    `i=0; while :; do i=$((i+1)); m=$(${read}); echo "n=$i up=$(cut -d' ' -f1 /proc/uptime) m=$m"; usleep 200000; done`,
+  ].join("; ");
+}
+
+function spec(profile: "pv" | "full", disk: string): MachineSpec {
+  const exec = Buffer.from(counter(profile === "pv" ? "/dev/vda" : "/dev/sda")).toString("base64");
+  const base = profile === "pv" ? PV_DEFAULTS.BOOTARGS : FULL_DEFAULTS.BOOTARGS;
+  return {
+    profile,
+    cpus: 1,
+    memBytes: 64 * MiB,
+    kernel: readFileSync(join(guestDir!, "Image")),
+    initrd: readFileSync(join(guestDir!, "initramfs.cpio.gz")),
+    ...(profile === "full" ? { firmware: readFileSync(FULL_DEFAULTS.FIRMWARE) } : {}),
+    bootargs: `${base} quiet paravm.nodisk paravm.noagent paravm.exec=${exec}`,
+    disk: { path: disk, readonly: false, snapshot: false, cache: "writeback" },
+  };
+}
+
+interface Count {
+  n: number;
+  up: number;
+  m: string;
+}
+
+/** The VM's console, parsed into counter lines as they come. */
+class Console {
+  text = "";
+  constructor(vm: Vm) {
+    vm.on("output", (b: Uint8Array) => (this.text += Buffer.from(b).toString("latin1")));
+  }
+  counts(): Count[] {
+    return [...this.text.matchAll(/n=(\d+) up=([\d.]+) m=(\S*)\r?\n/g)].map((x) => ({ n: Number(x[1]), up: Number(x[2]), m: x[3]! }));
+  }
+  async until(what: string, ok: (c: Count[]) => boolean): Promise<Count[]> {
+    const t0 = Date.now();
+    while (!ok(this.counts())) {
+      if (Date.now() - t0 > WAIT_MS) throw new Error(`no ${what} within ${WAIT_MS / 1000} s; console ends:\n${this.text.slice(-600)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.counts();
+  }
+}
+
+for (const profile of ["pv", "full"] as const) {
+  describe(`snapshot of a running ${profile} VM, restored by another hypervisor`, { skip: profile === "pv" ? skip : skipFull }, () => {
+    const disk = join(work, `${profile}.img`);
+    const file = join(work, `${profile}.snap`);
+    const hvs: Hypervisor[] = [];
+    after(async () => {
+      for (const hv of hvs) await hv.close();
+    });
+
+    test("the counter and uptime go on after restore, the disk marker reads back; the source kept running", async () => {
+      writeFileSync(disk, new Uint8Array(DISK_BYTES));
+      const a = new Hypervisor({ pcpus: 1 });
+      hvs.push(a);
+      const vm = a.create({ name: `${profile}-src`, spec: spec(profile, disk) });
+      const con = new Console(vm);
+      await vm.start();
+      await con.until("third count", (c) => c.length >= 3);
+      const r = await vm.snapshot(file);
+      assert.equal(vm.state, "running", "a running VM is resumed after its snapshot");
+      assert.ok(r.ramPresent > 0 && r.ramPresent < r.ramPages, `zero pages left out: ${r.ramPresent} of ${r.ramPages} written`);
+      const atSave = con.counts();
+      const last = atSave[atSave.length - 1]!;
+      await con.until("a count after the snapshot", (c) => c.length > atSave.length);
+      await vm.stop();
+
+      const b = new Hypervisor({ pcpus: 1 });
+      hvs.push(b);
+      const restored = await b.restore(file, { name: `${profile}-copy` });
+      const con2 = new Console(restored);
+      const after = await con2.until("three counts after restore", (c) => c.length >= 3);
+      assert.doesNotMatch(con2.text, /Linux version|OpenSBI/, "no reboot: no kernel or firmware banner");
+      assert.ok(after[0]!.n > 1 && after[0]!.n <= last.n + 2, `the count goes on: ${last.n} at the snapshot, ${after[0]!.n} first after restore`);
+      for (let i = 1; i < after.length; i++) assert.equal(after[i]!.n, after[i - 1]!.n + 1, "one count after another");
+      assert.ok(after[0]!.up >= last.up && after[0]!.up < last.up + 5, `uptime goes on: ${last.up} s at the snapshot, ${after[0]!.up} s after restore`);
+      assert.ok(after.every((c) => c.m === MARKER), "the marker written before the snapshot reads back from the disk");
+      await restored.stop();
+    });
+
+    test("refused: a corrupted file, a disk written since, a taken name; nothing is left behind", async () => {
+      const b = new Hypervisor({ pcpus: 1 });
+      hvs.push(b);
+      const bad = join(work, `${profile}-bad.snap`);
+      copyFileSync(file, bad);
+      const bytes = readFileSync(bad);
+      bytes[bytes.length - 100] ^= 0x40;
+      writeFileSync(bad, bytes);
+      await assert.rejects(b.restore(bad), (e: unknown) => e instanceof SnapshotError && /corrupt \(CRC-32/.test(e.message));
+      await assert.rejects(b.restore(join(work, "none.snap")), (e: unknown) => e instanceof SnapshotError && /cannot open it: ENOENT/.test(e.message));
+      b.create({ name: "taken", spec: spec(profile, join(work, "other.img")) });
+      await assert.rejects(b.restore(file, { name: "taken" }), /a VM named "taken" already exists/);
+      const now = new Date();
+      utimesSync(disk, now, now);
+      await assert.rejects(b.restore(file), (e: unknown) => e instanceof SnapshotError && /was written after the snapshot/.test(e.message));
+      assert.deepEqual([...b.vms.keys()], ["taken"], "no VM was left by a refused restore");
+      await assert.rejects(b.get("taken").snapshot(join(work, "x.snap")), (e: unknown) => e instanceof VmSnapshotError && /is created: only a running or paused VM/.test(e.message));
+    });
+  });
+}
