@@ -162,6 +162,8 @@ function printTable(rows: readonly CompareRow[]): void {
 async function main(): Promise<number> {
   const { o, columns, rows, out } = options(process.argv.slice(2));
   const started = new Date();
+  // What is measured is the tree as it is now: read before anything runs (a commit made meanwhile is not it).
+  const git = gitInfo();
   const t0 = performance.now();
   rmSync(o.workDir, { recursive: true, force: true });
   mkdirSync(o.workDir, { recursive: true });
@@ -184,12 +186,8 @@ async function main(): Promise<number> {
     date: started.toISOString(),
     durationS: Math.round((performance.now() - t0) / 100) / 10,
     host: hostInfo(),
-    versions: {
-      qemu: toolVersion(QEMU),
-      node: process.version,
-      paravm: gitInfo().commit,
-    },
-    git: gitInfo(),
+    versions: { qemu: toolVersion(QEMU), node: process.version },
+    git,
     guest: {
       kernel: `${shown(o.guest.kernel.path)} (sha256 ${o.guest.kernel.sha256.slice(0, 16)}…, ${o.guest.kernel.bytes} bytes)`,
       initramfs: `${shown(o.guest.initrd.path)} (sha256 ${o.guest.initrd.sha256.slice(0, 16)}…, ${o.guest.initrd.bytes} bytes)`,
