@@ -10,8 +10,8 @@ import { COLUMN_TITLES, type CompareCell, type CompareColumn, type CompareRow } 
 
 /** Counters listed per column in a sentence: the total first, then the largest reasons. */
 const MAX_REASONS = 3;
-/** perOp keys that are totals, not reasons. */
-const TOTALS = new Set(["exits", "instructions", "firmware traps"]);
+/** perOp keys that are counts of their own, not reasons for exits: instruction counts and firmware traps. */
+const isTotal = (k: string): boolean => k === "exits" || k === "firmware traps" || /instructions/.test(k);
 
 /** "524,288 exits (mmio.ata.data.write 524,288, …), 9,650,000 instructions" for one cell's perOp. */
 export function perOpText(cell: CompareCell): string | null {
@@ -21,16 +21,17 @@ export function perOpText(cell: CompareCell): string | null {
   const parts: string[] = [];
   if (p["exits"] !== undefined) {
     const reasons = Object.entries(p)
-      .filter(([k, v]) => !TOTALS.has(k) && Number.isFinite(v) && v > 0)
+      .filter(([k, v]) => !isTotal(k) && Number.isFinite(v) && v > 0)
       .sort((a, b) => b[1] - a[1])
       .slice(0, MAX_REASONS)
       .map(([k, v]) => `${k} ${fmtNum(v)}`);
     parts.push(`${fmtNum(p["exits"])} exits${reasons.length > 0 ? ` (${reasons.join(", ")})` : ""}`);
   } else {
-    for (const [k, v] of Object.entries(p)) if (!TOTALS.has(k) && Number.isFinite(v)) parts.push(`${fmtNum(v)} ${k}`);
+    for (const [k, v] of Object.entries(p)) if (!isTotal(k) && Number.isFinite(v)) parts.push(`${fmtNum(v)} ${k}`);
   }
   if (p["firmware traps"] !== undefined && p["firmware traps"] > 0) parts.push(`${fmtNum(p["firmware traps"])} traps into the guest's firmware`);
   if (p["instructions"] !== undefined) parts.push(`${fmtNum(p["instructions"])} guest instructions`);
+  for (const [k, v] of Object.entries(p)) if (k !== "instructions" && /instructions/.test(k) && Number.isFinite(v)) parts.push(`${fmtNum(v)} ${k}`);
   return parts.length > 0 ? parts.join(", ") : null;
 }
 

@@ -74,6 +74,11 @@ test("explanations come from the per-operation counters; the headline names the 
   assert.ok(lines.some((l) => /^paravm full: 524,354 exits \(data-port exits 524,288/.test(l)), lines.join("\n"));
   assert.ok(lines.some((l) => /full takes 16,806× pv's exits per MiB/.test(l)), lines.join("\n"));
   assert.equal(perOpText({ value: 1 }), null);
+  assert.equal(
+    perOpText({ value: 1, perOp: { exits: 14_660, "m-mode instructions": 6_151_000, "firmware traps": 1487, instructions: 115_700_000 } }),
+    "14,660 exits, 1,487 traps into the guest's firmware, 115,700,000 guest instructions, 6,151,000 m-mode instructions",
+    "instruction counts are not reasons for exits",
+  );
   assert.equal(perOpText({ value: 1, perOp: { exits: -3.2, "sbi.time.set_timer": -1 } }), null, "a negative difference of two boots is noise, not a figure");
   const h = headline(rows);
   assert.match(h, /^Disk read: a pv guest does 52\.8 MiB\/s against 0\.98 MiB\/s for the same kernel on emulated hardware \(53\.9× better\)\./);

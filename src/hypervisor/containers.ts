@@ -46,8 +46,14 @@ export const CONTAINER_HOST = {
   AGENT_READY_MS: 180_000,
   /** One runtime command (create copies the root: ~3 s on a loaded emulated hart). */
   CMD_TIMEOUT_MS: 90_000,
-  /** A monitor's long poll: the guest waits this long for an exit or an OOM kill. */
-  WAIT_SLICE_S: 20,
+  /**
+   * A monitor's long poll: the guest waits this long for an exit or an OOM kill. Each poll
+   * is an agent request that runs the runtime script (~20 forks in the guest, some 30 M
+   * guest instructions): at 20 s slices that made an idle container cost ~8% of a host
+   * core. The wait itself returns at once on an exit or an OOM kill, so a long slice
+   * delays nothing; it only bounds how long a guest whose agent died goes unnoticed.
+   */
+  WAIT_SLICE_S: 120,
   /** After an OOM kill, how long to look whether the container's PID 1 died of it. */
   OOM_SETTLE_S: 5,
   /** Failed long polls in a row, while the VM runs, before a container is reported lost. */
