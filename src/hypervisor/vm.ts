@@ -641,7 +641,6 @@ export class Vm extends EventEmitter {
     const t0 = performance.now();
     const wasRunning = this.state === "running";
     if (wasRunning) await this.pause();
-    const pausedMs = performance.now() - t0;
     try {
       const info = vmInfo(this.name, this.spec, this.settings);
       const ended = this.wait().then(() => ({ t: "saved", ok: false, message: `VM ${this.name} stopped while its snapshot was written` }) as const);
@@ -649,7 +648,7 @@ export class Vm extends EventEmitter {
       this.toOwner({ t: "save", file, info });
       const r = await Promise.race([saved, ended]);
       if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: snapshot to ${file} failed: ${r.message}`);
-      return { file, bytes: r.bytes, ramPages: r.ramPages, ramPresent: r.ramPresent, writeMs: r.ms, pausedMs: performance.now() - t0 - (wasRunning ? 0 : pausedMs) };
+      return { file, bytes: r.bytes, ramPages: r.ramPages, ramPresent: r.ramPresent, writeMs: r.ms, pausedMs: wasRunning ? performance.now() - t0 : 0 };
     } finally {
       this.savedWaiter = null;
       if (wasRunning && this.state === "paused") this.resume();
