@@ -19,6 +19,7 @@ import { MachineStateError, restoreFull, restorePv, saveMachine, type AnyMachine
 import { PvMachine, type PvOptions } from "../../machine/pv.js";
 import { jsonOf, need, readSnapshot, SECTION_KIND, SnapshotError, SnapshotWriter } from "./format.js";
 import { readRam, writeRam } from "./ram.js";
+import { counterScript, SNAP_MARKER } from "./snapshot-testkit.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -28,22 +29,12 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 const MiB = 1 << 20;
 const MEM = 64 * MiB;
-const MARKER = "snap-marker-42";
 /** An hour: what the restored machine's host clock is ahead by. */
 const HOUR_MS = 3_600_000;
 /** Longest a run may take before the test gives up on it. */
 const WATCHDOG_MS = 90_000;
-/** Sector the guest writes its marker to, on the raw disk (/init is told not to mount it). */
-const SECTOR = 2048;
-
-/** The guest's command: write the marker, then count, printing uptime and the marker read back from the disk itself. */
-function counter(dev: string): string {
-  const read = `dd if=${dev} bs=512 skip=${SECTOR} count=1 iflag=direct 2>/dev/null | head -c ${MARKER.length}`;
-  return [
-    `echo ${MARKER} | dd of=${dev} bs=512 seek=${SECTOR} conv=sync oflag=direct 2>/dev/null`,
-    `i=0; while :; do i=$((i+1)); m=$(${read}); echo "n=$i up=$(cut -d' ' -f1 /proc/uptime) m=$m"; usleep 100000; done`,
-  ].join("; ");
-}
+const MARKER = SNAP_MARKER;
+const counter = (dev: string): string => counterScript(dev, 100_000);
 
 const bootargs = (console: string, dev: string) =>
   `console=${console} quiet paravm.nodisk paravm.noagent paravm.exec=${Buffer.from(counter(dev)).toString("base64")}`;

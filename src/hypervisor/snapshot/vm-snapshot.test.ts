@@ -19,6 +19,7 @@ import type { MachineSpec } from "../machine-spec.js";
 import type { Vm } from "../vm.js";
 import { VmSnapshotError } from "../vm.js";
 import { SnapshotError } from "./format.js";
+import { counterScript, countLines, SNAP_MARKER, type CountLine } from "./snapshot-testkit.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -27,19 +28,10 @@ const work = mkdtempSync(join(tmpdir(), "paravm-vmsnap-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 const MiB = 1 << 20;
-const MARKER = "vm-snap-marker-7";
-const SECTOR = 2048;
 const DISK_BYTES = 4 * MiB;
 const WAIT_MS = 240_000;
-
-/** Write the marker to the raw disk, then count, reading the marker back from the device each time. */
-function counter(dev: string): string {
-  const read = `dd if=${dev} bs=512 skip=${SECTOR} count=1 iflag=direct 2>/dev/null | head -c ${MARKER.length}`;
-  return [
-    `echo ${MARKER} | dd of=${dev} bs=512 seek=${SECTOR} conv=sync oflag=direct 2>/dev/null`,
-    `i=0; while :; do i=$((i+1)); m=$(${read}); echo "n=$i up=$(cut -d' ' -f1 /proc/uptime) m=$m"; usleep 200000; done`,
-  ].join("; ");
-}
+const MARKER = SNAP_MARKER;
+const counter = (dev: string): string => counterScript(dev, 200_000);
 
 function spec(profile: "pv" | "full", disk: string): MachineSpec {
   const exec = Buffer.from(counter(profile === "pv" ? "/dev/vda" : "/dev/sda")).toString("base64");
@@ -56,11 +48,7 @@ function spec(profile: "pv" | "full", disk: string): MachineSpec {
   };
 }
 
-interface Count {
-  n: number;
-  up: number;
-  m: string;
-}
+type Count = CountLine;
 
 /** The VM's console, parsed into counter lines as they come. */
 class Console {
@@ -69,7 +57,7 @@ class Console {
     vm.on("output", (b: Uint8Array) => (this.text += Buffer.from(b).toString("latin1")));
   }
   counts(): Count[] {
-    return [...this.text.matchAll(/n=(\d+) up=([\d.]+) m=(\S*)\r?\n/g)].map((x) => ({ n: Number(x[1]), up: Number(x[2]), m: x[3]! }));
+    return countLines(this.text);
   }
   async until(what: string, ok: (c: Count[]) => boolean): Promise<Count[]> {
     const t0 = Date.now();
