@@ -100,6 +100,15 @@ export class AgentClient {
     });
   }
 
+  /**
+   * A VM restored from a snapshot: its agent said `hello` before the snapshot and sits in
+   * its read loop now, so it will not say it again.
+   */
+  restored(hello: string): void {
+    this.hello = hello;
+    for (const w of [...this.helloWaiters]) w();
+  }
+
   /** Resolves once the agent said hello (at once if it has), false after `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean> {
     if (this.hello !== null) return Promise.resolve(true);

@@ -143,7 +143,7 @@ export class Hypervisor extends EventEmitter {
     // Listeners (console output) go on before the guest runs again, so nothing it prints is missed.
     opts.onCreate?.(vm);
     try {
-      await vm.start({ restoreFrom: file });
+      await vm.start({ restoreFrom: file, ...(snap.info.agentHello !== undefined ? { agentHello: snap.info.agentHello } : {}) });
     } catch (e) {
       await this.destroy(name).catch(() => undefined);
       throw e;

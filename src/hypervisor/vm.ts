@@ -199,7 +199,7 @@ export class Vm extends EventEmitter {
    * Start the VM: boot it, or with `restoreFrom` continue the VM saved in that snapshot file
    * (its spec must be this VM's: Hypervisor.restore builds the VM from the file).
    */
-  async start(opts: { restoreFrom?: string } = {}): Promise<void> {
+  async start(opts: { restoreFrom?: string; agentHello?: string } = {}): Promise<void> {
     if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
     // Admission first: a VM that does not fit changes nothing (AdmissionError).
     this.options.memory?.admit(this.name, this.chargeBytes());
@@ -223,6 +223,7 @@ export class Vm extends EventEmitter {
     this.agentClient?.close("the VM restarted");
     const agent = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
     this.agentClient = agent;
+    if (agent && opts.restoreFrom !== undefined && opts.agentHello !== undefined) agent.restored(opts.agentHello);
     void this.finished.then(() => agent?.close("the VM stopped"));
     this.memReport = null;
     this.live = new Array<Extract<VcpuMessage, { t: "live" }> | null>(cpus).fill(null);
@@ -642,7 +643,7 @@ export class Vm extends EventEmitter {
     const wasRunning = this.state === "running";
     if (wasRunning) await this.pause();
     try {
-      const info = vmInfo(this.name, this.spec, this.settings);
+      const info = vmInfo(this.name, this.spec, this.settings, this.agentClient?.hello ?? null);
       const ended = this.wait().then(() => ({ t: "saved", ok: false, message: `VM ${this.name} stopped while its snapshot was written` }) as const);
       const saved = new Promise<Extract<VcpuMessage, { t: "saved" }>>((resolve) => (this.savedWaiter = resolve));
       this.toOwner({ t: "save", file, info });

@@ -49,6 +49,8 @@ export interface VmSnapshotInfo {
   readonly net?: { readonly mac: string; readonly rate?: string };
   readonly weight: number;
   readonly cap: number;
+  /** The guest agent's hello, when it had said it: the restored agent is already up and will not say it again. */
+  readonly agentHello?: string;
 }
 
 /** Why `spec` cannot be snapshotted, or null. */
@@ -61,7 +63,7 @@ const macText = (mac: Uint8Array): string => [...mac].map((b) => b.toString(16).
 const macBytes = (s: string): Uint8Array => Uint8Array.from(s.split(":").map((h) => parseInt(h, 16)));
 
 /** The `vm` section for a VM of `spec` named `name` with these scheduler settings. */
-export function vmInfo(name: string, spec: MachineSpec, settings: { weight: number; cap: number }): VmSnapshotInfo {
+export function vmInfo(name: string, spec: MachineSpec, settings: { weight: number; cap: number }, agentHello: string | null = null): VmSnapshotInfo {
   let disk: SnapshotDisk | undefined;
   if (spec.disk) {
     const st = statSync(spec.disk.path);
@@ -83,6 +85,7 @@ export function vmInfo(name: string, spec: MachineSpec, settings: { weight: numb
     ...(spec.net ? { net: { mac: macText(spec.net.mac), ...(spec.net.rate !== undefined ? { rate: spec.net.rate } : {}) } } : {}),
     weight: settings.weight,
     cap: settings.cap,
+    ...(agentHello !== null ? { agentHello } : {}),
   };
 }
 
@@ -194,6 +197,7 @@ function checkInfo(file: string, v: unknown): VmSnapshotInfo {
   int("weight", 1, 65_535);
   int("cap", 0, 100 * 8);
   if (typeof o["bootargs"] !== "string") bad("no bootargs");
+  if (o["agentHello"] !== undefined && (typeof o["agentHello"] !== "string" || o["agentHello"].length > 256)) bad("agentHello is not a short string");
   const net = o["net"] as Record<string, unknown> | undefined;
   if (net !== undefined && (typeof net !== "object" || net === null || typeof net["mac"] !== "string" || !MAC.test(net["mac"]))) bad("net.mac is not a MAC address");
   const disk = o["disk"] as Record<string, unknown> | undefined;

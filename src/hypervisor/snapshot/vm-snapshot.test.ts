@@ -43,7 +43,8 @@ function spec(profile: "pv" | "full", disk: string): MachineSpec {
     kernel: readFileSync(join(guestDir!, "Image")),
     initrd: readFileSync(join(guestDir!, "initramfs.cpio.gz")),
     ...(profile === "full" ? { firmware: readFileSync(FULL_DEFAULTS.FIRMWARE) } : {}),
-    bootargs: `${base} quiet paravm.nodisk paravm.noagent paravm.exec=${exec}`,
+    // pv keeps its agent: the restored VM's agent must answer without a second hello.
+    bootargs: `${base} quiet paravm.nodisk${profile === "full" ? " paravm.noagent" : ""} paravm.exec=${exec}`,
     disk: { path: disk, readonly: false, snapshot: false, cache: "writeback" },
   };
 }
@@ -104,6 +105,10 @@ for (const profile of ["pv", "full"] as const) {
       for (let i = 1; i < after.length; i++) assert.equal(after[i]!.n, after[i - 1]!.n + 1, "one count after another");
       assert.ok(after[0]!.up >= last.up && after[0]!.up < last.up + 5, `uptime goes on: ${last.up} s at the snapshot, ${after[0]!.up} s after restore`);
       assert.ok(after.every((c) => c.m === MARKER), "the marker written before the snapshot reads back from the disk");
+      if (profile === "pv") {
+        assert.equal(await restored.agentReady(1000), true, "the agent was up at the snapshot: it is up after restore (regression: it waited for a second hello)");
+        assert.deepEqual(await restored.agentExec("echo restored-agent", { timeoutMs: 60_000 }), { status: 0, output: "restored-agent\n" });
+      }
       await restored.stop();
     });
 
