@@ -6,7 +6,9 @@
  * Every VM state change is re-emitted here as an "event" (VmEvent), so one subscription
  * sees the whole fleet.
  */
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { macFromName } from "../devices/virtio/net/mac.js";
 import { Networks } from "../net/switch.js";
 import { SwitchBackend } from "../net/switch-backend.js";
 import type { MachineSpec } from "./machine-spec.js";
@@ -41,6 +43,25 @@ export interface CreateVm {
   /** See VmOptions.injectFault (tests). */
   readonly injectFault?: { readonly hart: number; readonly ms: number };
 }
+
+export interface RestoreOptions {
+  /** The restored VM's name (default: the saved one). */
+  readonly name?: string;
+  readonly network?: string;
+  readonly waitsForInput?: boolean;
+  /** Called with the VM before its guest runs again (attach console listeners here). */
+  readonly onCreate?: (vm: Vm) => void;
+  /**
+   * Restore as a clone: a MAC of its own (from its name) and, through the guest agent, its
+   * name as host name, that MAC on eth0, `ip` (CIDR) as its address, fresh entropy. A
+   * writable disk cannot be shared by clones and is refused.
+   */
+  readonly clone?: { readonly ip?: string };
+}
+
+/** Random bytes each clone's guest mixes into its pool. */
+const CLONE_SEED_BYTES = 64;
+const CLONE_TELL_MS = 60_000;
 
 export class Hypervisor extends EventEmitter {
   readonly scheduler: CreditScheduler;
@@ -127,14 +148,18 @@ export class Hypervisor extends EventEmitter {
    * memory budget); a state the new machine refuses removes the VM again, so a refused
    * restore leaves nothing behind. Throws SnapshotError or VmBuildError with the reason.
    */
-  async restore(file: string, opts: { name?: string; network?: string; waitsForInput?: boolean; onCreate?: (vm: Vm) => void } = {}): Promise<Vm> {
+  async restore(file: string, opts: RestoreOptions = {}): Promise<Vm> {
     const snap = readVmSnapshot(file);
     const disk = diskProblem(snap.info);
     if (disk !== null) throw new SnapshotError(file, `cannot be restored: ${disk}`);
     const name = opts.name ?? snap.info.name;
+    if (opts.clone && snap.spec.disk && !snap.spec.disk.readonly && !snap.spec.disk.snapshot) {
+      throw new SnapshotError(file, `cannot be cloned: its disk ${snap.spec.disk.path} is writable, and clones would write the same file`);
+    }
+    const spec = opts.clone && snap.spec.net ? { ...snap.spec, net: { ...snap.spec.net, mac: macFromName(`clone:${name}`) } } : snap.spec;
     const vm = this.create({
       name,
-      spec: snap.spec,
+      spec,
       weight: snap.info.weight,
       cap: snap.info.cap,
       ...(opts.network !== undefined ? { network: opts.network } : {}),
@@ -148,7 +173,36 @@ export class Hypervisor extends EventEmitter {
       await this.destroy(name).catch(() => undefined);
       throw e;
     }
+    if (opts.clone) {
+      try {
+        await this.tellClone(vm, snap.info.agentHello !== undefined, spec.net?.mac ?? null, opts.clone.ip);
+      } catch (e) {
+        await this.destroy(name).catch(() => undefined);
+        throw e;
+      }
+    }
     return vm;
+  }
+
+  /**
+   * A clone is a copy of another guest: tell it through its agent so it stops being that
+   * guest — its host name, its NIC's MAC (the device already has the new one; the driver
+   * kept the old), its address, and fresh entropy mixed into its random pool (two clones
+   * must not draw the same "random" numbers). A guest without an agent is left as it is.
+   */
+  private async tellClone(vm: Vm, hasAgent: boolean, mac: Uint8Array | null, ip: string | undefined): Promise<void> {
+    if (!hasAgent || vm.spec.profile !== "pv") return;
+    const macText = mac ? [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":") : null;
+    const seed = randomBytes(CLONE_SEED_BYTES).toString("hex");
+    const cmd = [
+      `hostname ${vm.name} && echo ${vm.name} >/etc/hostname`,
+      // Mixed in, not credited: enough to make the clones' streams differ.
+      `echo ${seed} >/dev/urandom`,
+      ...(macText ? [`ip link set dev eth0 address ${macText}`] : []),
+      ...(ip !== undefined ? [`ip addr flush dev eth0 && ip addr add ${ip} dev eth0`] : []),
+    ].join(" && ");
+    const r = await vm.agentExec(cmd, { timeoutMs: CLONE_TELL_MS });
+    if (r.status !== 0) throw new Error(`VM ${vm.name}: the clone did not take its new identity (exit ${r.status}): ${r.output.trim()}`);
   }
 
   /**

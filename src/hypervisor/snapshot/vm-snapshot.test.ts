@@ -132,3 +132,50 @@ for (const profile of ["pv", "full"] as const) {
     });
   });
 }
+
+describe("clones: two VMs from one snapshot", { skip }, () => {
+  const file = join(work, "clone.snap");
+  const hvs: Hypervisor[] = [];
+  after(async () => {
+    for (const hv of hvs) await hv.close();
+  });
+
+  test("both run on, each with its own name, MAC and address, and they reach each other", async () => {
+    const exec = Buffer.from("i=0; while :; do i=$((i+1)); echo n=$i up=0 m=-; usleep 300000; done").toString("base64");
+    const spec: MachineSpec = {
+      profile: "pv",
+      cpus: 1,
+      memBytes: 64 * MiB,
+      kernel: readFileSync(join(guestDir!, "Image")),
+      initrd: readFileSync(join(guestDir!, "initramfs.cpio.gz")),
+      bootargs: `${PV_DEFAULTS.BOOTARGS} quiet ip=10.0.2.2::10.0.2.1:255.255.255.0::eth0:off paravm.exec=${exec}`,
+      net: { mac: Uint8Array.from([2, 0, 0, 0, 0, 1]) },
+    };
+    const a = new Hypervisor({ pcpus: 1 });
+    hvs.push(a);
+    const src = a.create({ name: "origin", spec, network: "n" });
+    const con = new Console(src);
+    await src.start();
+    await con.until("two counts", (c) => c.length >= 2);
+    assert.equal(await src.agentReady(60_000), true);
+    await src.snapshot(file);
+    await src.stop();
+
+    const b = new Hypervisor({ pcpus: 2 });
+    hvs.push(b);
+    const clones: Vm[] = [];
+    const consoles: Console[] = [];
+    for (const [name, ip] of [["clone-1", "10.0.2.11/24"], ["clone-2", "10.0.2.12/24"]] as const) {
+      clones.push(await b.restore(file, { name, network: "n", clone: { ip }, onCreate: (v) => void consoles.push(new Console(v)) }));
+    }
+    for (const c of consoles) await c.until("counts after restore", (x) => x.length >= 2);
+    const ids = await Promise.all(clones.map(async (v) => (await v.agentExec("hostname; cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'")).output.trim().split("\n")));
+    assert.equal(ids[0]![0], "clone-1");
+    assert.equal(ids[1]![0], "clone-2");
+    assert.notEqual(ids[0]![1], ids[1]![1], "each clone has a MAC of its own");
+    assert.notEqual(ids[0]![1], "02:00:00:00:00:01", "not the original's MAC");
+    assert.deepEqual([ids[0]![2], ids[1]![2]], ["10.0.2.11/24", "10.0.2.12/24"]);
+    const ping = await clones[0]!.agentExec("ping -c 2 -W 5 10.0.2.12 >/dev/null && echo reached", { timeoutMs: 60_000 });
+    assert.equal(ping.output.trim(), "reached", "clone-1 reaches clone-2 on the switch");
+  });
+});
