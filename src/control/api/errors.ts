@@ -4,7 +4,8 @@
  */
 import { ContainerError } from "../../hypervisor/container-limits.js";
 import { AdmissionError } from "../../hypervisor/memory-pool.js";
-import { VmBuildError } from "../../hypervisor/vm.js";
+import { SnapshotError } from "../../hypervisor/snapshot/format.js";
+import { VmBuildError, VmSnapshotError } from "../../hypervisor/vm.js";
 
 export const ERROR_STATUS = {
   "bad-request": 400,
@@ -69,6 +70,9 @@ export function asVmmError(e: unknown): VmmError {
   if (e instanceof AdmissionError) return new VmmError("no-capacity", e.message);
   if (e instanceof VmBuildError) return new VmmError(e.usage ? "invalid" : "internal", e.message);
   if (e instanceof RangeError) return new VmmError("invalid", e.message);
+  // A snapshot file that cannot be restored (bad, foreign, truncated, its disk changed); a VM that cannot be snapshotted now.
+  if (e instanceof SnapshotError) return new VmmError("invalid", e.message);
+  if (e instanceof VmSnapshotError) return new VmmError("conflict", e.message);
   if (e instanceof ContainerError) {
     // The library's bad input (a limit out of range, a missing command) or the guest's failure.
     if (e.usage) return new VmmError("invalid", e.message, undefined, e.status === NO_SUCH_COMMAND ? NO_SUCH_COMMAND : undefined);

@@ -44,7 +44,10 @@ export async function applyFleet(vmm: Vmm, doc: unknown, start: boolean): Promis
     const rec = vmm.records.get(fv.name);
     conflicts.push(...entryConflicts(entry, outside, `vms[${i}]`));
     if (!rec) out.created.push(fv.name);
-    else if (machineKey(rec.entry) !== machineKey(entry)) {
+    else if (rec.restoredFrom !== null && machineKey(rec.entry) !== machineKey(entry)) {
+      // Its machine is its snapshot's: replacing it from an entry would lose the guest (and could not be undone).
+      conflicts.push(`vms[${i}]: VM ${fv.name} was restored from ${rec.restoredFrom} and its machine would change: remove it first (vm rm)`);
+    } else if (machineKey(rec.entry) !== machineKey(entry)) {
       if (LIVE.has(rec.vm.state)) conflicts.push(`vms[${i}]: VM ${fv.name} is ${rec.vm.state} and its machine would change: stop it first`);
       else out.replaced.push(fv.name);
     } else if (settingsKey(rec.entry) !== settingsKey(entry)) out.updated.push(fv.name);

@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import type { AutoscaleLimits } from "../../hypervisor/autoscale-limits.js";
 import { VmmError } from "./errors.js";
-import { createBodySchema, errors, fleetBodySchema, nameParams, patchBodySchema } from "./schemas.js";
+import { createBodySchema, errors, fleetBodySchema, nameParams, patchBodySchema, restoreBodySchema, snapshotBodySchema } from "./schemas.js";
 import type { LifecycleKind, Vmm } from "./vmm.js";
 
 export const API_PREFIX = "/api/v1";
@@ -66,6 +66,27 @@ export function restRoutes(app: FastifyInstance, vmm: Vmm, version: string): voi
   app.patch<Named & { Body: { weight?: number; cap?: number; vcpus?: number; memTargetBytes?: number; autoscale?: AutoscaleLimits | null } }>(`${p}/vms/:name`, {
     schema: { summary: "change live settings: all applied, or none", params: nameParams, body: patchBodySchema, response: { 200: vmView, ...errors(400, 404, 409, 422, 507) } },
   }, async (req) => vmm.do({ kind: "set", name: req.params.name, ...req.body }));
+
+  app.post<Named & { Body: { file: string } }>(`${p}/vms/:name/snapshot`, {
+    schema: {
+      summary: "write a running or paused VM's snapshot to a file (the guest is paused for the write); docs/snapshots.md",
+      params: nameParams,
+      body: snapshotBodySchema,
+      response: { 200: { $ref: "SnapshotResult#" }, ...errors(400, 404, 409, 422) },
+    },
+  }, async (req) => vmm.do({ kind: "snapshot", name: req.params.name, file: req.body.file }));
+
+  app.post<{ Body: { file: string; name?: string; network?: string } }>(`${p}/vms/restore`, {
+    schema: {
+      summary: "continue the VM a snapshot file holds, as a new VM (running); it is not kept across daemon restarts",
+      body: restoreBodySchema,
+      response: { 201: vmView, ...errors(400, 409, 422, 507) },
+    },
+  }, async (req, reply) => {
+    const { file, name, network } = req.body;
+    const view = await vmm.do({ kind: "restore", file, ...(name !== undefined ? { name } : {}), ...(network !== undefined ? { network } : {}) });
+    return reply.code(201).send(view);
+  });
 
   app.get<Named & { Querystring: { bytes?: string } }>(`${p}/vms/:name/metrics`, {
     schema: { summary: "the VM's latest metrics sample", params: nameParams, response: { 200: { $ref: "VmMetrics#" }, ...errors(404) } },

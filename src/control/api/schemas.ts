@@ -82,6 +82,47 @@ export const fleetBodySchema = {
   },
 } as const;
 
+const snapshotFile = {
+  type: "string",
+  minLength: 1,
+  description: "an absolute path on the daemon's host (no NUL bytes); docs/snapshots.md",
+} as const;
+
+/** POST /vms/{name}/snapshot. */
+export const snapshotBodySchema = {
+  type: "object",
+  required: ["file"],
+  additionalProperties: false,
+  properties: { file: snapshotFile },
+} as const;
+
+/** POST /vms/restore. */
+export const restoreBodySchema = {
+  type: "object",
+  required: ["file"],
+  additionalProperties: false,
+  properties: {
+    file: snapshotFile,
+    name: { type: "string", description: "the new VM's name (default: the name saved in the file)" },
+    network: { type: "string", description: "the network the VM's NIC joins (default: restored); only for a VM with a NIC" },
+  },
+} as const;
+
+export const snapshotResultSchema = {
+  $id: "SnapshotResult",
+  type: "object",
+  required: ["name", "file", "bytes", "ramPages", "ramPresent", "writeMs", "pausedMs"],
+  properties: {
+    name: { type: "string" },
+    file: { type: "string" },
+    bytes: { type: "integer", description: "the file's size" },
+    ramPages: { type: "integer", description: "guest RAM pages (4 KiB)" },
+    ramPresent: { type: "integer", description: "pages written (the rest were zero)" },
+    writeMs: { type: "number", description: "the owner thread's time to save and write the file" },
+    pausedMs: { type: "number", description: "how long the guest did not run because of the snapshot" },
+  },
+} as const;
+
 export const errorSchema = {
   $id: "Error",
   type: "object",
@@ -112,6 +153,7 @@ export const vmViewSchema = {
     },
     autoscale: { type: ["object", "null"], additionalProperties: true },
     createdAt: { type: "integer", description: "ms since the epoch" },
+    restoredFrom: { type: "string", description: "the snapshot file the VM was restored from; such a VM is not kept across daemon restarts" },
   },
 } as const;
 
@@ -150,7 +192,7 @@ export const eventSchema = {
   properties: {
     seq: { type: "integer" },
     at: { type: "integer" },
-    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "container"] },
+    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "snapshot", "container"] },
     vm: { type: "string" },
   },
 } as const;
@@ -158,7 +200,7 @@ export const eventSchema = {
 export const nameParams = { type: "object", required: ["name"], properties: { name: { type: "string" } } } as const;
 export const digits = { type: "string", pattern: "^[0-9]{1,15}$" } as const;
 
-export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema] as const;
+export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema, snapshotResultSchema] as const;
 
 /** Error answers a route may give, for the OpenAPI document. */
 export function errors(...codes: number[]): Record<number, { $ref: string }> {

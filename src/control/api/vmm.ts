@@ -24,10 +24,11 @@ import { checkEntry, entryConflicts, type VmEntry } from "./entry.js";
 import { asVmmError, problemsMessage, VmmError } from "./errors.js";
 import { EventLog } from "./events.js";
 import { applyFleet, type FleetApplied } from "./fleet-apply.js";
+import { restoreVm, snapshotVm, type SnapshotAnswer } from "./snapshots.js";
 import { Telemetry, type ApiVmMetrics } from "./telemetry.js";
 import { StateStore, type StoredVm } from "./state.js";
 
-export type { ApiVmMetrics, FleetApplied, VmEntry };
+export type { ApiVmMetrics, FleetApplied, SnapshotAnswer, VmEntry };
 
 export type LifecycleKind = "start" | "stop" | "pause" | "resume" | "reboot" | "destroy";
 
@@ -47,6 +48,10 @@ export type VmmAction =
   | { readonly kind: "set-autoscale"; readonly name: string; readonly limits: AutoscaleLimits | null }
   | { readonly kind: "console-input"; readonly name: string; readonly data: string | Uint8Array }
   | { readonly kind: "fleet-apply"; readonly fleet: unknown; readonly start?: boolean }
+  /** Write a running or paused VM's snapshot to `file` (an absolute path; snapshots.ts). */
+  | { readonly kind: "snapshot"; readonly name: string; readonly file: unknown }
+  /** Continue the VM saved in `file` as a new VM (named as saved unless `name`); its NIC joins `network`. */
+  | { readonly kind: "restore"; readonly file: unknown; readonly name?: string; readonly network?: string }
   | ContainerAction;
 
 export interface VmView {
@@ -58,6 +63,8 @@ export interface VmView {
   readonly settings: { readonly weight: number; readonly cap: number; readonly vcpus: { readonly online: number; readonly max: number }; readonly memTargetBytes: number };
   readonly autoscale: AutoscaleLimits | null;
   readonly createdAt: number;
+  /** The snapshot file the VM was restored from: such a VM is not kept across daemon restarts (docs/snapshots.md). */
+  readonly restoredFrom?: string;
 }
 
 export interface VmmOptions {
@@ -83,6 +90,12 @@ export interface VmRecord {
   restored: boolean;
   /** How its last run ended (exits by reason for /metrics). */
   lastRun: VmOutcome | null;
+  /**
+   * The snapshot file it was restored from, or null. Its machine (kernel, command line,
+   * RAM) came from that file, not from its entry (which only describes it), so it is not
+   * written to vms.json nor given by GET /fleet: no entry could build it again.
+   */
+  readonly restoredFrom: string | null;
 }
 
 const LIVE = new Set(["running", "paused"]);
@@ -196,6 +209,10 @@ export class Vmm extends EventEmitter {
         return this.set({ kind: "set", name: a.name, autoscale: a.limits });
       case "fleet-apply":
         return applyFleet(this, a.fleet, a.start !== false);
+      case "snapshot":
+        return snapshotVm(this, a.name, a.file);
+      case "restore":
+        return restoreVm(this, a);
     }
   }
 
@@ -260,12 +277,17 @@ export class Vmm extends EventEmitter {
       void this.hv.destroy(fleet.name);
       throw e;
     }
-    const rec: VmRecord = { entry, vm, createdAt, console: new ConsoleRing(), restored: false, lastRun: null };
+    return this.adopt(vm, entry, createdAt, null);
+  }
+
+  /** Hold a VM the hypervisor has (not yet started): its record, its console kept and passed on. */
+  adopt(vm: Vm, entry: VmEntry, createdAt: number, restoredFrom: string | null): VmRecord {
+    const rec: VmRecord = { entry, vm, createdAt, console: new ConsoleRing(), restored: false, lastRun: null, restoredFrom };
     vm.on("output", (b: Uint8Array) => {
       rec.console.push(b);
-      this.emit("console", fleet.name, b);
+      this.emit("console", vm.name, b);
     });
-    this.records.set(fleet.name, rec);
+    this.records.set(vm.name, rec);
     return rec;
   }
 
@@ -416,6 +438,7 @@ export class Vmm extends EventEmitter {
       },
       autoscale: rec.entry.autoscale ?? null,
       createdAt: rec.createdAt,
+      ...(rec.restoredFrom !== null ? { restoredFrom: rec.restoredFrom } : {}),
     };
   }
 
@@ -428,15 +451,16 @@ export class Vmm extends EventEmitter {
     return this.record(name).console.tail(bytes);
   }
 
-  /** The fleet document that would recreate this daemon's VMs. */
+  /** The fleet document that would recreate this daemon's VMs (restored VMs left out: their machine is their snapshot's). */
   fleet(): { networks: Record<string, { subnet: string }>; vms: VmEntry[] } {
-    return { networks: Object.fromEntries(Object.entries(this.networks).map(([n, s]) => [n, { subnet: s }])), vms: this.entries() };
+    const vms = [...this.records.values()].filter((r) => r.restoredFrom === null).map((r) => r.entry);
+    return { networks: Object.fromEntries(Object.entries(this.networks).map(([n, s]) => [n, { subnet: s }])), vms };
   }
 
-  /** Write vms.json (every change calls it). */
+  /** Write vms.json (every change calls it); restored VMs are not kept (VmRecord.restoredFrom). */
   persist(): void {
     if (!this.store || this.closed) return;
-    const vms: StoredVm[] = [...this.records.values()].map((r) => ({ entry: r.entry, createdAt: r.createdAt }));
+    const vms: StoredVm[] = [...this.records.values()].filter((r) => r.restoredFrom === null).map((r) => ({ entry: r.entry, createdAt: r.createdAt }));
     this.store.save(this.networks, vms);
   }
 

@@ -200,3 +200,62 @@ export function jsonOf(file: string, sections: ReadonlyMap<string, Section>, nam
     throw new SnapshotError(file, `section ${name} is not JSON: ${(e as Error).message}`);
   }
 }
+
+/**
+ * One section of `file`, read and checked (its CRC) without reading the others: the
+ * header and the section heads before it are walked, their payloads skipped. For a quick
+ * look at a file's `vm` section before a restore reads (and checks) the whole file.
+ */
+export function readOneSection(file: string, want: string): Section {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new SnapshotError(file, `cannot open it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const read = (pos: number, len: number, what: string): Buffer => {
+      if (pos + len > size) throw new SnapshotError(file, `truncated: ${what} needs bytes ${pos}..${pos + len} of a ${size}-byte file`);
+      const b = Buffer.allocUnsafe(len);
+      let off = 0;
+      while (off < len) {
+        const n = readSync(fd, b, off, len - off, pos + off);
+        if (n === 0) throw new SnapshotError(file, `truncated while reading ${what}`);
+        off += n;
+      }
+      return b;
+    };
+    if (size < SNAPSHOT_FORMAT.HEADER_BYTES) throw new SnapshotError(file, `not a paravm snapshot (${size} bytes, shorter than the header)`);
+    const h = read(0, SNAPSHOT_FORMAT.HEADER_BYTES, "the header");
+    if (h.toString("latin1", 0, 8) !== SNAPSHOT_FORMAT.MAGIC) {
+      throw new SnapshotError(file, "not a paravm snapshot (no PARAVMSN magic: another kind of file, or one whose writing did not finish)");
+    }
+    const version = h.readUInt32LE(8);
+    if (version !== SNAPSHOT_FORMAT.VERSION) throw new SnapshotError(file, `format version ${version}; this paravm reads version ${SNAPSHOT_FORMAT.VERSION} only`);
+    const count = Math.min(h.readUInt32LE(12), SNAPSHOT_FORMAT.MAX_SECTIONS);
+    let pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const what = `section ${i + 1} of ${count}`;
+      const nameLen = read(pos, 1, what).readUInt8(0);
+      if (nameLen === 0 || nameLen > SNAPSHOT_FORMAT.MAX_NAME) throw new SnapshotError(file, `${what}: a name of ${nameLen} bytes`);
+      const head = read(pos + 1, nameLen + 13, what);
+      const name = head.toString("latin1", 0, nameLen);
+      const kind = head.readUInt8(nameLen);
+      const len = head.readBigUInt64LE(nameLen + 1);
+      pos += 1 + nameLen + 13;
+      if (len > BigInt(size - pos)) throw new SnapshotError(file, `truncated: section ${name} declares ${len} bytes, ${size - pos} remain`);
+      if (name === want) {
+        if (KIND_NAMES[kind] === undefined) throw new SnapshotError(file, `section ${name}: unknown kind ${kind}`);
+        const payload = read(pos, Number(len), `section ${name}`);
+        const crc = head.readUInt32LE(nameLen + 9);
+        if (crc32(payload) >>> 0 !== crc) throw new SnapshotError(file, `section ${name} is corrupt (CRC-32 ${(crc32(payload) >>> 0).toString(16)}, recorded ${crc.toString(16)})`);
+        return { name, kind: kind as SectionKind, payload };
+      }
+      pos += Number(len);
+    }
+    throw new SnapshotError(file, `has no section ${want}`);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -20,7 +20,7 @@
 import { statSync } from "node:fs";
 import type { MachineState } from "../../machine/machine-state.js";
 import type { DiskSpecData, MachineSpec } from "../machine-spec.js";
-import { jsonOf, need, readSnapshot, SECTION_KIND, SnapshotError, SnapshotWriter, type Section } from "./format.js";
+import { jsonOf, need, readOneSection, readSnapshot, SECTION_KIND, SnapshotError, SnapshotWriter, type Section } from "./format.js";
 import { writeRam } from "./ram.js";
 
 export const VM_SNAPSHOT = { VERSION: 1 } as const;
@@ -156,6 +156,17 @@ export function readVmSnapshot(file: string): VmSnapshot {
   const overlay = bytes("overlay") ?? null;
   if (overlay !== null && !info.disk?.spec.snapshot) throw new SnapshotError(file, "holds a disk overlay but its VM has no copy-on-write disk");
   return { file, info, spec, machine: jsonOf(file, sections, "machine") as MachineState, ram: need(file, sections, "ram", SECTION_KIND.RAM), overlay };
+}
+
+/**
+ * Only the `vm` section of `file`, checked: what a restore will create (name, machine, disk,
+ * NIC), learnt without reading the RAM. The whole file is still checked by readVmSnapshot
+ * before anything is restored.
+ */
+export function readVmSnapshotInfo(file: string): VmSnapshotInfo {
+  const s = readOneSection(file, "vm");
+  if (s.kind !== SECTION_KIND.JSON) throw new SnapshotError(file, "section vm is not json");
+  return checkInfo(file, jsonOf(file, new Map([["vm", s]]), "vm"));
 }
 
 /** Why the disk the snapshot names cannot be used now (gone, resized, written since), or null. */
