@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { UsageError } from "../args.js";
 import { apiErrorOf, endpointFrom, parseEndpoint } from "./api-client.js";
-import { readFleetFile } from "./commands.js";
+import { readFleetFile, snapshotPath } from "./commands.js";
 import { parseAutoscaleArg, patchFromFlags, vmEntryFromFlags } from "./vm-args.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -103,6 +103,15 @@ describe("error answers", () => {
   test("something else on the port still reads as one line with the status", () => {
     const e = apiErrorOf(answer(502, "<html>\n<body>Bad gateway</body>\n</html>"), "GET", "/api/v1/vms");
     assert.equal(e.message, "GET /api/v1/vms: HTTP 502: <html> <body>Bad gateway</body> </html>");
+  });
+});
+
+describe("vm snapshot / vm restore FILE", () => {
+  test("a relative FILE is made absolute against here (the daemon's working directory is another); empty is a usage error", () => {
+    assert.equal(snapshotPath("web.snap", "/home/u/vms"), "/home/u/vms/web.snap");
+    assert.equal(snapshotPath("../s/web.snap", "/home/u/vms"), "/home/u/s/web.snap");
+    assert.equal(snapshotPath("/srv/web.snap", "/home/u/vms"), "/srv/web.snap");
+    assert.throws(() => snapshotPath("", "/home/u"), UsageError);
   });
 });
 

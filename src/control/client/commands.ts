@@ -12,7 +12,7 @@ import { vmPath } from "./api-client.js";
 import { CLIENT_EXIT, print, printJson, withClient as withClientAt, type SetStatus } from "./cli-common.js";
 import { registerContainerCommands } from "./container-commands.js";
 import { attachConsole, followLogs } from "./console.js";
-import { fleetLines, vmLine, vmTable, type FleetApplied, type VmView } from "./format.js";
+import { fleetLines, snapshotLine, vmLine, vmTable, type FleetApplied, type SnapshotResult, type VmView } from "./format.js";
 import { runTop } from "./top.js";
 import { parseWholeNumber, patchFromFlags, vmEntryFromFlags, type CreateFlags, type SetFlags } from "./vm-args.js";
 
@@ -45,7 +45,7 @@ function common(cmd: Command, json = true): Command {
 export function registerClientCommands(program: Command, setStatus: SetStatus): void {
   const vm = program
     .command("vm")
-    .description("manage the VMs of a running daemon (`paravm serve`): ls, create, start, stop, pause, resume, reboot, rm, set, console, logs, top")
+    .description("manage the VMs of a running daemon (`paravm serve`): ls, create, start, stop, pause, resume, reboot, rm, set, snapshot, restore, console, logs, top")
     .addHelpText("after", EXIT_HELP);
 
   common(vm.command("ls").description("list the VMs: state, vCPUs, memory, weight, cap, autoscale")).action((opts: Common) =>
@@ -129,6 +129,38 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
     }),
   );
 
+  common(
+    vm
+      .command("snapshot")
+      .description("write a running or paused VM's snapshot to FILE; a running guest is paused for the write, then goes on (docs/snapshots.md)")
+      .argument("<name>", "the VM (1 vCPU)")
+      .argument("<file>", "the snapshot file, relative to here; an existing file is replaced only if it is a paravm snapshot"),
+  ).action((name: string, file: string, opts: Common) =>
+    withClient(setStatus, opts, async (c) => {
+      const r = await c.json<SnapshotResult>("POST", vmPath(name, "/snapshot"), { body: { file: snapshotPath(file) } });
+      if (opts.json) printJson(r);
+      else print(snapshotLine(r));
+      return EXIT.OK;
+    }),
+  );
+
+  common(
+    vm
+      .command("restore")
+      .description("continue the VM saved in FILE as a new VM of the daemon, running; it lives until the daemon stops (it is not kept across restarts)")
+      .argument("<file>", "a snapshot file (from `vm snapshot` or `paravm run --snapshot-to`), relative to here")
+      .option("--name <new>", "the new VM's name (default: the name saved in the file)")
+      .option("--net <network>", "the daemon's network its NIC joins (default: restored)"),
+  ).action((file: string, opts: Common & { name?: string; net?: string }) =>
+    withClient(setStatus, opts, async (c) => {
+      const body = { file: snapshotPath(file), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.net !== undefined ? { network: opts.net } : {}) };
+      const v = await c.json<VmView>("POST", "/vms/restore", { body });
+      if (opts.json) printJson(v);
+      else print(vmLine(v));
+      return EXIT.OK;
+    }),
+  );
+
   common(vm.command("console").description("attach this terminal to a VM's console (Ctrl-A X detaches; the VM keeps running)").argument("<name>", "the VM"), false).action(
     (name: string, opts: Common) => withClient(setStatus, opts, (c) => attachConsole(c, name)),
   );
@@ -178,6 +210,12 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
   );
 
   registerContainerCommands(program, setStatus);
+}
+
+/** A snapshot FILE made absolute against here: the daemon shares this machine, not this working directory. */
+export function snapshotPath(file: string, cwd: string = process.cwd()): string {
+  if (file === "") throw new UsageError("FILE is empty: give the snapshot file's path");
+  return isAbsolute(file) ? file : resolve(cwd, file);
 }
 
 /**

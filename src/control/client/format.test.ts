@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { renderTable } from "../top-table.js";
-import { eventLine, fleetLines, textTable, topMetrics, vmLine, vmTable, type ApiVmMetrics, type VmView } from "./format.js";
+import { eventLine, fleetLines, snapshotLine, textTable, topMetrics, vmLine, vmTable, type ApiVmMetrics, type VmView } from "./format.js";
 
 const MiB = 1024 * 1024;
 
@@ -87,4 +87,13 @@ test("events as lines: state changes and autoscaler decisions with their reasons
     eventLine({ seq: 4, at, type: "container", vm: "containers", container: "hog", kind: "oom", message: "container hog was killed by the kernel's OOM killer: memory.max 8 MiB" }),
     "12:34:56 containers: container hog was killed by the kernel's OOM killer: memory.max 8 MiB",
   );
+});
+
+test("vm snapshot: the file, its size, the RAM pages written and the guest's pause in one line", () => {
+  const line = snapshotLine({ name: "web", file: "/srv/web.snap", bytes: 12.34 * MiB, ramPages: 16384, ramPresent: 3071, writeMs: 140.4, pausedMs: 152.6 });
+  assert.equal(line, "web: snapshot written to /srv/web.snap (12.3 MiB, 3071 of 16384 RAM pages, written in 140 ms, guest paused 153 ms)");
+});
+
+test("vm restore: a restored VM's line names its file", () => {
+  assert.equal(vmLine(view({ name: "r", restoredFrom: "/srv/web.snap" })), "r: running, vcpus 1/2, weight 256, no cap, autoscale off, restored from /srv/web.snap");
 });
