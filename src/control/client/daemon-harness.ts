@@ -120,12 +120,14 @@ export class Daemon {
 
   /**
    * `paravm ARGS` against this daemon (PARAVM_HOST and PARAVM_TOKEN set; `env` overrides
-   * them). `stopWhen`: SIGTERM once stdout matches (for commands that follow a stream).
+   * them). `stopWhen`: SIGTERM once stdout matches (for commands that follow a stream);
+   * `cwd`: where it runs (relative paths on its command line).
    */
-  cli(args: readonly string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; stopWhen?: RegExp } = {}): Promise<CliResult> {
+  cli(args: readonly string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; stopWhen?: RegExp; cwd?: string } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [PARAVM_BIN, ...args], {
         env: { ...process.env, PARAVM_HOST: this.url, PARAVM_TOKEN: this.token, ...opts.env },
+        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
         stdio: ["pipe", "pipe", "pipe"],
       });
       let stdout = "";

@@ -169,6 +169,10 @@ export function eventLine(e: Record<string, unknown>): string {
     case "container":
       // Its message names the container and says what happened.
       return `${time} ${vm}: ${String(e.message)}`;
+    case "snapshot":
+      return `${time} ${vm}: snapshot written to ${String(e.file)}`;
+    case "created":
+      return `${time} ${vm}: created${typeof e.restoredFrom === "string" ? ` (restored from ${e.restoredFrom})` : ""}`;
     default:
       return `${time} ${vm}: ${String(e.type)}`;
   }
