@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import { UsageError } from "../args.js";
 import { apiErrorOf, endpointFrom, parseEndpoint } from "./api-client.js";
-import { readFleetFile, snapshotPath } from "./commands.js";
+import { readFleetFile, restoreBody, snapshotPath } from "./commands.js";
 import { parseAutoscaleArg, patchFromFlags, vmEntryFromFlags } from "./vm-args.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -112,6 +112,11 @@ describe("vm snapshot / vm restore FILE", () => {
     assert.equal(snapshotPath("../s/web.snap", "/home/u/vms"), "/home/u/s/web.snap");
     assert.equal(snapshotPath("/srv/web.snap", "/home/u/vms"), "/srv/web.snap");
     assert.throws(() => snapshotPath("", "/home/u"), UsageError);
+  });
+
+  test("vm restore's body: the file absolute, --name as name, --net as network, nothing else", () => {
+    assert.deepEqual(restoreBody("s/web.snap", {}, "/home/u"), { file: "/home/u/s/web.snap" });
+    assert.deepEqual(restoreBody("/srv/web.snap", { name: "web2", net: "lan" }, "/home/u"), { file: "/srv/web.snap", name: "web2", network: "lan" });
   });
 });
 

@@ -153,8 +153,7 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
       .option("--net <network>", "the daemon's network its NIC joins (default: restored)"),
   ).action((file: string, opts: Common & { name?: string; net?: string }) =>
     withClient(setStatus, opts, async (c) => {
-      const body = { file: snapshotPath(file), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.net !== undefined ? { network: opts.net } : {}) };
-      const v = await c.json<VmView>("POST", "/vms/restore", { body });
+      const v = await c.json<VmView>("POST", "/vms/restore", { body: restoreBody(file, opts) });
       if (opts.json) printJson(v);
       else print(vmLine(v));
       return EXIT.OK;
@@ -216,6 +215,11 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
 export function snapshotPath(file: string, cwd: string = process.cwd()): string {
   if (file === "") throw new UsageError("FILE is empty: give the snapshot file's path");
   return isAbsolute(file) ? file : resolve(cwd, file);
+}
+
+/** POST /vms/restore's body for `vm restore FILE [--name NEW] [--net NETWORK]`. */
+export function restoreBody(file: string, f: { name?: string; net?: string }, cwd: string = process.cwd()): Record<string, string> {
+  return { file: snapshotPath(file, cwd), ...(f.name !== undefined ? { name: f.name } : {}), ...(f.net !== undefined ? { network: f.net } : {}) };
 }
 
 /**
