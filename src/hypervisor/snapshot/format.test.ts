@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { jsonOf, need, readSnapshot, SECTION_KIND, SNAPSHOT_FORMAT, SnapshotError, SnapshotWriter } from "./format.js";
+import { jsonOf, need, readOneSection, readSnapshot, SECTION_KIND, SNAPSHOT_FORMAT, SnapshotError, SnapshotWriter } from "./format.js";
 import { pageMap, RAM_PAGE, readRam, writeRam } from "./ram.js";
 
 const dir = mkdtempSync(join(tmpdir(), "paravm-snapfmt-"));
@@ -126,5 +126,35 @@ describe("snapshot file format", () => {
     const s = readSnapshot(file);
     assert.throws(() => need(file, s, "plic", SECTION_KIND.JSON), /has no section plic/);
     assert.throws(() => need(file, s, "ram", SECTION_KIND.JSON), /section ram is ram, expected json/);
+  });
+});
+
+describe("one section without the others (readOneSection)", () => {
+  it("reads and checks the section asked for, skipping the payloads of the others", () => {
+    const file = fresh();
+    const { state } = writeSample(file);
+    // The last section is corrupt: the whole file is refused, the first section still reads.
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(file, bytes);
+    assert.throws(() => readSnapshot(file), /section blob is corrupt/);
+    const vm = readOneSection(file, "vm");
+    assert.equal(vm.kind, SECTION_KIND.JSON);
+    assert.deepEqual(JSON.parse(Buffer.from(vm.payload).toString("utf8")), state);
+  });
+
+  it("refuses a corrupt section, a missing one, and a file that is not a snapshot", () => {
+    const file = fresh();
+    writeSample(file);
+    const bytes = readFileSync(file);
+    bytes[SNAPSHOT_FORMAT.HEADER_BYTES + 1 + 2 + 13 + 2]! ^= 0x01; // inside the vm section's JSON
+    writeFileSync(file, bytes);
+    assert.throws(() => readOneSection(file, "vm"), (e: unknown) => e instanceof SnapshotError && /section vm is corrupt \(CRC-32/.test(e.message));
+    const good = fresh();
+    writeSample(good);
+    assert.throws(() => readOneSection(good, "kernel"), /has no section kernel/);
+    const junk = fresh();
+    writeFileSync(junk, "PARAVMSX and more");
+    assert.throws(() => readOneSection(junk, "vm"), /not a paravm snapshot/);
   });
 });

@@ -123,8 +123,23 @@ function checkName(name: string): void {
   }
 }
 
-/** Every section of `file`, each checked (magic, version, lengths, CRC, names) before any is returned. */
-export function readSnapshot(file: string): Map<string, Section> {
+/** Reads `len` bytes at `pos` of the open snapshot, or throws a SnapshotError naming `what` was cut short. */
+type Reader = (pos: number, len: number, what: string) => Buffer;
+
+/** A section's head as read at its position, and where its payload starts. */
+interface SectionHead {
+  readonly name: string;
+  readonly kind: number;
+  readonly length: number;
+  readonly crc: number;
+  readonly payloadAt: number;
+}
+
+/**
+ * Open `file`, check its header (magic, version, section count), and hand `f` a reader
+ * bounded by the file's size, that size and the section count; the file is closed after.
+ */
+function withSnapshot<T>(file: string, f: (read: Reader, size: number, count: number) => T): T {
   let fd: number;
   try {
     fd = openSync(file, "r");
@@ -133,7 +148,7 @@ export function readSnapshot(file: string): Map<string, Section> {
   }
   try {
     const size = fstatSync(fd).size;
-    const read = (pos: number, len: number, what: string): Buffer => {
+    const read: Reader = (pos, len, what) => {
       if (pos + len > size) throw new SnapshotError(file, `truncated: ${what} needs bytes ${pos}..${pos + len} of a ${size}-byte file`);
       const b = Buffer.allocUnsafe(len);
       let off = 0;
@@ -155,32 +170,69 @@ export function readSnapshot(file: string): Map<string, Section> {
     }
     const count = h.readUInt32LE(12);
     if (count > SNAPSHOT_FORMAT.MAX_SECTIONS) throw new SnapshotError(file, `claims ${count} sections (at most ${SNAPSHOT_FORMAT.MAX_SECTIONS})`);
-    const out = new Map<string, Section>();
-    let pos = SNAPSHOT_FORMAT.HEADER_BYTES;
-    for (let i = 0; i < count; i++) {
-      const what = `section ${i + 1} of ${count}`;
-      const nameLen = read(pos, 1, what).readUInt8(0);
-      if (nameLen === 0 || nameLen > SNAPSHOT_FORMAT.MAX_NAME) throw new SnapshotError(file, `${what}: a name of ${nameLen} bytes`);
-      const head = read(pos + 1, nameLen + 13, what);
-      const name = head.toString("latin1", 0, nameLen);
-      const kind = head.readUInt8(nameLen);
-      const len = head.readBigUInt64LE(nameLen + 1);
-      const crc = head.readUInt32LE(nameLen + 9);
-      if (!/^[a-z0-9][a-z0-9._:-]*$/.test(name)) throw new SnapshotError(file, `${what}: the name ${JSON.stringify(name)} is corrupt`);
-      if (KIND_NAMES[kind] === undefined) throw new SnapshotError(file, `section ${name}: unknown kind ${kind}`);
-      if (out.has(name)) throw new SnapshotError(file, `section ${name} appears twice`);
-      pos += 1 + nameLen + 13;
-      if (len > BigInt(size - pos)) throw new SnapshotError(file, `truncated: section ${name} declares ${len} bytes, ${size - pos} remain`);
-      const payload = read(pos, Number(len), `section ${name}`);
-      if (crc32(payload) >>> 0 !== crc) throw new SnapshotError(file, `section ${name} is corrupt (CRC-32 ${(crc32(payload) >>> 0).toString(16)}, recorded ${crc.toString(16)})`);
-      out.set(name, { name, kind: kind as SectionKind, payload });
-      pos += Number(len);
-    }
-    if (pos !== size) throw new SnapshotError(file, `${size - pos} bytes after the last section (a damaged or concatenated file)`);
-    return out;
+    return f(read, size, count);
   } finally {
     closeSync(fd);
   }
+}
+
+/** The head of section `i` (of `count`) at `pos`: its name checked, its length within the file. */
+function readHead(file: string, read: Reader, size: number, pos: number, i: number, count: number): SectionHead {
+  const what = `section ${i + 1} of ${count}`;
+  const nameLen = read(pos, 1, what).readUInt8(0);
+  if (nameLen === 0 || nameLen > SNAPSHOT_FORMAT.MAX_NAME) throw new SnapshotError(file, `${what}: a name of ${nameLen} bytes`);
+  const head = read(pos + 1, nameLen + 13, what);
+  const name = head.toString("latin1", 0, nameLen);
+  const kind = head.readUInt8(nameLen);
+  const len = head.readBigUInt64LE(nameLen + 1);
+  const crc = head.readUInt32LE(nameLen + 9);
+  if (!/^[a-z0-9][a-z0-9._:-]*$/.test(name)) throw new SnapshotError(file, `${what}: the name ${JSON.stringify(name)} is corrupt`);
+  const payloadAt = pos + 1 + nameLen + 13;
+  if (len > BigInt(size - payloadAt)) throw new SnapshotError(file, `truncated: section ${name} declares ${len} bytes, ${size - payloadAt} remain`);
+  return { name, kind, length: Number(len), crc, payloadAt };
+}
+
+/** The payload of a section, its kind known and its CRC checked. */
+function readPayload(file: string, read: Reader, h: SectionHead): Section {
+  if (KIND_NAMES[h.kind] === undefined) throw new SnapshotError(file, `section ${h.name}: unknown kind ${h.kind}`);
+  const payload = read(h.payloadAt, h.length, `section ${h.name}`);
+  const crc = crc32(payload) >>> 0;
+  if (crc !== h.crc) throw new SnapshotError(file, `section ${h.name} is corrupt (CRC-32 ${crc.toString(16)}, recorded ${h.crc.toString(16)})`);
+  return { name: h.name, kind: h.kind as SectionKind, payload };
+}
+
+/** Every section of `file`, each checked (magic, version, lengths, CRC, names) before any is returned. */
+export function readSnapshot(file: string): Map<string, Section> {
+  return withSnapshot(file, (read, size, count) => {
+    const out = new Map<string, Section>();
+    let pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const h = readHead(file, read, size, pos, i, count);
+      if (KIND_NAMES[h.kind] === undefined) throw new SnapshotError(file, `section ${h.name}: unknown kind ${h.kind}`);
+      if (out.has(h.name)) throw new SnapshotError(file, `section ${h.name} appears twice`);
+      out.set(h.name, readPayload(file, read, h));
+      pos = h.payloadAt + h.length;
+    }
+    if (pos !== size) throw new SnapshotError(file, `${size - pos} bytes after the last section (a damaged or concatenated file)`);
+    return out;
+  });
+}
+
+/**
+ * One section of `file`, read and checked (its CRC) without reading the others: the
+ * header and the section heads before it are walked, their payloads skipped. For a quick
+ * look at a file's `vm` section before a restore reads (and checks) the whole file.
+ */
+export function readOneSection(file: string, want: string): Section {
+  return withSnapshot(file, (read, size, count) => {
+    let pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const h = readHead(file, read, size, pos, i, count);
+      if (h.name === want) return readPayload(file, read, h);
+      pos = h.payloadAt + h.length;
+    }
+    throw new SnapshotError(file, `has no section ${want}`);
+  });
 }
 
 /** A section that must be there, of this kind. */
@@ -198,64 +250,5 @@ export function jsonOf(file: string, sections: ReadonlyMap<string, Section>, nam
     return JSON.parse(new TextDecoder().decode(s.payload));
   } catch (e) {
     throw new SnapshotError(file, `section ${name} is not JSON: ${(e as Error).message}`);
-  }
-}
-
-/**
- * One section of `file`, read and checked (its CRC) without reading the others: the
- * header and the section heads before it are walked, their payloads skipped. For a quick
- * look at a file's `vm` section before a restore reads (and checks) the whole file.
- */
-export function readOneSection(file: string, want: string): Section {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (e) {
-    throw new SnapshotError(file, `cannot open it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const read = (pos: number, len: number, what: string): Buffer => {
-      if (pos + len > size) throw new SnapshotError(file, `truncated: ${what} needs bytes ${pos}..${pos + len} of a ${size}-byte file`);
-      const b = Buffer.allocUnsafe(len);
-      let off = 0;
-      while (off < len) {
-        const n = readSync(fd, b, off, len - off, pos + off);
-        if (n === 0) throw new SnapshotError(file, `truncated while reading ${what}`);
-        off += n;
-      }
-      return b;
-    };
-    if (size < SNAPSHOT_FORMAT.HEADER_BYTES) throw new SnapshotError(file, `not a paravm snapshot (${size} bytes, shorter than the header)`);
-    const h = read(0, SNAPSHOT_FORMAT.HEADER_BYTES, "the header");
-    if (h.toString("latin1", 0, 8) !== SNAPSHOT_FORMAT.MAGIC) {
-      throw new SnapshotError(file, "not a paravm snapshot (no PARAVMSN magic: another kind of file, or one whose writing did not finish)");
-    }
-    const version = h.readUInt32LE(8);
-    if (version !== SNAPSHOT_FORMAT.VERSION) throw new SnapshotError(file, `format version ${version}; this paravm reads version ${SNAPSHOT_FORMAT.VERSION} only`);
-    const count = Math.min(h.readUInt32LE(12), SNAPSHOT_FORMAT.MAX_SECTIONS);
-    let pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
-    for (let i = 0; i < count; i++) {
-      const what = `section ${i + 1} of ${count}`;
-      const nameLen = read(pos, 1, what).readUInt8(0);
-      if (nameLen === 0 || nameLen > SNAPSHOT_FORMAT.MAX_NAME) throw new SnapshotError(file, `${what}: a name of ${nameLen} bytes`);
-      const head = read(pos + 1, nameLen + 13, what);
-      const name = head.toString("latin1", 0, nameLen);
-      const kind = head.readUInt8(nameLen);
-      const len = head.readBigUInt64LE(nameLen + 1);
-      pos += 1 + nameLen + 13;
-      if (len > BigInt(size - pos)) throw new SnapshotError(file, `truncated: section ${name} declares ${len} bytes, ${size - pos} remain`);
-      if (name === want) {
-        if (KIND_NAMES[kind] === undefined) throw new SnapshotError(file, `section ${name}: unknown kind ${kind}`);
-        const payload = read(pos, Number(len), `section ${name}`);
-        const crc = head.readUInt32LE(nameLen + 9);
-        if (crc32(payload) >>> 0 !== crc) throw new SnapshotError(file, `section ${name} is corrupt (CRC-32 ${(crc32(payload) >>> 0).toString(16)}, recorded ${crc.toString(16)})`);
-        return { name, kind: kind as SectionKind, payload };
-      }
-      pos += Number(len);
-    }
-    throw new SnapshotError(file, `has no section ${want}`);
-  } finally {
-    closeSync(fd);
   }
 }
