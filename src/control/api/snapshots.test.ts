@@ -13,11 +13,11 @@ import { after, describe, test } from "node:test";
 import type { MachineSpec } from "../../hypervisor/machine-spec.js";
 import { vmInfo, writeVmSnapshot, type VmSnapshotInfo } from "../../hypervisor/snapshot/vm-file.js";
 import type { MachineState } from "../../machine/machine-state.js";
-import { VmmError, type ErrorClass } from "./errors.js";
+import { VmmError } from "./errors.js";
 import { buildServer } from "./server.js";
 import { checkSnapshotPath } from "./snapshots.js";
 import { STATE_FILE } from "./state.js";
-import { diskFile, newVmm, tempDir } from "./testkit.js";
+import { diskFile, newVmm, refused, tempDir } from "./testkit.js";
 import type { Vmm, VmView } from "./vmm.js";
 
 const tmp = tempDir("paravm-snapapi-");
@@ -27,17 +27,6 @@ const fresh = (prefix: string): string => join(tmp.dir, `${prefix}-${n++}`);
 
 const MiB = 1 << 20;
 const MAC = "52:54:00:12:34:56";
-
-async function refused(p: Promise<unknown>, error: ErrorClass, message: RegExp): Promise<VmmError> {
-  const e = await p.then(
-    () => assert.fail(`expected a ${error} refusal`),
-    (x: unknown) => x,
-  );
-  assert.ok(e instanceof VmmError, String(e));
-  assert.equal(e.error, error, e.message);
-  assert.match(e.message, message);
-  return e;
-}
 
 async function withVmm(f: (vmm: Vmm, dir: string) => Promise<void>, opts = {}): Promise<void> {
   const dir = fresh("state");

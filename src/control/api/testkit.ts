@@ -2,10 +2,12 @@
  * Shared by the API tests: a Vmm over a temporary state directory, fake or real guest
  * images, polling helpers. Not a test file itself.
  */
+import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultGuestDir, loadGuest } from "../args.js";
+import { VmmError, type ErrorClass } from "./errors.js";
 import { Vmm, type VmmOptions } from "./vmm.js";
 
 /** Images for VMs that are created but never booted (a start fails to build them). */
@@ -42,4 +44,16 @@ export async function until<T>(what: string, ms: number, probe: () => T | null |
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** `p` must be refused with this error class and a message matching `message`; returns the error. */
+export async function refused(p: Promise<unknown>, error: ErrorClass, message: RegExp): Promise<VmmError> {
+  const e = await p.then(
+    () => assert.fail(`expected a ${error} refusal`),
+    (x: unknown) => x,
+  );
+  assert.ok(e instanceof VmmError, String(e));
+  assert.equal(e.error, error, e.message);
+  assert.match(e.message, message);
+  return e;
 }

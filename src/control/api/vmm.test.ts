@@ -7,26 +7,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { VmmError, type ErrorClass } from "./errors.js";
 import { STATE_FILE } from "./state.js";
-import { diskFile, newVmm, tempDir } from "./testkit.js";
+import { diskFile, newVmm, refused, tempDir } from "./testkit.js";
 import type { FleetApplied, Vmm, VmView } from "./vmm.js";
 
 const tmp = tempDir("paravm-vmm-");
 after(tmp.done);
 let n = 0;
 const stateDir = (): string => join(tmp.dir, `state-${n++}`);
-
-async function refused(p: Promise<unknown>, error: ErrorClass, message: RegExp): Promise<VmmError> {
-  const e = await p.then(
-    () => assert.fail(`expected a ${error} refusal`),
-    (x: unknown) => x,
-  );
-  assert.ok(e instanceof VmmError, String(e));
-  assert.equal(e.error, error, e.message);
-  assert.match(e.message, message);
-  return e;
-}
 
 async function withVmm(f: (vmm: Vmm, dir: string) => Promise<void>, opts = {}): Promise<void> {
   const dir = stateDir();
