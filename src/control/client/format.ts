@@ -2,6 +2,7 @@
  * The client's human output: the VM list, one VM, a fleet apply's outcome, and the API's
  * metrics frames turned into `paravm up`'s top table (top-table.ts). No I/O here.
  */
+import type { SnapshotAnswer } from "../api/snapshots.js";
 import type { ApiVmMetrics as ServerVmMetrics } from "../api/telemetry.js";
 import { shortBytes, type VmMetrics as TopMetrics } from "../top-table.js";
 
@@ -24,16 +25,8 @@ export interface VmView {
   readonly restoredFrom?: string;
 }
 
-/** POST /vms/{name}/snapshot's answer (docs/api.md, `SnapshotResult`). */
-export interface SnapshotResult {
-  readonly name: string;
-  readonly file: string;
-  readonly bytes: number;
-  readonly ramPages: number;
-  readonly ramPresent: number;
-  readonly writeMs: number;
-  readonly pausedMs: number;
-}
+/** POST /vms/{name}/snapshot's answer (docs/api.md, `SnapshotResult`): the daemon's own type. */
+export type SnapshotResult = SnapshotAnswer;
 
 /** One VM's sample on the metrics stream (docs/api.md, `VmMetrics`), as it arrives over JSON: its `at` may be a number or an ISO date, and an older daemon may leave the newer fields out. */
 export type ApiVmMetrics = Omit<ServerVmMetrics, "at" | "exitsPerS" | "diskReadBps" | "diskWriteBps" | "mips"> & {
