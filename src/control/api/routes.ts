@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
  */
 import type { FastifyInstance } from "fastify";
 import type { AutoscaleLimits } from "../../hypervisor/autoscale-limits.js";
+import { addressOf } from "./clones.js";
 import { VmmError } from "./errors.js";
 import { createBodySchema, errors, fleetBodySchema, nameParams, patchBodySchema, restoreBodySchema, snapshotBodySchema } from "./schemas.js";
 import type { LifecycleKind, Vmm } from "./vmm.js";
@@ -76,15 +77,22 @@ export function restRoutes(app: FastifyInstance, vmm: Vmm, version: string): voi
     },
   }, async (req) => vmm.do({ kind: "snapshot", name: req.params.name, file: req.body.file }));
 
-  app.post<{ Body: { file: string; name?: string; network?: string } }>(`${p}/vms/restore`, {
+  app.post<{ Body: { file: string; name?: string; network?: string; clones?: number; ip?: string } }>(`${p}/vms/restore`, {
     schema: {
-      summary: "continue the VM a snapshot file holds, as a new VM (running); it is not kept across daemon restarts",
+      summary: "continue the VM a snapshot file holds, as a new VM (running), or as N clones (clones: N); they are not kept across daemon restarts",
       body: restoreBodySchema,
-      response: { 201: vmView, ...errors(400, 409, 422, 507) },
+      response: { 201: { anyOf: [vmView, { $ref: "CloneBatch#" }] }, ...errors(400, 409, 422, 507) },
     },
   }, async (req, reply) => {
-    const { file, name, network } = req.body;
-    const view = await vmm.do({ kind: "restore", file, ...(name !== undefined ? { name } : {}), ...(network !== undefined ? { network } : {}) });
+    const { file, name, network, clones, ip } = req.body;
+    const view = await vmm.do({
+      kind: "restore",
+      file,
+      ...(name !== undefined ? { name } : {}),
+      ...(network !== undefined ? { network } : {}),
+      ...(clones !== undefined ? { clones } : {}),
+      ...(ip !== undefined ? { ip } : {}),
+    });
     return reply.code(201).send(view);
   });
 
@@ -106,7 +114,7 @@ export function restRoutes(app: FastifyInstance, vmm: Vmm, version: string): voi
         .map((r) => {
           const s = vmm.hv.port(r.entry.name)?.port.stats;
           const drops = s ? s.drops.malformed + s.drops.noBuffer + s.drops.rateLimited : 0;
-          return { vm: r.entry.name, mac: r.entry.nics![0]!.mac, rxFrames: s?.rxFrames ?? 0, txFrames: s?.txFrames ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, drops };
+          return { vm: r.entry.name, mac: r.entry.nics![0]!.mac, ip: addressOf(vmm, r.entry.name), rxFrames: s?.rxFrames ?? 0, txFrames: s?.txFrames ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, drops };
         }),
     })),
   );

@@ -4,6 +4,7 @@
  * ranges: a value of the right type that is out of range is the action's to refuse (422),
  * with the fleet file's own message.
  */
+import { cloneBatchSchema } from "./clone-schemas.js";
 import { containerViewSchema } from "./container-schemas.js";
 
 const size = { anyOf: [{ type: "integer" }, { type: "string" }], description: 'bytes, or a size such as "256M"' } as const;
@@ -105,6 +106,8 @@ export const restoreBodySchema = {
     file: snapshotFile,
     name: { type: "string", description: "the new VM's name (default: the name saved in the file)" },
     network: { type: "string", description: "the network the VM's NIC joins (default: restored); only for a VM with a NIC" },
+    clones: { type: "integer", description: "make this many clones (1..64) named NAME-1..NAME-N instead of one restored VM; the answer is a CloneBatch" },
+    ip: { type: "string", description: "with clones: the first clone's address (CIDR, such as 10.0.0.10/24); the others get the next ones in its subnet" },
   },
 } as const;
 
@@ -192,7 +195,7 @@ export const eventSchema = {
   properties: {
     seq: { type: "integer" },
     at: { type: "integer" },
-    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "snapshot", "container"] },
+    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "snapshot", "clone", "container"] },
     vm: { type: "string" },
   },
 } as const;
@@ -200,7 +203,7 @@ export const eventSchema = {
 export const nameParams = { type: "object", required: ["name"], properties: { name: { type: "string" } } } as const;
 export const digits = { type: "string", pattern: "^[0-9]{1,15}$" } as const;
 
-export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema, snapshotResultSchema] as const;
+export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema, snapshotResultSchema, cloneBatchSchema] as const;
 
 /** Error answers a route may give, for the OpenAPI document. */
 export function errors(...codes: number[]): Record<number, { $ref: string }> {

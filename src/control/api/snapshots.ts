@@ -133,7 +133,7 @@ function execOf(bootargs: string): string | undefined {
 }
 
 /** The fleet-file entry that describes the VM a snapshot holds (it does not build it: the file does). */
-function entryOf(info: VmSnapshotInfo, name: string, network: string | undefined): Record<string, unknown> {
+export function entryOf(info: VmSnapshotInfo, name: string, network: string | undefined): Record<string, unknown> {
   const exec = execOf(info.bootargs);
   return {
     name,
@@ -158,6 +158,8 @@ function entryOf(info: VmSnapshotInfo, name: string, network: string | undefined
  */
 export async function restoreVm(vmm: Vmm, a: Extract<VmmAction, { kind: "restore" }>): Promise<VmView> {
   const file = checkSnapshotPath(a.file);
+  // Only clones are given addresses (clones.ts); a plain restore keeps the saved guest's.
+  if (a.ip !== undefined) throw new VmmError("invalid", "ip: only with clones (a restored VM keeps the saved guest's address; clones: N gives N clones addresses from ip)");
   let info: VmSnapshotInfo;
   try {
     info = readVmSnapshotInfo(file);

@@ -25,10 +25,12 @@ import { asVmmError, problemsMessage, VmmError } from "./errors.js";
 import { EventLog } from "./events.js";
 import { applyFleet, type FleetApplied } from "./fleet-apply.js";
 import { restoreVm, snapshotVm, type SnapshotAnswer } from "./snapshots.js";
+import { AddressBook } from "./address-book.js";
+import { restoreClones, type CloneBatch } from "./clones.js";
 import { Telemetry, type ApiVmMetrics } from "./telemetry.js";
 import { StateStore, type StoredVm } from "./state.js";
 
-export type { ApiVmMetrics, FleetApplied, SnapshotAnswer, VmEntry };
+export type { ApiVmMetrics, CloneBatch, FleetApplied, SnapshotAnswer, VmEntry };
 
 export type LifecycleKind = "start" | "stop" | "pause" | "resume" | "reboot" | "destroy";
 
@@ -50,8 +52,11 @@ export type VmmAction =
   | { readonly kind: "fleet-apply"; readonly fleet: unknown; readonly start?: boolean }
   /** Write a running or paused VM's snapshot to `file` (an absolute path; snapshots.ts). */
   | { readonly kind: "snapshot"; readonly name: string; readonly file: unknown }
-  /** Continue the VM saved in `file` as a new VM (named as saved unless `name`); its NIC joins `network`. */
-  | { readonly kind: "restore"; readonly file: unknown; readonly name?: string; readonly network?: string }
+  /**
+   * Continue the VM saved in `file` as a new VM (named as saved unless `name`); its NIC joins
+   * `network`. With `clones`: that many clones named NAME-1…, addresses from `ip` (clones.ts).
+   */
+  | { readonly kind: "restore"; readonly file: unknown; readonly name?: string; readonly network?: string; readonly clones?: unknown; readonly ip?: unknown }
   | ContainerAction;
 
 export interface VmView {
@@ -108,6 +113,8 @@ export class Vmm extends EventEmitter {
   readonly records = new Map<string, VmRecord>();
   /** Networks by name (subnet), and their address assignments. */
   readonly networks: Record<string, string> = {};
+  /** The addresses given to clones (address-book.ts); a VM's is freed when it is forgotten. */
+  readonly addresses = new AddressBook();
   private readonly subnets = new Map<string, Subnet>();
   private readonly store: StateStore | null;
   private imagesCache: FleetImages | null = null;
@@ -212,7 +219,7 @@ export class Vmm extends EventEmitter {
       case "snapshot":
         return snapshotVm(this, a.name, a.file);
       case "restore":
-        return restoreVm(this, a);
+        return a.clones !== undefined ? restoreClones(this, a) : restoreVm(this, a);
     }
   }
 
@@ -295,6 +302,7 @@ export class Vmm extends EventEmitter {
   async forget(name: string): Promise<void> {
     await this.hv.destroy(name);
     this.records.delete(name);
+    this.addresses.release(name);
   }
 
   async startVm(rec: VmRecord): Promise<void> {
