@@ -118,6 +118,11 @@ describe("vm snapshot / vm restore FILE", () => {
     assert.deepEqual(restoreBody("s/web.snap", {}, "/home/u"), { file: "/home/u/s/web.snap" });
     assert.deepEqual(restoreBody("/srv/web.snap", { name: "web2", net: "lan" }, "/home/u"), { file: "/srv/web.snap", name: "web2", network: "lan" });
   });
+
+  test("vm restore --clones N [--ip CIDR]: clones and ip in the body as given (their ranges are the API's to judge)", () => {
+    assert.deepEqual(restoreBody("w.snap", { name: "web", net: "lan", clones: 3, ip: "10.0.0.10/24" }, "/srv"), { file: "/srv/w.snap", name: "web", network: "lan", clones: 3, ip: "10.0.0.10/24" });
+    assert.deepEqual(restoreBody("w.snap", { clones: 0 }, "/srv"), { file: "/srv/w.snap", clones: 0 });
+  });
 });
 
 describe("fleet apply FILE", () => {
@@ -164,6 +169,7 @@ describe("the command line without a daemon", () => {
     [["vm", "set", "a", "--autoscale", "[1]"], /--autoscale: expected off or a mapping/],
     [["vm", "logs", "a", "--follow", "--bytes", "10"], /--bytes and --follow together/],
     [["vm", "start"], /missing required argument 'name'/],
+    [["vm", "restore", "w.snap", "--clones", "many"], /--clones.*expected a whole number/],
     [["vm", "ls", "--host", "localhost:8470"], /--host 'localhost:8470'/],
     [["fleet", "apply", join(dir, "missing.yaml")], /cannot read fleet file .*missing\.yaml': no such file/],
   ];

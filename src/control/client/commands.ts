@@ -13,6 +13,7 @@ import { CLIENT_EXIT, print, printJson, withClient as withClientAt, type SetStat
 import { registerContainerCommands } from "./container-commands.js";
 import { attachConsole, followLogs } from "./console.js";
 import { fleetLines, snapshotLine, vmLine, vmTable, type FleetApplied, type SnapshotResult, type VmView } from "./format.js";
+import { registerRestoreCommand, restoreBody, snapshotPath } from "./restore-command.js";
 import { runTop } from "./top.js";
 import { parseWholeNumber, patchFromFlags, vmEntryFromFlags, type CreateFlags, type SetFlags } from "./vm-args.js";
 
@@ -144,21 +145,7 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
     }),
   );
 
-  common(
-    vm
-      .command("restore")
-      .description("continue the VM saved in FILE as a new VM of the daemon, running; it lives until the daemon stops (it is not kept across restarts)")
-      .argument("<file>", "a snapshot file (from `vm snapshot` or `paravm run --snapshot-to`), relative to here")
-      .option("--name <new>", "the new VM's name (default: the name saved in the file)")
-      .option("--net <network>", "the daemon's network its NIC joins (default: restored)"),
-  ).action((file: string, opts: Common & { name?: string; net?: string }) =>
-    withClient(setStatus, opts, async (c) => {
-      const v = await c.json<VmView>("POST", "/vms/restore", { body: restoreBody(file, opts) });
-      if (opts.json) printJson(v);
-      else print(vmLine(v));
-      return EXIT.OK;
-    }),
-  );
+  registerRestoreCommand(vm, common, (opts, f) => withClient(setStatus, opts, f));
 
   common(vm.command("console").description("attach this terminal to a VM's console (Ctrl-A X detaches; the VM keeps running)").argument("<name>", "the VM"), false).action(
     (name: string, opts: Common) => withClient(setStatus, opts, (c) => attachConsole(c, name)),
@@ -211,16 +198,7 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
   registerContainerCommands(program, setStatus);
 }
 
-/** A snapshot FILE made absolute against here: the daemon shares this machine, not this working directory. */
-export function snapshotPath(file: string, cwd: string = process.cwd()): string {
-  if (file === "") throw new UsageError("FILE is empty: give the snapshot file's path");
-  return isAbsolute(file) ? file : resolve(cwd, file);
-}
-
-/** POST /vms/restore's body for `vm restore FILE [--name NEW] [--net NETWORK]`. */
-export function restoreBody(file: string, f: { name?: string; net?: string }, cwd: string = process.cwd()): Record<string, string> {
-  return { file: snapshotPath(file, cwd), ...(f.name !== undefined ? { name: f.name } : {}), ...(f.net !== undefined ? { network: f.net } : {}) };
-}
+export { restoreBody, snapshotPath };
 
 /**
  * A fleet file parsed here, with its disk paths made absolute against the file's

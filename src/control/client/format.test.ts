@@ -98,9 +98,11 @@ test("vm restore: a restored VM's line names its file", () => {
   assert.equal(vmLine(view({ name: "r", restoredFrom: "/srv/web.snap" })), "r: running, vcpus 1/2, weight 256, no cap, autoscale off, restored from /srv/web.snap");
 });
 
-test("top's event lines: a snapshot names its file, a restored VM's creation its source", () => {
+test("top's event lines: a snapshot names its file, a restored VM's creation its source, a clone its place in its batch", () => {
   const at = Date.UTC(2026, 0, 1, 12, 30, 5);
   assert.equal(eventLine({ type: "snapshot", vm: "web", at, file: "/srv/web.snap", bytes: 1 }), "12:30:05 web: snapshot written to /srv/web.snap");
   assert.equal(eventLine({ type: "created", vm: "r", at, restoredFrom: "/srv/web.snap" }), "12:30:05 r: created (restored from /srv/web.snap)");
+  assert.equal(eventLine({ type: "clone", vm: "web-2", at, file: "/srv/web.snap", index: 2, of: 3, ip: "10.0.0.11/24" }), "12:30:05 web-2: clone 2 of 3 of /srv/web.snap ready as 10.0.0.11/24");
+  assert.equal(eventLine({ type: "clone", vm: "web-2", at, file: "/srv/web.snap", index: 2, of: 3, ip: null }), "12:30:05 web-2: clone 2 of 3 of /srv/web.snap ready");
   assert.equal(eventLine({ type: "created", vm: "n", at }), "12:30:05 n: created");
 });

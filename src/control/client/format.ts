@@ -166,6 +166,8 @@ export function eventLine(e: Record<string, unknown>): string {
       return `${time} ${vm}: snapshot written to ${String(e.file)}`;
     case "created":
       return `${time} ${vm}: created${typeof e.restoredFrom === "string" ? ` (restored from ${e.restoredFrom})` : ""}`;
+    case "clone":
+      return `${time} ${vm}: clone ${String(e.index)} of ${String(e.of)} of ${String(e.file)} ready${typeof e.ip === "string" ? ` as ${e.ip}` : ""}`;
     default:
       return `${time} ${vm}: ${String(e.type)}`;
   }
