@@ -180,6 +180,11 @@ function planClones(vmm: Vmm, a: RestoreAction): Plan {
 /**
  * The `restore` action with `clones`: N clones of the snapshot in `file`, running and with
  * their identities when this resolves, or none of them (see the top of this file).
+ *
+ * One after another, not several at once: most of a clone's time is its first agent
+ * request, seconds of guest work on a cold code cache in its own vCPU thread, and on the
+ * 2-core host making two at a time was slower (10 clones in 47 and 64 s against 34 and
+ * 40 s one at a time, bench:snapshot-api with other work running).
  */
 export async function restoreClones(vmm: Vmm, a: RestoreAction): Promise<CloneBatch> {
   const t0 = performance.now();
