@@ -18,12 +18,11 @@ import { after, before, describe, test } from "node:test";
 import { macFromName } from "../../devices/virtio/net/mac.js";
 import type { Hypervisor, RestoreOptions } from "../../hypervisor/hypervisor.js";
 import type { MachineSpec } from "../../hypervisor/machine-spec.js";
-import { vmInfo, writeVmSnapshot } from "../../hypervisor/snapshot/vm-file.js";
 import type { Vm } from "../../hypervisor/vm.js";
-import type { MachineState } from "../../machine/machine-state.js";
 import { CLONES, type CloneBatch } from "./clones.js";
 import type { VmmEvent } from "./events.js";
 import { buildServer } from "./server.js";
+import { writeFakeSnapshot } from "./snapshot-fakes.js";
 import { diskFile, newVmm, noGuest, REAL_IMAGES, refused, tempDir, until } from "./testkit.js";
 import type { Vmm } from "./vmm.js";
 
@@ -33,22 +32,16 @@ let seq = 0;
 const fresh = (prefix: string): string => join(tmp.dir, `${prefix}-${seq++}`);
 const MiB = 1 << 20;
 
-/** A well-formed snapshot of a small pv machine whose agent had said hello (never run). */
+/** A well-formed snapshot of a small pv machine (snapshot-fakes.ts) with a NIC and whose agent had said hello, unless told otherwise. */
 function fakeSnapshot(o: { name?: string; memBytes?: number; nic?: boolean; disk?: { path: string; readonly: boolean }; agent?: boolean } = {}): string {
-  const memBytes = o.memBytes ?? 4 * MiB;
-  const spec: MachineSpec = {
-    profile: "pv",
-    cpus: 1,
-    memBytes,
-    kernel: new Uint8Array([1, 2, 3, 4]),
+  return writeFakeSnapshot(`${fresh("snap")}.snap`, {
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.memBytes !== undefined ? { memBytes: o.memBytes } : {}),
     bootargs: "console=hvc0 ip=10.0.2.2::10.0.2.1:255.255.255.0:saved:eth0:off",
-    ...(o.nic !== false ? { net: { mac: Uint8Array.from([2, 0, 0, 0, 0, 1]) } } : {}),
-    ...(o.disk ? { disk: { path: o.disk.path, readonly: o.disk.readonly, snapshot: false, cache: "writeback" as const } } : {}),
-  };
-  const info = vmInfo(o.name ?? "saved", spec, { weight: 256, cap: 0 }, o.agent === false ? null : "paravm-agent 1");
-  const file = `${fresh("snap")}.snap`;
-  writeVmSnapshot(file, info, spec, {} as MachineState, new Uint8Array(memBytes));
-  return file;
+    ...(o.nic !== false ? { mac: "02:00:00:00:00:01" } : {}),
+    ...(o.disk ? { disk: o.disk } : {}),
+    ...(o.agent !== false ? { agentHello: "paravm-agent 1" } : {}),
+  });
 }
 
 /**

@@ -19,13 +19,13 @@
 import { formatMac, macFromName } from "../../devices/virtio/net/mac.js";
 import type { MachineSpec } from "../../hypervisor/machine-spec.js";
 import { SnapshotError } from "../../hypervisor/snapshot/format.js";
-import { diskProblem, readVmSnapshotInfo, type VmSnapshotInfo } from "../../hypervisor/snapshot/vm-file.js";
+import { diskProblem, type VmSnapshotInfo } from "../../hypervisor/snapshot/vm-file.js";
 import { VmBuildError } from "../../hypervisor/vm.js";
 import { FLEET_DEFAULTS } from "../../hypervisor/fleet-run.js";
 import { AddressError, addressRange, takenAddresses, type NetworkedVm } from "./address-book.js";
 import { checkEntry, entryConflicts, type VmEntry } from "./entry.js";
 import { asVmmError, problemsMessage, VmmError } from "./errors.js";
-import { checkSnapshotPath, entryOf, SNAPSHOT_API } from "./snapshots.js";
+import { checkSnapshotPath, entryOf, readInfo, SNAPSHOT_API } from "./snapshots.js";
 import type { VmmAction, VmRecord, Vmm } from "./vmm.js";
 
 export const CLONES = {
@@ -135,13 +135,7 @@ function planClones(vmm: Vmm, a: RestoreAction): Plan {
       throw e;
     }
   }
-  let info: VmSnapshotInfo;
-  try {
-    info = readVmSnapshotInfo(file);
-  } catch (e) {
-    if (e instanceof SnapshotError) throw new VmmError("invalid", e.message);
-    throw e;
-  }
+  const info = readInfo(file);
   const why = cloneProblem(info) ?? diskProblem(info);
   if (why !== null) throw new VmmError("invalid", `snapshot ${file}: cannot be cloned: ${why}`);
   if (!info.net && a.network !== undefined) throw new VmmError("invalid", `network: the VM in ${file} has no NIC`);

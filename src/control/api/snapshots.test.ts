@@ -10,11 +10,9 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import type { MachineSpec } from "../../hypervisor/machine-spec.js";
-import { vmInfo, writeVmSnapshot, type VmSnapshotInfo } from "../../hypervisor/snapshot/vm-file.js";
-import type { MachineState } from "../../machine/machine-state.js";
 import { VmmError } from "./errors.js";
 import { buildServer } from "./server.js";
+import { writeFakeSnapshot, type FakeSnapshot } from "./snapshot-fakes.js";
 import { checkSnapshotPath } from "./snapshots.js";
 import { STATE_FILE } from "./state.js";
 import { diskFile, newVmm, refused, tempDir } from "./testkit.js";
@@ -38,25 +36,16 @@ async function withVmm(f: (vmm: Vmm, dir: string) => Promise<void>, opts = {}): 
   }
 }
 
-/** A well-formed snapshot of a small fake pv machine (never run: its machine state is empty). */
-function fakeSnapshot(o: { name?: string; memBytes?: number; disk?: string; nic?: boolean; edit?: (i: VmSnapshotInfo) => VmSnapshotInfo } = {}): string {
-  const memBytes = o.memBytes ?? 4 * MiB;
-  const spec: MachineSpec = {
-    profile: "pv",
-    cpus: 1,
-    memBytes,
-    kernel: new Uint8Array([1, 2, 3, 4]),
+/** A well-formed snapshot of a small fake pv machine (snapshot-fakes.ts): `disk` is written by it, `nic` gives it MAC. */
+function fakeSnapshot(o: { name?: string; memBytes?: number; disk?: string; nic?: boolean; edit?: FakeSnapshot["edit"] } = {}): string {
+  return writeFakeSnapshot(`${fresh("snap")}.snap`, {
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.memBytes !== undefined ? { memBytes: o.memBytes } : {}),
     bootargs: `console=hvc0 paravm.exec=${Buffer.from("echo hi").toString("base64")}`,
-    ...(o.disk !== undefined ? { disk: { path: o.disk, readonly: false, snapshot: false, cache: "writeback" as const } } : {}),
-    ...(o.nic === true ? { net: { mac: Uint8Array.from(MAC.split(":").map((h) => parseInt(h, 16))) } } : {}),
-  };
-  let info = vmInfo(o.name ?? "saved", spec, { weight: 300, cap: 0 });
-  if (o.edit) info = o.edit(info);
-  const ram = new Uint8Array(memBytes);
-  ram.fill(7, 0, 8192);
-  const file = `${fresh("snap")}.snap`;
-  writeVmSnapshot(file, info, spec, {} as MachineState, ram);
-  return file;
+    ...(o.disk !== undefined ? { disk: { path: o.disk } } : {}),
+    ...(o.nic === true ? { mac: MAC } : {}),
+    ...(o.edit ? { edit: o.edit } : {}),
+  });
 }
 
 /** Nothing of a refused restore is left: no record, no hypervisor VM. */

@@ -150,6 +150,16 @@ export function entryOf(info: VmSnapshotInfo, name: string, network: string | un
   };
 }
 
+/** The `vm` section of a snapshot file, or a 422 in the reader's words (a file that is not a snapshot, of another version, cut short). */
+export function readInfo(file: string): VmSnapshotInfo {
+  try {
+    return readVmSnapshotInfo(file);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new VmmError("invalid", e.message);
+    throw e;
+  }
+}
+
 /**
  * The `restore` action: the file's `vm` section read first (a bad file is refused before
  * anything else), then the name, entry and conflicts checked, then the hypervisor reads
@@ -160,13 +170,7 @@ export async function restoreVm(vmm: Vmm, a: Extract<VmmAction, { kind: "restore
   const file = checkSnapshotPath(a.file);
   // Only clones are given addresses (clones.ts); a plain restore keeps the saved guest's.
   if (a.ip !== undefined) throw new VmmError("invalid", "ip: only with clones (a restored VM keeps the saved guest's address; clones: N gives N clones addresses from ip)");
-  let info: VmSnapshotInfo;
-  try {
-    info = readVmSnapshotInfo(file);
-  } catch (e) {
-    if (e instanceof SnapshotError) throw new VmmError("invalid", e.message);
-    throw e;
-  }
+  const info = readInfo(file);
   const name = a.name ?? info.name;
   if (vmm.records.has(name)) throw new VmmError("conflict", `a VM named "${name}" already exists`);
   if (a.network !== undefined && !info.net) throw new VmmError("invalid", `network: the VM in ${file} has no NIC`);
