@@ -59,7 +59,7 @@ export interface PortStats {
   drops: PortDrops;
 }
 
-const newPortStats = (): PortStats => ({
+export const newPortStats = (): PortStats => ({
   rxFrames: 0,
   rxBytes: 0,
   txFrames: 0,
