@@ -143,6 +143,19 @@ describe("virtual switch", () => {
     assert.deepEqual(inbox.map((b) => b.length), [1, 0, 2]);
   });
 
+  test("hand-over: a VM's port detaches and at once (no aging wait) frames for its MAC flood, so they reach the link it left by", () => {
+    const { ports, inbox, sw, clock } = setup();
+    // Port 1 is a VM, port 2 a link to another daemon; port 0 a peer that talks to the VM.
+    ports[1]!.send(frame(BCAST, mac(2)));
+    ports[0]!.send(frame(mac(2), mac(1)));
+    assert.deepEqual(inbox.map((b) => b.length), [1, 1, 1], "learned: the unicast went to the VM only");
+    clock.t = 1; // well inside the 300 s aging time
+    ports[1]!.detach();
+    ports[0]!.send(frame(mac(2), mac(1)));
+    assert.deepEqual(inbox.map((b) => b.length), [1, 1, 2], "flooded: the link gets it");
+    assert.equal(sw.stats.aged, 0);
+  });
+
   test("a handler that throws counts as a drop, not a crash", () => {
     const sw = new VirtualSwitch("x");
     const a = sw.attach({ deliver: () => true }, "a");
