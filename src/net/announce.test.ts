@@ -34,8 +34,8 @@ describe("announce", () => {
     const a = new VirtualSwitch("lan");
     const b = new VirtualSwitch("lan");
     const ends: { ta?: TrunkPort; tb?: TrunkPort } = {};
-    ends.ta = new TrunkPort(a, "link:b", { send: (m) => ends.tb!.receive(m), bufferedAmount: 0 });
-    ends.tb = new TrunkPort(b, "link:a", { send: (m) => ends.ta!.receive(m), bufferedAmount: 0 });
+    ends.ta = new TrunkPort(a, "link:b", { send: (m) => (ends.tb!.receive(m), true), bufferedAmount: 0 });
+    ends.tb = new TrunkPort(b, "link:a", { send: (m) => (ends.ta!.receive(m), true), bufferedAmount: 0 });
     const old = a.attach({ deliver: () => true }, "vm-old");
     old.send(announceFrame(MAC));
     assert.equal(a.lookup(MAC), old);

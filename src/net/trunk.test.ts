@@ -30,8 +30,9 @@ class Pipe implements TrunkTransport {
   get bufferedAmount(): number {
     return this.queued.reduce((n, m) => n + m.length, 0);
   }
-  send(msg: Uint8Array): void {
+  send(msg: Uint8Array): boolean {
     this.queued.push(msg);
+    return true;
   }
   flush(): void {
     const q = this.queued;

@@ -26,8 +26,8 @@ export const TRUNK_DEFAULTS = {
 } as const;
 
 export interface TrunkTransport {
-  /** Queue one message for the peer (sent later; the message is not changed afterwards). */
-  send(msg: Uint8Array): void;
+  /** Queue one message for the peer (sent later; the message is not changed afterwards); false: the transport is closing. */
+  send(msg: Uint8Array): boolean;
   /** Bytes queued and not yet taken by the kernel. */
   readonly bufferedAmount: number;
 }
@@ -85,8 +85,7 @@ export class TrunkPort {
 
   private toPeer(frame: Uint8Array, gso: FrameOffload | null): boolean {
     if (this.transport.bufferedAmount + frame.length > this.maxBuffered) return false;
-    this.transport.send(encodeTrunkMessage(frame, gso));
-    return true;
+    return this.transport.send(encodeTrunkMessage(frame, gso));
   }
 }
 
