@@ -5,8 +5,8 @@ import { statSync } from "node:fs";
  */
 import type { FastifyInstance } from "fastify";
 import type { AutoscaleLimits } from "../../hypervisor/autoscale-limits.js";
-import { addressOf } from "./clones.js";
 import { VmmError } from "./errors.js";
+import { networkLinkRoutes, networkList } from "./network-links.js";
 import { createBodySchema, errors, fleetBodySchema, nameParams, patchBodySchema, restoreBodySchema, snapshotBodySchema } from "./schemas.js";
 import type { LifecycleKind, Vmm } from "./vmm.js";
 
@@ -102,22 +102,25 @@ export function restRoutes(app: FastifyInstance, vmm: Vmm, version: string): voi
 
   app.get(`${p}/networks`, {
     schema: {
-      summary: "networks and their switch ports' counters",
-      response: { 200: { type: "array", items: { type: "object", additionalProperties: true, properties: { name: { type: "string" }, subnet: { type: "string" }, ports: { type: "array", items: { type: "object", additionalProperties: true } } } } } },
+      summary: "networks, their switch ports' counters, and their links to other daemons",
+      response: {
+        200: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: true,
+            properties: {
+              name: { type: "string" },
+              subnet: { type: "string" },
+              ports: { type: "array", items: { type: "object", additionalProperties: true } },
+              links: { type: "array", items: { $ref: "NetworkLink#" } },
+            },
+          },
+        },
+      },
     },
-  }, async () =>
-    Object.entries(vmm.networks).map(([name, subnet]) => ({
-      name,
-      subnet,
-      ports: [...vmm.records.values()]
-        .filter((r) => r.entry.nics?.[0]?.network === name)
-        .map((r) => {
-          const s = vmm.hv.port(r.entry.name)?.port.stats;
-          const drops = s ? s.drops.malformed + s.drops.noBuffer + s.drops.rateLimited : 0;
-          return { vm: r.entry.name, mac: r.entry.nics![0]!.mac, ip: addressOf(vmm, r.entry.name), rxFrames: s?.rxFrames ?? 0, txFrames: s?.txFrames ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, drops };
-        }),
-    })),
-  );
+  }, async () => networkList(vmm));
+  networkLinkRoutes(app, vmm, p);
 
   app.get(`${p}/disks`, {
     schema: {

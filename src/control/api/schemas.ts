@@ -126,6 +126,43 @@ export const snapshotResultSchema = {
   },
 } as const;
 
+/** POST /networks/{name}/links. */
+export const linkBodySchema = {
+  type: "object",
+  required: ["to"],
+  additionalProperties: false,
+  properties: {
+    to: { type: "string", description: "the far daemon, HOST:PORT (its API's address)" },
+    token: { type: "string", description: "the far daemon's token (default: this daemon's --link-token or PARAVM_LINK_TOKEN); never shown back" },
+  },
+} as const;
+
+const linkCount = { type: "integer" } as const;
+
+/** One link of a network (src/net/links.ts LinkView). */
+export const linkViewSchema = {
+  $id: "NetworkLink",
+  type: "object",
+  required: ["network", "direction", "address", "peer", "state", "up", "connects"],
+  properties: {
+    network: { type: "string" },
+    direction: { type: "string", enum: ["out", "in"], description: "out: this daemon dialed it and keeps it up; in: the far daemon did" },
+    address: { type: "string", description: "out: the HOST:PORT dialed; in: where the far daemon connects from" },
+    peer: { type: ["string", "null"], description: "the far daemon's id (random per daemon process), once it has said it" },
+    state: { type: "string", enum: ["up", "connecting", "waiting"], description: "waiting: down, the next attempt is scheduled" },
+    up: { type: "boolean" },
+    upSince: { type: ["integer", "null"], description: "ms since the epoch" },
+    connects: { type: "integer", description: "times it has come up; more than 1: it reconnected" },
+    lastError: { type: ["string", "null"], description: "why it last went down or failed to come up" },
+    rxFrames: linkCount,
+    rxBytes: linkCount,
+    txFrames: linkCount,
+    txBytes: linkCount,
+    drops: { type: "object", properties: { malformed: linkCount, noBuffer: linkCount } },
+    badMessages: { type: "integer", description: "messages from the far side that were not frames (also in drops.malformed)" },
+  },
+} as const;
+
 export const errorSchema = {
   $id: "Error",
   type: "object",
@@ -203,7 +240,7 @@ export const eventSchema = {
 export const nameParams = { type: "object", required: ["name"], properties: { name: { type: "string" } } } as const;
 export const digits = { type: "string", pattern: "^[0-9]{1,15}$" } as const;
 
-export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema, snapshotResultSchema, cloneBatchSchema] as const;
+export const SHARED_SCHEMAS = [autoscaleSchema, vmEntrySchema, errorSchema, vmViewSchema, vmMetricsSchema, eventSchema, containerViewSchema, snapshotResultSchema, cloneBatchSchema, linkViewSchema] as const;
 
 /** Error answers a route may give, for the OpenAPI document. */
 export function errors(...codes: number[]): Record<number, { $ref: string }> {

@@ -16,6 +16,7 @@ import type { AutoscaleLimits } from "../../hypervisor/autoscale-limits.js";
 import type { AutoscaleDecision } from "../../hypervisor/autoscaler.js";
 import { FLEET_DEFAULTS, planFleet, type FleetImages } from "../../hypervisor/fleet-run.js";
 import { Hypervisor } from "../../hypervisor/hypervisor.js";
+import { NetworkLinks, type LinksOptions } from "../../net/links.js";
 import type { Vm, VmEvent, VmOutcome } from "../../hypervisor/vm.js";
 import { toFleetVm, type FleetEntry } from "../fleet-file.js";
 import { ConsoleRing } from "./console-ring.js";
@@ -24,6 +25,7 @@ import { checkEntry, entryConflicts, type VmEntry } from "./entry.js";
 import { asVmmError, problemsMessage, VmmError } from "./errors.js";
 import { EventLog } from "./events.js";
 import { applyFleet, type FleetApplied } from "./fleet-apply.js";
+import { applyLinkAction, isLinkAction, type LinkAction } from "./network-links.js";
 import { restoreVm, snapshotVm, type SnapshotAnswer } from "./snapshots.js";
 import { AddressBook } from "./address-book.js";
 import { restoreClones, type CloneBatch } from "./clones.js";
@@ -57,7 +59,8 @@ export type VmmAction =
    * `network`. With `clones`: that many clones named NAME-1…, addresses from `ip` (clones.ts).
    */
   | { readonly kind: "restore"; readonly file: unknown; readonly name?: string; readonly network?: string; readonly clones?: unknown; readonly ip?: unknown }
-  | ContainerAction;
+  | ContainerAction
+  | LinkAction;
 
 export interface VmView {
   readonly name: string;
@@ -83,6 +86,8 @@ export interface VmmOptions {
   readonly baseDir?: string;
   /** A problem with a disk file, or null (args.ts checkDisk); default: none checked. */
   readonly diskProblem?: (path: string) => string | null;
+  /** Network links to other daemons (src/net/links.ts): the far daemons' default token, a log. */
+  readonly links?: LinksOptions;
 }
 
 /** One VM as the daemon holds it. */
@@ -110,6 +115,8 @@ export class Vmm extends EventEmitter {
   readonly events = new EventLog();
   readonly telemetry: Telemetry;
   readonly containers: ContainerService;
+  /** This daemon's networks' links to other daemons' (network-links.ts). */
+  readonly links: NetworkLinks;
   readonly records = new Map<string, VmRecord>();
   /** Networks by name (subnet), and their address assignments. */
   readonly networks: Record<string, string> = {};
@@ -137,6 +144,7 @@ export class Vmm extends EventEmitter {
     });
     this.telemetry = new Telemetry(this);
     this.containers = new ContainerService(this);
+    this.links = new NetworkLinks(this.hv.networks, opts.links ?? {});
     this.store = opts.stateDir === null ? null : new StateStore(opts.stateDir);
     this.restore();
     this.telemetry.start();
@@ -184,6 +192,8 @@ export class Vmm extends EventEmitter {
         throw asVmmError(e);
       });
     }
+    // A link waits for the far daemon (seconds at most); VM actions need not wait behind it.
+    if (isLinkAction(a)) return applyLinkAction(this.links, a);
     if (a.kind === "console-input") {
       try {
         return Promise.resolve(this.consoleInput(a.name, a.data));
@@ -198,7 +208,7 @@ export class Vmm extends EventEmitter {
     return run;
   }
 
-  private async apply(a: Exclude<VmmAction, { kind: "console-input" } | ContainerAction>): Promise<unknown> {
+  private async apply(a: Exclude<VmmAction, { kind: "console-input" } | ContainerAction | LinkAction>): Promise<unknown> {
     switch (a.kind) {
       case "create":
         return this.create(a.vm, a.start === true);
@@ -479,6 +489,7 @@ export class Vmm extends EventEmitter {
     this.closed = true;
     this.telemetry.stop();
     this.containers.close();
+    this.links.close();
     await this.hv.close();
   }
 
