@@ -246,6 +246,8 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--firmware <file>", `M-mode firmware for profile full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)
+    .option("--link <net=host:port>", "link network NET to the same-named network of the daemon at HOST:PORT and keep it up (repeat per link; docs/api.md, \"Network links\")", collect, [])
+    .option("--link-token <token>", "the far daemons' token for links (default $PARAVM_LINK_TOKEN, which `ps` does not show)")
     .action((opts: ServeOptions) => {
       setStatus(runServe(opts, packageVersion()));
     });

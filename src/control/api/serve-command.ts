@@ -9,6 +9,8 @@ import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
 import { isIP } from "node:net";
 import { FULL_DEFAULTS } from "../../machine/full.js";
 import { mib } from "../../hypervisor/memory-pool.js";
+import { VM_NAME } from "../../hypervisor/vm-spec.js";
+import { LinkError, parseLinkTarget } from "../../net/links.js";
 import { checkDisk, EXIT, loadGuest, UsageError } from "../args.js";
 import { generateToken } from "./auth.js";
 import { buildServer } from "./server.js";
@@ -27,6 +29,29 @@ export interface ServeOptions {
   kernel?: string;
   initrd?: string;
   firmware?: string;
+  /** `--link NET=HOST:PORT`, each kept up (src/net/links.ts). */
+  link?: string[];
+  linkToken?: string;
+}
+
+/** `--link` values as network and far daemon, checked whole before the daemon starts. */
+export function parseLinks(specs: readonly string[]): { network: string; to: string }[] {
+  const seen = new Set<string>();
+  return specs.map((spec) => {
+    const eq = spec.indexOf("=");
+    const network = spec.slice(0, eq);
+    const to = spec.slice(eq + 1);
+    if (eq < 0 || !VM_NAME.test(network)) throw new UsageError(`--link '${spec}': expected NET=HOST:PORT, NET a network name (letters, digits, '_', '.', '-'; at most 32)`);
+    try {
+      parseLinkTarget(to);
+    } catch (e) {
+      if (e instanceof LinkError) throw new UsageError(`--link '${spec}': ${e.message}`);
+      throw e;
+    }
+    if (seen.has(`${network} ${to}`)) throw new UsageError(`--link '${spec}' is given twice`);
+    seen.add(`${network} ${to}`);
+    return { network, to };
+  });
 }
 
 /** "HOST:PORT" (IPv6 in brackets) → host and port; a clear error naming --listen otherwise. */
@@ -48,6 +73,9 @@ export async function runServe(opts: ServeOptions, version: string): Promise<num
   const given = opts.token ?? (process.env.PARAVM_TOKEN !== undefined && process.env.PARAVM_TOKEN !== "" ? process.env.PARAVM_TOKEN : undefined);
   if (given !== undefined && given.length < 8) throw new UsageError("--token: at least 8 characters");
   const token = given ?? (local ? null : generateToken());
+  const links = parseLinks(opts.link ?? []);
+  const envLinkToken = process.env.PARAVM_LINK_TOKEN;
+  const linkToken = opts.linkToken ?? (envLinkToken !== undefined && envLinkToken !== "" ? envLinkToken : null);
 
   const stateDir = opts.stateDir ?? defaultStateDir();
   const firmwareFile = opts.firmware ?? FULL_DEFAULTS.FIRMWARE;
@@ -57,6 +85,7 @@ export async function runServe(opts: ServeOptions, version: string): Promise<num
       stateDir,
       ...(opts.hostMem !== undefined ? { hostMemBytes: opts.hostMem } : {}),
       ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
+      links: { defaultToken: linkToken, log: (line) => void process.stderr.write(`paravm: ${line}\n`) },
       images: () => {
         const { kernel, initrd } = loadGuest(opts);
         return { kernel, ...(initrd ? { initrd } : {}), ...(existsSync(firmwareFile) ? { firmware: readFileSync(firmwareFile) } : {}) };
@@ -98,6 +127,8 @@ export async function runServe(opts: ServeOptions, version: string): Promise<num
       `${vmm.records.size} VM${vmm.records.size === 1 ? "" : "s"}; host memory budget ${mib(snap.budgetBytes)} (${vmm.hv.memorySource}); ${vmm.hv.scheduler.pcpus} host cores\n`,
   );
   if (token !== null && given === undefined) process.stderr.write(`paravm: token (generated): ${token}\n`);
+  // Dialed once the daemon listens, so a far daemon linking back finds it; kept up from here on.
+  for (const l of links) vmm.links.keep(l.network, l.to);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

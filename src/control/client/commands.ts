@@ -1,6 +1,6 @@
 /**
  * The CLI as a client of `paravm serve` (docs/api.md): `paravm vm …` and `paravm fleet
- * apply` (`paravm container …` is container-commands.ts). Each command is one or two API
+ * apply` (`paravm container …` is container-commands.ts, `paravm net …` net-commands.ts). Each command is one or two API
  * calls; what it prints is a table or a line (format.ts), or the API's JSON with --json.
  */
 import { dirname, extname, isAbsolute, resolve } from "node:path";
@@ -12,6 +12,7 @@ import { vmPath } from "./api-client.js";
 import { CLIENT_EXIT, print, printJson, withClient as withClientAt, type SetStatus } from "./cli-common.js";
 import { registerContainerCommands } from "./container-commands.js";
 import { attachConsole, followLogs } from "./console.js";
+import { registerNetCommands } from "./net-commands.js";
 import { fleetLines, snapshotLine, vmLine, vmTable, type FleetApplied, type SnapshotResult, type VmView } from "./format.js";
 import { registerRestoreCommand, restoreBody, snapshotPath } from "./restore-command.js";
 import { runTop } from "./top.js";
@@ -196,6 +197,7 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
   );
 
   registerContainerCommands(program, setStatus);
+  registerNetCommands(program, setStatus);
 }
 
 export { restoreBody, snapshotPath };

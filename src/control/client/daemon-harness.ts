@@ -40,6 +40,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+export interface DaemonStart {
+  /** On a Unix socket in the state dir, without a token (else a loopback port with one). */
+  readonly socket?: boolean;
+  readonly extraArgs?: readonly string[];
+  /** Added to the daemon's environment. */
+  readonly env?: Record<string, string>;
+  /** This port and token, and this dir (with its state) instead of fresh ones: a restart. */
+  readonly again?: { readonly port: number; readonly token: string; readonly dir: string };
+}
+
 export class Daemon {
   private constructor(
     readonly child: ChildProcess,
@@ -47,14 +57,15 @@ export class Daemon {
     readonly token: string,
     readonly dir: string,
     readonly logFile: string,
+    private readonly started: DaemonStart,
   ) {}
 
   /**
    * Start `paravm serve` with a fresh state dir, on a free loopback port with a token, or
    * (`socket`) on a Unix socket in that dir without one; resolves once it answers.
    */
-  static async start(opts: { socket?: boolean; extraArgs?: readonly string[] } = {}): Promise<Daemon> {
-    const dir = mkdtempSync(join(tmpdir(), "paravm-serve-"));
+  static async start(opts: DaemonStart = {}): Promise<Daemon> {
+    const dir = opts.again?.dir ?? mkdtempSync(join(tmpdir(), "paravm-serve-"));
     let listen: string[];
     let url: string;
     let token = "";
@@ -63,8 +74,8 @@ export class Daemon {
       listen = ["--socket", path];
       url = `unix:${path}`;
     } else {
-      const port = await freePort();
-      token = `test-${process.pid}-${port}`;
+      const port = opts.again?.port ?? (await freePort());
+      token = opts.again?.token ?? `test-${process.pid}-${port}`;
       listen = ["--listen", `127.0.0.1:${port}`, "--token", token];
       url = `http://127.0.0.1:${port}`;
     }
@@ -72,10 +83,10 @@ export class Daemon {
     const log = openSync(logFile, "a");
     const child = spawn(process.execPath, [PARAVM_BIN, "serve", ...listen, "--state-dir", join(dir, "state"), ...(opts.extraArgs ?? [])], {
       stdio: ["ignore", log, log],
-      env: { ...process.env, PARAVM_TOKEN: "" },
+      env: { ...process.env, PARAVM_TOKEN: "", ...opts.env },
     });
     closeSync(log);
-    const d = new Daemon(child, url, token, dir, logFile);
+    const d = new Daemon(child, url, token, dir, logFile, opts);
     await d.ready();
     return d;
   }
@@ -152,8 +163,19 @@ export class Daemon {
     });
   }
 
-  /** SIGTERM, then SIGKILL after a grace period; the state dir is removed. */
-  async stop(): Promise<void> {
+  /** The loopback port (TCP daemons). */
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** Stop it and start it again on the same port, token and state dir (its VMs come back stopped). */
+  async restart(): Promise<Daemon> {
+    await this.stop({ keepDir: true });
+    return Daemon.start({ ...this.started, again: { port: this.port, token: this.token, dir: this.dir } });
+  }
+
+  /** SIGTERM, then SIGKILL after a grace period; the state dir is removed unless `keepDir`. */
+  async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
       this.child.kill("SIGTERM");
@@ -161,6 +183,6 @@ export class Daemon {
       await exited;
       clearTimeout(t);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (opts.keepDir !== true) rmSync(this.dir, { recursive: true, force: true });
   }
 }
