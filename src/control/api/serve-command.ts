@@ -3,7 +3,8 @@
  * 127.0.0.1:8470 by default, on another address (then a token is required: given, or
  * generated and printed), or on a Unix socket. SIGINT/SIGTERM stop every VM cleanly (each
  * owner thread closes its disk, which syncs it) and exit 0; the state directory keeps the
- * VMs for the next start.
+ * VMs for the next start. `--link NET=HOST:PORT` links a network to another daemon's and
+ * keeps the link up (src/net/links.ts).
  */
 import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
 import { isIP } from "node:net";
