@@ -2,18 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RateLimiter } from "../devices/rate-limiter.js";
 import { checkFrame, Networks, VirtualSwitch } from "./switch.js";
-
-const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-const mac = (n: number) => [0x02, 0, 0, 0, 0, n];
-
-function frame(dst: number[], src: number[], len = 60, fill = 0xab): Uint8Array {
-  const f = new Uint8Array(len).fill(fill);
-  f.set(dst, 0);
-  f.set(src, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  return f;
-}
+import { BCAST, frame, mac } from "./switch-testkit.js";
 
 function setup(opts: { agingMs?: number; maxMacs?: number } = {}) {
   const clock = { t: 0 };

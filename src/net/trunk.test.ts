@@ -9,19 +9,8 @@ import { ipPacket } from "../devices/virtio/net/net-testkit.js";
 import type { FrameOffload } from "../devices/virtio/net/offload.js";
 import { newPortStats, VirtualSwitch, type SwitchPort } from "./switch.js";
 import { addPortStats, TrunkPort, type TrunkTransport } from "./trunk.js";
+import { BCAST, frame, mac } from "./switch-testkit.js";
 import { encodeTrunkMessage } from "./trunk-frame.js";
-
-const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-const mac = (n: number) => [0x02, 0, 0, 0, 0, n];
-
-function frame(dst: number[], src: number[], len = 60): Uint8Array {
-  const f = new Uint8Array(len).fill(0xab);
-  f.set(dst, 0);
-  f.set(src, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  return f;
-}
 
 /** One direction of a link: queues messages until flushed into the far trunk. */
 class Pipe implements TrunkTransport {

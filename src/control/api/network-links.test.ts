@@ -14,24 +14,17 @@ import WebSocket from "ws";
 import type { LinkView } from "../../net/links.js";
 import { LINK_PROTOCOL } from "../../net/link-session.js";
 import type { SwitchPort } from "../../net/switch.js";
+import { BCAST, frame } from "../../net/switch-testkit.js";
 import { encodeTrunkMessage } from "../../net/trunk-frame.js";
 import { freePort } from "../client/daemon-harness.js";
+import { UsageError } from "../args.js";
+import { parseLinks } from "./serve-command.js";
 import { buildServer } from "./server.js";
 import { newVmm, until } from "./testkit.js";
 import type { Vmm } from "./vmm.js";
 
 const TOKEN_A = "token-of-daemon-a";
 const TOKEN_B = "token-of-daemon-b";
-const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-
-function frame(dst: number[], src: number[], len = 60): Uint8Array {
-  const f = new Uint8Array(len).fill(0x5c);
-  f.set(dst, 0);
-  f.set(src, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  return f;
-}
 
 /** A daemon that boots nothing: a Vmm and its server, listening on a loopback port (or not at all). */
 class TestDaemon {
@@ -131,6 +124,24 @@ describe("link refusals the daemon answers alone", () => {
     });
     assert.equal(res.statusCode, 400, res.body);
     assert.match(res.json().message, /x-paravm-link: this daemon speaks link protocol 1, the dialer none/);
+  });
+});
+
+describe("paravm serve --link", () => {
+  test("NET=HOST:PORT values are checked whole before the daemon starts: a bad name, a bad address, one given twice", () => {
+    assert.deepEqual(parseLinks(["lan=127.0.0.1:8471", "dmz=[::1]:8471", "lan=host.example:8470"]), [
+      { network: "lan", to: "127.0.0.1:8471" },
+      { network: "dmz", to: "[::1]:8471" },
+      { network: "lan", to: "host.example:8470" },
+    ]);
+    for (const [specs, message] of [
+      [["127.0.0.1:8471"], /^--link '127\.0\.0\.1:8471': expected NET=HOST:PORT/],
+      [["bad name=127.0.0.1:8471"], /expected NET=HOST:PORT, NET a network name/],
+      [["lan=127.0.0.1"], /^--link 'lan=127\.0\.0\.1': '127\.0\.0\.1' is not HOST:PORT/],
+      [["lan=127.0.0.1:1", "lan=127.0.0.1:1"], /^--link 'lan=127\.0\.0\.1:1' is given twice$/],
+    ] as const) {
+      assert.throws(() => parseLinks(specs), (e: unknown) => e instanceof UsageError && message.test(e.message), specs.join(" "));
+    }
   });
 });
 

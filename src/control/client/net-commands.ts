@@ -8,7 +8,7 @@
  * (where `ps` would show it); without it the daemon uses its own --link-token.
  */
 import type { Command } from "commander";
-import type { LinkView } from "../../net/links.js";
+import { LinkError, parseLinkTarget, type LinkView } from "../../net/links.js";
 import { EXIT, UsageError } from "../args.js";
 import { CLIENT_EXIT, print, printJson, withClient, type SetStatus } from "./cli-common.js";
 import { textTable } from "./format.js";
@@ -39,9 +39,14 @@ interface Common {
 
 const networkPath = (name: string, rest: string): string => `/networks/${encodeURIComponent(name)}${rest}`;
 
-/** `--to`: only its form is checked here (the daemon judges the rest). */
+/** `--to`: only its form is checked here, by the daemon's own parser (the daemon judges the rest). */
 function parseTo(text: string): string {
-  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text)) throw new UsageError(`--to '${text}': expected HOST:PORT (the far daemon's API address, 127.0.0.1:8471)`);
+  try {
+    parseLinkTarget(text);
+  } catch (e) {
+    if (e instanceof LinkError) throw new UsageError(`--to ${e.message}`);
+    throw e;
+  }
   return text;
 }
 
