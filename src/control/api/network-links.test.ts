@@ -230,6 +230,18 @@ describe("two daemons linked over loopback", () => {
     pb.port.detach();
   });
 
+  test("a peer far out of line (a message over 1 MiB) is cut off, and the daemon goes on", async () => {
+    const ws = new WebSocket(`ws://${b.address}/api/v1/networks/hostile/link`, {
+      headers: { authorization: `Bearer ${TOKEN_B}`, [LINK_PROTOCOL.HEADER_VERSION]: "1", [LINK_PROTOCOL.HEADER_DAEMON]: "0badc0de-0000-4000-8000-000000000001" },
+    });
+    await new Promise((resolve, reject) => (ws.once("message", resolve), ws.once("error", reject)));
+    const closed = new Promise<number>((resolve) => ws.once("close", (code: number) => resolve(code)));
+    ws.send(new Uint8Array(2 * 1024 * 1024));
+    assert.equal(await closed, 1009, "message too big");
+    await until("the link gone from B", 5000, async () => (await b.links("hostile")).length === 0);
+    assert.equal((await b.call("GET", "/networks")).status, 200);
+  });
+
   test("a removed link is gone on both sides and frames stop crossing", async () => {
     const pa = a.attach("lan", "test-a2");
     const pb = b.attach("lan", "test-b2");
