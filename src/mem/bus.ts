@@ -101,6 +101,8 @@ export class Bus {
         ram.u8[off + 2] = value >>> 16;
         ram.u8[off + 3] = value >>> 24;
       }
+      // Not through a store TLB entry: log the page here (mem/dirty-log.ts).
+      ram.markDirty(off, width);
       return;
     }
     this.fault = true;

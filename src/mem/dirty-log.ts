@@ -65,10 +65,10 @@ export class DirtyLog {
     if ((this.words[i]! & bit) === 0) Atomics.or(this.words, i, bit);
   }
 
-  /** Mark every page of RAM bytes [off, off + len) when logging. */
+  /** Mark every page of RAM bytes [off, off + len) when logging (pages past the log's end are not RAM: skipped). */
   markRange(off: number, len: number): void {
     if (this.words[DIRTY_LOG.ON] === 0 || len <= 0) return;
-    const last = (off + len - 1) >>> DIRTY_LOG.PAGE_SHIFT;
+    const last = Math.min((off + len - 1) >>> DIRTY_LOG.PAGE_SHIFT, this.pages - 1);
     for (let p = off >>> DIRTY_LOG.PAGE_SHIFT; p <= last; p++) this.mark(p << DIRTY_LOG.PAGE_SHIFT);
   }
 
@@ -106,12 +106,13 @@ export class DirtyLog {
 
   /** Ask every hart to drop its live store entries; returns the request's number for flushedAll. */
   requestFlush(): number {
-    return Atomics.add(this.words, DIRTY_LOG.FLUSH, 1) + 1;
+    // As the word wraps (int32): flushedAll compares the difference, also as an int32.
+    return (Atomics.add(this.words, DIRTY_LOG.FLUSH, 1) + 1) | 0;
   }
 
   /** True once harts 0..harts-1 have all obeyed flush request `n` (or a later one). */
   flushedAll(n: number, harts: number): boolean {
-    for (let k = 0; k < harts; k++) if (Atomics.load(this.words, DIRTY_LOG.ACK_BASE + k) - n < 0) return false;
+    for (let k = 0; k < harts; k++) if (((Atomics.load(this.words, DIRTY_LOG.ACK_BASE + k) - n) | 0) < 0) return false;
     return true;
   }
 
@@ -122,7 +123,11 @@ export class DirtyLog {
     return this.words[DIRTY_LOG.FLUSH] !== this.words[DIRTY_LOG.ACK_BASE + k];
   }
 
-  /** Hart `k` dropped its live store entries: acknowledge the latest request. */
+  /**
+   * Hart `k` dropped its live store entries: acknowledge the latest request. The latest,
+   * not the one seen when it dropped them, is right as long as the hart ran nothing in
+   * between: it holds no live store entry at the acknowledgement, whichever takes came first.
+   */
   ackFlush(k: number): void {
     Atomics.store(this.words, DIRTY_LOG.ACK_BASE + k, Atomics.load(this.words, DIRTY_LOG.FLUSH));
   }

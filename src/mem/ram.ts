@@ -8,6 +8,7 @@
  * Views assume a little-endian host, as RISC-V is little-endian: every host Node runs
  * on in practice (x86-64, arm64) is.
  */
+import type { DirtyLog } from "./dirty-log.js";
 import { hostMemory, type ReclaimMode } from "./host-memory.js";
 
 export const PAGE_SHIFT = 12;
@@ -24,6 +25,12 @@ export class GuestRam {
   readonly f32: Float32Array;
   /** How `discard` gives pages back: madvise (host memory falls) or zero-fill (it does not). */
   readonly reclaim: ReclaimMode;
+  /**
+   * The VM's dirty-page log (live migration), attached after construction on every thread's
+   * view of this RAM, or null. Host writers (loaders, DMA, SBI) call markDirty after they
+   * write; harts mark in their slow paths only (cpu/mmu.ts): see mem/dirty-log.ts.
+   */
+  dirty: DirtyLog | null = null;
 
   /**
    * `base` is the guest-physical address of byte 0; `size` a multiple of the page size.
@@ -62,6 +69,18 @@ export class GuestRam {
       throw new RangeError(`0x${pa.toString(16)}+${bytes.length} is outside RAM`);
     }
     this.u8.set(bytes, pa - this.base);
+    this.markDirty(pa - this.base, bytes.length);
+  }
+
+  /**
+   * A host writer changed RAM bytes [off, off + len) (offsets from `base`): log their pages
+   * while dirty logging is on. Called after the write, on a thread that acknowledges the
+   * log's flushes (the owner for devices), so a page taken before this mark is copied only
+   * after that thread's next acknowledgement, which follows the write.
+   */
+  markDirty(off: number, len: number): void {
+    const d = this.dirty;
+    if (d !== null) d.markRange(off, len);
   }
 
   /**
@@ -77,6 +96,8 @@ export class GuestRam {
       throw new RangeError(`discard 0x${pa.toString(16)}+0x${len.toString(16)}: not whole pages inside RAM`);
     }
     hostMemory().discard(this.sab, pa - this.base, len);
+    // The pages now read as zeros: a migration must send them again.
+    this.markDirty(pa - this.base, len);
   }
 
   readBytes(pa: number, len: number): Uint8Array {
