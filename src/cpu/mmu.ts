@@ -10,6 +10,10 @@
  * are host `Atomics` operations, aligned slow-path accesses are single accesses of their
  * width (never byte by byte), and the page walker sets A/D bits with a compare-and-swap.
  *
+ * While dirty-page logging is on (mem/dirty-log.ts), every RAM write made here without a
+ * live store TLB entry marks its page, and a store entry becomes live (installed, or
+ * refilled from its set's backing) only with its page marked.
+ *
  * Every function returns false after raising the architectural trap (pc already set to
  * the handler), never throws for anything the guest does.
  */
@@ -113,7 +117,12 @@ function walk(h: Hart, lo: number, hi: number, access: number): number {
     // overwrite a PTE that another hart changed meanwhile, e.g. cleared with amoswap.d):
     // a compare-and-swap of the low word (flags and PPN bits 0-21); if it changed, walk again.
     const want = PTE.A | (access === Access.Store ? PTE.D : 0);
-    if ((pteLo & want) !== want && Atomics.compareExchange(i32, o, pteLo, pteLo | want) !== pteLo) return RETRY;
+    if ((pteLo & want) !== want) {
+      if (Atomics.compareExchange(i32, o, pteLo, pteLo | want) !== pteLo) return RETRY;
+      // The walker wrote the PTE's page outside any store TLB entry: log it (mem/dirty-log.ts).
+      const d = ram.dirty;
+      if (d !== null && d.on) d.mark(pteAddr - ram.base);
+    }
     const span = level === 2 ? 0x40000000 : level === 1 ? 0x200000 : 0x1000;
     lastFlags = level | sum | ((pteLo & PTE.G) !== 0 ? TlbFlag.GLOBAL : 0);
     return ppn * 4096 + ((lo >>> 0) % span);
@@ -243,6 +252,10 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
   // The set's entries exist only for pages without decoded code (dropStoresTo), as live ones.
   const cached = h.tlb.refill(Access.Store, (lo >>> 12) & TLB_MASK, lo >>> 12, hi);
   if (cached >= 0) {
+    // Live again, so the fast path will store through it: its page must be logged since the
+    // last flush (mem/dirty-log.ts). Nothing runs between the refill and this mark.
+    const d = h.bus.ram.dirty;
+    if (d !== null && d.on) d.mark(cached);
     writeRam(h, cached + (lo & 0xfff), width, vlo, vhi);
     return true;
   }
@@ -254,6 +267,9 @@ export function storeSlow(h: Hart, lo: number, hi: number, width: number, vlo: n
     const off = pa - ram.base;
     const page = off >>> 12;
     if (h.code.find(page) !== null) invalidateCodePage(h, page);
+    // Logged before the entry is installed: the fast path writes only to logged pages.
+    const d = ram.dirty;
+    if (d !== null && d.on) d.mark(off);
     if (pageCacheable(h, pa - (off & 0xfff), Access.Store, lastPriv)) {
       h.tlb.install(Access.Store, (lo >>> 12) & TLB_MASK, lo >>> 12, hi, off & ~0xfff, lastFlags);
     }
@@ -410,7 +426,12 @@ function atomicAddress(h: Hart, lo: number, hi: number, width: number, access: n
     return -1;
   }
   const page = (pa - ram.base) >>> 12;
-  if (access === Access.Store && h.code.find(page) !== null) invalidateCodePage(h, page);
+  if (access === Access.Store) {
+    if (h.code.find(page) !== null) invalidateCodePage(h, page);
+    // AMOs and SC write RAM without a store TLB entry: log the page (mem/dirty-log.ts).
+    const d = ram.dirty;
+    if (d !== null && d.on) d.mark(pa - ram.base);
+  }
   return pa - ram.base;
 }
 

@@ -26,13 +26,14 @@
  *     MXR 1 → 0: S and U; MPRV 0 → 1: the M set.
  *   - PMP writes, reset: everything.
  */
-import { Priv, Csr64 } from "./constants.js";
+import { Access, Priv, Csr64 } from "./constants.js";
 
 export const TLB_SIZE = 1024;
 export const TLB_MASK = TLB_SIZE - 1;
 /** log2(TLB_SIZE): code >>> KIND_SHIFT is the kind (fetch, load, store). */
 const KIND_SHIFT = 10;
 const KINDS = 3;
+const STORE_KIND = Access.Store;
 const CODES = KINDS * TLB_SIZE;
 
 /** Per-entry flags, as `install` takes them. */
@@ -199,6 +200,27 @@ export class TlbSets {
     this.makeLive(code);
     this.setHits++;
     return off;
+  }
+
+  /**
+   * Take the store entries out of the live arrays (their sets' backing keeps them): the next
+   * store to each page takes the slow path, which logs the page before the entry is live
+   * again (a dirty-log flush, mem/dirty-log.ts). Fetch and load entries stay live.
+   */
+  dropLiveStores(): void {
+    const L = this.live;
+    const n = this.liveCount;
+    const stLo = this.los[STORE_KIND]!;
+    const mark = this.liveMark;
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const code = L[i]!;
+      if (code >>> KIND_SHIFT === STORE_KIND) {
+        stLo[code & TLB_MASK] = -1;
+        mark[code] = 0;
+      } else L[w++] = code;
+    }
+    this.liveCount = w;
   }
 
   /** The privilege changed (trap, xRET, or the host): the live arrays now serve its set. */
