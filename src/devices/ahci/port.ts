@@ -332,6 +332,9 @@ export class AhciPort implements SgList {
     if (!this.buildSg(table + AHCI.CMD_TABLE_PRDT, prdtl)) return this.fatal();
     const o = this.disk.execute(tf, this);
     dv.setUint32(hdr + CMD_HDR.PRDBC, o.bytes, true);
+    host.ram.markDirty(hdr + CMD_HDR.PRDBC, 4);
+    // Data in: every segment is logged, since a read that failed part-way filled some of them.
+    if (o.protocol === Protocol.PioIn || o.protocol === Protocol.DmaIn) this.markSg();
     if (o.protocol === Protocol.PioIn || o.protocol === Protocol.DmaIn) this.stats.dmaBytesToGuest += o.bytes;
     else this.stats.dmaBytesFromGuest += o.bytes;
     if (this.sgInterrupt && o.bytes > 0) this.is |= PXIS.DPS;
@@ -354,6 +357,7 @@ export class AhciPort implements SgList {
   private control(table: number, hdr: number, bit: number): Run {
     const srst = (this.host.ram.u8[table + H2D.CONTROL]! & H2D.CONTROL_SRST) !== 0;
     this.dv.setUint32(hdr + CMD_HDR.PRDBC, 0, true);
+    this.host.ram.markDirty(hdr + CMD_HDR.PRDBC, 4);
     this.ci = (this.ci & ~bit) >>> 0;
     if (srst) {
       this.srst = true;
@@ -401,6 +405,12 @@ export class AhciPort implements SgList {
     return true;
   }
 
+  /** Log the command's data segments as written (GuestRam.markDirty). */
+  private markSg(): void {
+    const ram = this.host.ram;
+    for (let i = 0; i < this.segOff.length; i++) ram.markDirty(this.segOff[i]!, this.segLen[i]!);
+  }
+
   /** SgList: the disk's view of this command's PRDT. */
   forEach(len: number, fn: (view: Uint8Array, done: number) => void): number {
     const u8 = this.host.ram.u8;
@@ -436,6 +446,7 @@ export class AhciPort implements SgList {
     u8[f + RX_FIS.STATUS] = status;
     u8[f + RX_FIS.ERROR] = error;
     this.putTaskFile(u8, f);
+    this.host.ram.markDirty(f, RX_FIS.REG_FIS_SIZE);
     return true;
   }
 
@@ -455,6 +466,7 @@ export class AhciPort implements SgList {
     u8[f + RX_FIS.PIO_E_STATUS] = status;
     u8[f + RX_FIS.PIO_COUNT] = bytes & 0xff;
     u8[f + RX_FIS.PIO_COUNT + 1] = (bytes >>> 8) & 0xff;
+    this.host.ram.markDirty(f, RX_FIS.REG_FIS_SIZE);
     return true;
   }
 

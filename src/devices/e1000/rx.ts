@@ -271,6 +271,7 @@ export class RxEngine {
       let errors = 0;
       if (ram.contains(addr, chunk)) {
         u8.set(buf.subarray(done, done + chunk), addr - ram.base);
+        ram.markDirty(addr - ram.base, chunk);
       } else {
         h.stats.dmaErrors++;
         errors = RXD.ERR_RXE;
@@ -287,6 +288,7 @@ export class RxEngine {
       u8[d + 12] = status;
       u8[d + 13] = errors;
       dv.setUint16(d + 14, last && vlan >= 0 ? vlan : 0, true);
+      ram.markDirty(d, RXD.SIZE);
       head = head + 1 === count ? 0 : head + 1;
     }
     r[REG.RDH >> 2] = head;

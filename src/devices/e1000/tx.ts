@@ -185,6 +185,7 @@ export class TxEngine {
     if (report) {
       const u8 = this.host.ram.u8;
       u8[off + 12] = (u8[off + 12]! & 0xf0) | TXD.STA_DD;
+      this.host.ram.markDirty(off + 12, 1);
     }
     return report;
   }

@@ -12,6 +12,8 @@
  *
  * Ring indices are read with `Atomics.load` and the used index published with
  * `Atomics.store`, so the ordering is right when the guest's harts run in other threads.
+ * Every write into guest RAM here (used ring, avail_event, copyToSegments) is logged for
+ * live migration (GuestRam.markDirty); devices that write RAM another way log it themselves.
  */
 import type { GuestRam } from "../../mem/ram.js";
 
@@ -155,6 +157,7 @@ export class VirtQueue {
     const slot = this.usedOff + 4 + 8 * (this.usedIdx % this.size);
     this.view.setUint32(slot, head >>> 0, true);
     this.view.setUint32(slot + 4, len >>> 0, true);
+    this.mem.markDirty(slot, 8);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     if (publish) this.publishUsed();
   }
@@ -164,6 +167,7 @@ export class VirtQueue {
     if (this.broken !== null) return;
     // The used index is published last, after the elements it covers (§2.7.8).
     Atomics.store(this.mem.u16, (this.usedOff + 2) >> 1, this.usedIdx);
+    this.mem.markDirty(this.usedOff + 2, 2);
   }
 
   /**
@@ -219,6 +223,7 @@ export class VirtQueue {
 
   private setAvailEvent(idx: number): void {
     this.view.setUint16(this.usedOff + 4 + 8 * this.size, idx, true);
+    this.mem.markDirty(this.usedOff + 4 + 8 * this.size, 2);
   }
 
   private fail(reason: string): void {
@@ -313,6 +318,7 @@ export function copyToSegments(mem: GuestRam, segs: readonly Segment[], src: Uin
     }
     const n = Math.min(s.len - skip, src.length - done);
     mem.u8.set(src.subarray(done, done + n), s.addr - mem.base + skip);
+    mem.markDirty(s.addr - mem.base + skip, n);
     done += n;
     skip = 0;
   }

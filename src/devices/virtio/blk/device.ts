@@ -405,6 +405,7 @@ export class VirtioBlk implements VirtioDevice {
         let pos = sector * VIRTIO_BLK.SECTOR;
         forEachSpan(chain.writable, 0, inLen, (addr, len) => {
           this.backend.read(pos, mem.u8.subarray(addr - mem.base, addr - mem.base + len));
+          mem.markDirty(addr - mem.base, len);
           pos += len;
         });
         st.bytesRead += inLen;
