@@ -5,6 +5,8 @@
  *
  * The loop, between slices of about a millisecond:
  *   - the VM command (pause, stop) from the main thread;
+ *   - a dirty-log flush (live migration): drop the hart's live store entries and say so,
+ *     also while paused or asleep (the collector rings the doorbell);
  *   - nothing runnable (WFI, HSM-stopped) → give the host core back and sleep on the
  *     doorbell until an interrupt, a timer deadline or a command;
  *   - no host core → wait for the scheduler's grant (the doorbell wakes us for device
@@ -23,6 +25,8 @@ import { checkMemTarget } from "../machine/pv-balloon.js";
 import { RemoteVcpu } from "../machine/remote-vcpu.js";
 import type { MachineStop } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
+import { DirtyLog } from "../mem/dirty-log.js";
+import { PAGE_SIZE } from "../mem/ram.js";
 import { loadMachine, MachineStateError, saveMachine } from "../machine/machine-state.js";
 import { buildOwnerMachine, type MachineSpec } from "./machine-spec.js";
 import { SnapshotError } from "./snapshot/format.js";
@@ -52,6 +56,8 @@ export interface VcpuWorkerData {
   readonly throwAfterMs?: number;
   /** Owner only: continue the VM saved in this snapshot file instead of booting (the spec is the file's). */
   readonly restoreFrom?: string;
+  /** The run's dirty-page log (mem/dirty-log.ts), attached to this thread's view of RAM. */
+  readonly dirty: SharedArrayBuffer;
 }
 
 export const VCPU_TIMING = {
@@ -181,6 +187,8 @@ async function main(): Promise<void> {
     });
   }
 
+  // Built (and restored) first: the log covers what the guest and its devices write from here on.
+  machine.ram.dirty = new DirtyLog(data.dirty, machine.ram.size / PAGE_SIZE);
   const loop = machine.loop;
   const report = (r: number): void => {
     Atomics.store(control, VM_CTL.HART_BASE + k, r);
@@ -235,17 +243,22 @@ async function main(): Promise<void> {
       where(VcpuPhase.PAUSED);
       report(VcpuReport.PAUSED);
       while (Atomics.load(control, VM_CTL.COMMAND) === VmCommand.PAUSE) {
+        // The doorbell first: a dirty-log flush requested after this read rings it, and wakes the wait below.
+        const seen = sched.bell();
+        loop.obeyDirtyFlush();
         // Another vCPU may be in the middle of a device access or a fence: answer it, so it reaches its own pause.
         loop.runnable();
         // A snapshot request is served here, where nothing of the VM runs.
         drainMessages();
-        sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS);
+        sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS, seen);
       }
       report(VcpuReport.RUNNING);
       continue;
     }
     // Read the doorbell before looking for work: a ring after this point wakes the wait below at once.
     const bell = sched.bell();
+    // After the bell: a flush requested later rings it, so the idle or grant wait below ends at once.
+    loop.obeyDirtyFlush();
     drainMessages();
     const pending = loop.pendingStop();
     if (pending !== null) {

@@ -18,7 +18,9 @@ import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import { AgentClient, AGENT, changeVcpus, type AgentAnswer } from "./agent.js";
 import { checkMemTarget, type BalloonReport } from "../machine/pv-balloon.js";
+import { DirtyLog } from "../mem/dirty-log.js";
 import { hostMemory, type ReclaimMode } from "../mem/host-memory.js";
+import { PAGE_SIZE } from "../mem/ram.js";
 import type { MachineSpec } from "./machine-spec.js";
 import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
 import type { DiskClaims } from "./disk-claims.js";
@@ -169,6 +171,8 @@ export class Vm extends EventEmitter {
   private memReportAt = 0;
   private memLeaseRenew = 0;
   private ramSab: SharedArrayBuffer | null = null;
+  /** The dirty-page log every thread of the current run marks (mem/dirty-log.ts); off until a migration starts it. */
+  private dirty: DirtyLog | null = null;
 
   constructor(private readonly options: VmOptions) {
     super();
@@ -228,6 +232,8 @@ export class Vm extends EventEmitter {
     this.memReport = null;
     this.live = new Array<Extract<VcpuMessage, { t: "live" }> | null>(cpus).fill(null);
     this.memLeaseRenew = 0;
+    const dirty = DirtyLog.create(this.spec.memBytes / PAGE_SIZE);
+    this.dirty = dirty;
     const base = {
       spec: this.memTarget !== this.spec.memBytes ? { ...this.spec, memTargetBytes: this.memTarget } : this.spec,
       link: link.sab,
@@ -237,6 +243,7 @@ export class Vm extends EventEmitter {
       epochAbsMs: performance.timeOrigin + performance.now(),
       slice: VM_DEFAULTS.SLICE,
       detectDeadlock: this.options.waitsForInput === false && this.options.net === undefined,
+      dirty: dirty.sab,
     };
     const fault = (hart: number): { throwAfterMs?: number } =>
       this.options.injectFault?.hart === hart ? { throwAfterMs: this.options.injectFault.ms } : {};
@@ -627,6 +634,22 @@ export class Vm extends EventEmitter {
   /** The guest's RAM as the threads share it (tests and host-side checks; null before the first start). */
   guestRam(): SharedArrayBuffer | null {
     return this.ramSab;
+  }
+
+  /** The current run's dirty-page log (null before the first start). */
+  dirtyLog(): DirtyLog | null {
+    return this.dirty;
+  }
+
+  /**
+   * Ask every vCPU to drop its live store entries (DirtyLog.requestFlush) and ring its
+   * doorbell, so a sleeping or paused one answers too; returns the request for flushedAll.
+   */
+  requestDirtyFlush(): number {
+    if (this.dirty === null) throw new Error(`VM ${this.name} has not started: it has no dirty log`);
+    const n = this.dirty.requestFlush();
+    for (const s of this.slots) VcpuSched.ring(this.scheduler.sab, s);
+    return n;
   }
 
   /**

@@ -261,7 +261,7 @@ export class FullMachine extends Machine<FullResult> {
         hartExtras: (i, exits, interrupts) => this.hartExtras(i, exits, interrupts),
         sources,
       },
-      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined, ...(threads ? { slice: threads.slice } : {}) },
+      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined, ...(threads ? { slice: threads.slice, self: 0 } : {}) },
     );
 
     // Interrupt wires into each hart, counting rising edges per kind.

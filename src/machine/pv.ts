@@ -184,7 +184,7 @@ export class PvMachine extends Machine<PvResult> {
         },
         sources,
       },
-      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined, ...(threads ? { slice: threads.slice } : {}) },
+      { maxInsns: options.maxInsns, waitsForFrames: options.net !== undefined, ...(threads ? { slice: threads.slice, self: 0 } : {}) },
     );
     // Console output; the first output after some hart has run in U-mode opens the input gate.
     const output = (bytes: Uint8Array): void => {

@@ -169,7 +169,7 @@ export class RemoteVcpu extends Machine<RunResult> {
         },
       };
     }
-    this.loop = new RunLoop(harts, this.bus, hooks, { maxInsns: options.maxInsns, slice: options.threads.slice });
+    this.loop = new RunLoop(harts, this.bus, hooks, { maxInsns: options.maxInsns, slice: options.threads.slice, self: k });
     this.loop.devicesMapped();
   }
 

@@ -153,6 +153,8 @@ export interface RunLoopOptions {
   readonly waitsForFrames?: boolean;
   /** Instructions per slice (default RUN_DEFAULTS.SLICE, or SMP_SLICE with several harts). */
   readonly slice?: number;
+  /** Threaded VMs: the one hart this thread runs (it answers dirty-log flushes for no other). Unset: all. */
+  readonly self?: number;
 }
 
 /** Per-hart bookkeeping. */
@@ -251,6 +253,7 @@ export class RunLoop {
     const n = harts.length;
     for (;;) {
       hooks.poll?.();
+      if (this.bus.ram.dirty !== null) this.obeyDirtyFlush();
       let ran = false;
       for (let i = 0; i < n; i++) {
         if (this.stopRequested) return { kind: "stop", stop: "stopped" };
@@ -342,6 +345,22 @@ export class RunLoop {
 
   step(untilMs: number): Step {
     return this.advance(untilMs);
+  }
+
+  /**
+   * A dirty-log flush (mem/dirty-log.ts): the harts this thread runs drop their live store
+   * entries, then acknowledge, with nothing run in between (DirtyLog.ackFlush). Every round
+   * passes here; a vCPU thread also calls it while idle or paused (the collector rings it).
+   */
+  obeyDirtyFlush(): void {
+    const d = this.bus.ram.dirty;
+    if (d === null) return;
+    const self = this.options.self;
+    for (let i = self ?? 0; i <= (self ?? this.harts.length - 1); i++) {
+      if (!d.flushWanted(i)) continue;
+      this.harts[i]!.tlb.dropLiveStores();
+      d.ackFlush(i);
+    }
   }
 
   /** Whether some hart of this loop would execute now (after taking what other threads left). */
