@@ -76,6 +76,7 @@ export class Hypervisor extends EventEmitter {
   /** Moves CPU and memory among opted-in VMs (setAutoscale); its decisions are "decision" events here. */
   readonly autoscaler: Autoscaler;
   private readonly ports = new Map<string, SwitchBackend>();
+  private readonly networkNames = new Map<string, string>();
 
   constructor(options: HypervisorOptions = {}) {
     super();
@@ -123,6 +124,7 @@ export class Hypervisor extends EventEmitter {
       if (!c.spec.net) throw new Error(`VM ${c.name}: a network needs a NIC in the machine spec`);
       port = new SwitchBackend(this.networks.get(c.network), c.name);
       this.ports.set(c.name, port);
+      this.networkNames.set(c.name, c.network);
     }
     const vm = new Vm({
       name: c.name,
@@ -229,6 +231,11 @@ export class Hypervisor extends EventEmitter {
     return vm;
   }
 
+  /** The network a VM's NIC is plugged into, if any. */
+  networkOf(name: string): string | undefined {
+    return this.networkNames.get(name);
+  }
+
   /** The switch port of a VM's NIC (its counters), if it has one. */
   port(name: string): SwitchBackend | undefined {
     return this.ports.get(name);
@@ -238,8 +245,10 @@ export class Hypervisor extends EventEmitter {
   async destroy(name: string): Promise<void> {
     const vm = this.get(name);
     if (vm.state === "running" || vm.state === "paused") await vm.stop();
+    else vm.abortIncoming("destroyed before its migration completed");
     this.ports.get(name)?.close();
     this.ports.delete(name);
+    this.networkNames.delete(name);
     this.autoscaler.set(name, null);
     this.vms.delete(name);
   }

@@ -56,6 +56,8 @@ export interface VcpuWorkerData {
   readonly throwAfterMs?: number;
   /** Owner only: continue the VM saved in this snapshot file instead of booting (the spec is the file's). */
   readonly restoreFrom?: string;
+  /** Owner only: an incoming live migration: build the machine, then wait for "load" before running. */
+  readonly incoming?: boolean;
   /** The run's dirty-page log (mem/dirty-log.ts), attached to this thread's view of RAM. */
   readonly dirty: SharedArrayBuffer;
 }
@@ -99,6 +101,12 @@ async function main(): Promise<void> {
   let deliverFrame: ((frame: Uint8Array, gso: FrameOffload | null) => boolean) | null = null;
   let deliverAgent: ((bytes: Uint8Array) => void) | null = null;
   let drainMessages = (): void => {};
+  /**
+   * Set once the paused owner handed out its state for a migration: from then until it runs
+   * again it takes no messages (a frame or a balloon turn would write guest RAM that the
+   * migration has already read). They wait in the port and are handled after a resume.
+   */
+  let frozen = false;
   let overlay: OverlayBackend | null = null;
   if (owner) {
     const net: NetBackend | null = data.spec.net
@@ -145,8 +153,14 @@ async function main(): Promise<void> {
     close = built.close;
     const m = machine;
     const balloon = m.profile === "pv" ? m.balloon : null;
+    let loadWaiter: ((msg: Extract<OwnerMessage, { t: "load" }>) => void) | null = null;
     const handle = (msg: OwnerMessage): void => {
       if (msg.t === "input") m.input(msg.bytes);
+      else if (msg.t === "load") loadWaiter?.(msg);
+      else if (msg.t === "state") {
+        post(stateOf(m, overlay));
+        frozen = true;
+      }
       else if (msg.t === "frame") deliverFrame?.(msg.frame, msg.gso);
       else if (msg.t === "agent") deliverAgent?.(msg.bytes);
       else if (msg.t === "save") post(saveOwner(m, overlay, msg.file, msg.info));
@@ -160,7 +174,8 @@ async function main(): Promise<void> {
     // Frames and input are taken between slices and right after a wake-up, without
     // waiting for the event loop (which the owner reaches only every few ms while it runs).
     drainMessages = (): void => {
-      for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) handle(r.message as OwnerMessage);
+      for (let r = receiveMessageOnPort(port); r !== undefined; r = frozen ? undefined : receiveMessageOnPort(port)) handle(r.message as OwnerMessage);
+      if (frozen) return;
       const report = balloon?.tick(performance.now());
       if (report) post({ t: "mem", report });
     };
@@ -172,6 +187,24 @@ async function main(): Promise<void> {
       regions: m.bus.regions.map((r) => ({ base: r.base, size: r.size, name: r.name })),
       ...(m.profile === "full" ? { firmwareEntry: { pc: m.ram.base, fdt: m.layout.fdtAddr } } : {}),
     });
+    if (data.incoming) {
+      // The main thread writes the guest's pages into the shared RAM while the source still
+      // runs; the state comes last, and only then does this machine run.
+      const msg = await new Promise<Extract<OwnerMessage, { t: "load" }>>((resolve) => (loadWaiter = resolve));
+      loadWaiter = null;
+      try {
+        if (msg.overlay !== null) {
+          if (overlay === null) throw new MachineStateError("the migrated VM has a disk overlay, but this one has no copy-on-write disk");
+          overlay.load(msg.overlay);
+        }
+        loadMachine(m, msg.machine, null);
+      } catch (e) {
+        // The main thread ends this thread (Vm.abortIncoming): nothing of the guest ran.
+        post({ t: "loaded", ok: false, message: e instanceof Error ? e.message : String(e) });
+        return;
+      }
+      post({ t: "loaded", ok: true });
+    }
   } else {
     machine = new RemoteVcpu({
       profile: data.spec.profile,
@@ -249,9 +282,10 @@ async function main(): Promise<void> {
         // Another vCPU may be in the middle of a device access or a fence: answer it, so it reaches its own pause.
         loop.runnable();
         // A snapshot request is served here, where nothing of the VM runs.
-        drainMessages();
+        if (!frozen) drainMessages();
         sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS, seen);
       }
+      frozen = false;
       report(VcpuReport.RUNNING);
       continue;
     }
@@ -334,6 +368,15 @@ function saveOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, f
     return { t: "saved", ok: true, ...r, ms: performance.now() - t0 };
   } catch (e) {
     return { t: "saved", ok: false, message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** The paused machine's state without RAM, for a live migration's stop-and-copy. */
+function stateOf(m: PvMachine | FullMachine, overlay: OverlayBackend | null): VcpuMessage {
+  try {
+    return { t: "state", ok: true, machine: saveMachine(m).state, overlay: overlay?.save() ?? null };
+  } catch (e) {
+    return { t: "state", ok: false, message: e instanceof Error ? e.message : String(e) };
   }
 }
 

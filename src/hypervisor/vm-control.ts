@@ -57,6 +57,12 @@ export type VcpuMessage =
   /** The owner wrote the snapshot it was asked for (while paused), or says why it could not. */
   | { t: "saved"; ok: true; bytes: number; ramPages: number; ramPresent: number; ms: number }
   | { t: "saved"; ok: false; message: string }
+  /** The owner's answer to "state" (paused VMs): the machine's state without its RAM, and a copy-on-write disk's overlay. */
+  | { t: "state"; ok: true; machine: unknown; overlay: Uint8Array | null }
+  | { t: "state"; ok: false; message: string }
+  /** An incoming VM's owner loaded the state it was sent ("load"), or says why it could not. */
+  | { t: "loaded"; ok: true }
+  | { t: "loaded"; ok: false; message: string }
   /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
   | { t: "buildError"; message: string; usage: boolean };
 
@@ -69,4 +75,8 @@ export type OwnerMessage =
   /** Balloon (pv): a new memory target, and/or poll the guest's statistics for `statsForMs`. */
   | { t: "mem"; targetBytes?: number; statsForMs?: number }
   /** Paused VMs only: write the VM's snapshot to `file` (snapshot/vm-file.ts), then answer "saved". */
-  | { t: "save"; file: string; info: VmSnapshotInfo };
+  | { t: "save"; file: string; info: VmSnapshotInfo }
+  /** Paused VMs only: answer "state" with the machine's state (a live migration's last step). */
+  | { t: "state" }
+  /** An incoming VM (built, not run): its RAM holds the guest's pages; load this state and run. */
+  | { t: "load"; machine: unknown; overlay: Uint8Array | null };

@@ -173,6 +173,14 @@ export class Vm extends EventEmitter {
   private ramSab: SharedArrayBuffer | null = null;
   /** The dirty-page log every thread of the current run marks (mem/dirty-log.ts); off until a migration starts it. */
   private dirty: DirtyLog | null = null;
+  /** Built for an incoming live migration and waiting for its state (start({incoming})). */
+  incoming = false;
+  /**
+   * Frames from the switch and console input are dropped (an outgoing migration's last
+   * step: after the state is taken nothing may reach the guest here; TCP resends, and the
+   * guest runs elsewhere a few milliseconds later).
+   */
+  holdIo = false;
 
   constructor(private readonly options: VmOptions) {
     super();
@@ -184,7 +192,7 @@ export class Vm extends EventEmitter {
     this.memTarget = options.spec.memTargetBytes ?? options.spec.memBytes;
     options.net?.onReceive((frame, gso) => {
       const owner = this.workers[0];
-      if (!owner || this.state === "stopped" || this.state === "crashed") return false;
+      if (!owner || this.state === "stopped" || this.state === "crashed" || this.incoming || this.holdIo) return false;
       owner.postMessage({ t: "frame", frame, gso } satisfies OwnerMessage);
       VcpuSched.ring(this.scheduler.sab, this.slots[0]!);
       return true;
@@ -198,13 +206,16 @@ export class Vm extends EventEmitter {
     this.emit("state", ev);
   }
 
-  /** Start the VM's threads; resolves once the owner thread has built the machine. */
   /**
    * Start the VM: boot it, or with `restoreFrom` continue the VM saved in that snapshot file
-   * (its spec must be this VM's: Hypervisor.restore builds the VM from the file).
+   * (its spec must be this VM's: Hypervisor.restore builds the VM from the file). With
+   * `incoming` (a live migration's destination) the machine is built but does not run: the
+   * VM stays "created" with its RAM writable (guestRam()) until completeIncoming() hands it
+   * the state, or abortIncoming() drops it. Resolves once the owner thread built the machine.
    */
-  async start(opts: { restoreFrom?: string; agentHello?: string } = {}): Promise<void> {
-    if (this.state === "running" || this.state === "paused") throw new Error(`VM ${this.name} is already ${this.state}`);
+  async start(opts: { restoreFrom?: string; agentHello?: string; incoming?: boolean } = {}): Promise<void> {
+    if (this.state === "running" || this.state === "paused" || this.incoming) throw new Error(`VM ${this.name} is already ${this.incoming ? "being migrated in" : this.state}`);
+    if (opts.incoming && this.spec.cpus > 1) throw new VmBuildError(`VM ${this.name}: live migration of VMs with more than one vCPU is not supported yet`, true);
     // Admission first: a VM that does not fit changes nothing (AdmissionError).
     this.options.memory?.admit(this.name, this.chargeBytes());
     // Then the disk: a file another running VM writes (or reads, when this one would write) is refused.
@@ -227,7 +238,7 @@ export class Vm extends EventEmitter {
     this.agentClient?.close("the VM restarted");
     const agent = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
     this.agentClient = agent;
-    if (agent && opts.restoreFrom !== undefined && opts.agentHello !== undefined) agent.restored(opts.agentHello);
+    if (agent && (opts.restoreFrom !== undefined || opts.incoming) && opts.agentHello !== undefined) agent.restored(opts.agentHello);
     void this.finished.then(() => agent?.close("the VM stopped"));
     this.memReport = null;
     this.live = new Array<Extract<VcpuMessage, { t: "live" }> | null>(cpus).fill(null);
@@ -248,7 +259,13 @@ export class Vm extends EventEmitter {
     const fault = (hart: number): { throwAfterMs?: number } =>
       this.options.injectFault?.hart === hart ? { throwAfterMs: this.options.injectFault.ms } : {};
     const ready = new Promise<Extract<VcpuMessage, { t: "ready" }>>((resolve, reject) => {
-      const owner = this.spawn({ ...base, hart: 0, ...fault(0), ...(opts.restoreFrom !== undefined ? { restoreFrom: opts.restoreFrom } : {}) });
+      const owner = this.spawn({
+        ...base,
+        hart: 0,
+        ...fault(0),
+        ...(opts.restoreFrom !== undefined ? { restoreFrom: opts.restoreFrom } : {}),
+        ...(opts.incoming ? { incoming: true } : {}),
+      });
       owner.once("error", reject);
       owner.on("message", (m: VcpuMessage) => {
         if (m.t === "ready") resolve(m);
@@ -268,6 +285,10 @@ export class Vm extends EventEmitter {
       throw e instanceof VmBuildError ? e : new VmBuildError(msg, false);
     }
     this.ramSab = info.ram;
+    if (opts.incoming) {
+      this.incoming = true;
+      return;
+    }
     for (let k = 1; k < cpus; k++) {
       this.spawn({
         ...base,
@@ -310,6 +331,7 @@ export class Vm extends EventEmitter {
     else if (m.t === "agent") this.agentClient?.receive(m.bytes);
     else if (m.t === "live") this.live[m.hart] = m;
     else if (m.t === "saved") this.savedWaiter?.(m);
+    else if (m.t === "state" || m.t === "loaded") this.stateWaiter?.(m);
     else if (m.t === "mem") {
       this.memReport = m.report;
       this.memReportAt = performance.now();
@@ -519,9 +541,9 @@ export class Vm extends EventEmitter {
     await this.start();
   }
 
-  /** Console input for the guest. */
+  /** Console input for the guest (dropped while an incoming VM waits for its state). */
   input(bytes: Uint8Array): void {
-    this.toOwner({ t: "input", bytes });
+    if (!this.incoming && !this.holdIo) this.toOwner({ t: "input", bytes });
   }
 
   /** vCPUs online in the guest (as the agent last confirmed) and present (the most it can have). */
@@ -666,7 +688,7 @@ export class Vm extends EventEmitter {
     const wasRunning = this.state === "running";
     if (wasRunning) await this.pause();
     try {
-      const info = vmInfo(this.name, this.spec, this.settings, this.agentClient?.hello ?? null);
+      const info = vmInfo(this.name, this.spec, this.settings, this.agentHello());
       const ended = this.wait().then(() => ({ t: "saved", ok: false, message: `VM ${this.name} stopped while its snapshot was written` }) as const);
       const saved = new Promise<Extract<VcpuMessage, { t: "saved" }>>((resolve) => (this.savedWaiter = resolve));
       this.toOwner({ t: "save", file, info });
@@ -677,6 +699,69 @@ export class Vm extends EventEmitter {
       this.savedWaiter = null;
       if (wasRunning && this.state === "paused") this.resume();
     }
+  }
+
+  /** Who waits for the owner's "state" or "loaded" answer (one request at a time). */
+  private stateWaiter: ((m: Extract<VcpuMessage, { t: "state" | "loaded" }>) => void) | null = null;
+
+  /** Ask the owner thread and wait for its "state" or "loaded" answer, or the end of the run. */
+  private async askOwner<T extends "state" | "loaded">(msg: OwnerMessage, answer: T): Promise<Extract<VcpuMessage, { t: T }> | { t: T; ok: false; message: string }> {
+    if (this.stateWaiter) throw new Error(`VM ${this.name}: another request to its owner thread is under way`);
+    try {
+      const got = new Promise<Extract<VcpuMessage, { t: T }>>((resolve) => (this.stateWaiter = (m) => m.t === answer && resolve(m as Extract<VcpuMessage, { t: T }>)));
+      const ended = this.wait().then((o) => ({ t: answer, ok: false as const, message: o.kind === "crashed" ? o.reason : "the VM stopped" }));
+      this.toOwner(msg);
+      return await Promise.race([got, ended]);
+    } finally {
+      this.stateWaiter = null;
+    }
+  }
+
+  /**
+   * The paused VM's machine state without its RAM, and its copy-on-write disk's overlay:
+   * what a live migration sends last, after the RAM (1-vCPU VMs: the owner holds it all).
+   */
+  async machineState(): Promise<{ machine: unknown; overlay: Uint8Array | null }> {
+    if (this.state !== "paused") throw new Error(`VM ${this.name} is ${this.state}: its state is taken while it is paused`);
+    const why = snapshotProblem(this.spec);
+    if (why !== null) throw new VmSnapshotError(`VM ${this.name} cannot be migrated: ${why}`);
+    const r = await this.askOwner({ t: "state" }, "state");
+    if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: its state could not be taken: ${r.message}`);
+    return { machine: r.machine, overlay: r.overlay };
+  }
+
+  /** An incoming VM (start({incoming})): load `machine` (its RAM is written already) and run it. */
+  async completeIncoming(machine: unknown, overlay: Uint8Array | null): Promise<void> {
+    if (!this.incoming) throw new Error(`VM ${this.name} is not waiting for a migrated state`);
+    const r = await this.askOwner({ t: "load", machine, overlay }, "loaded");
+    if (!r.ok) {
+      this.abortIncoming(`the migrated state was refused: ${r.message}`);
+      throw new VmBuildError(`VM ${this.name}: the migrated state was refused: ${r.message}`, false);
+    }
+    this.incoming = false;
+    this.setState("running");
+  }
+
+  /** Drop an incoming VM that will not get its state (the source went away): its thread ends, nothing ran. */
+  abortIncoming(reason: string): void {
+    if (!this.incoming) return;
+    this.incoming = false;
+    // The owner thread waits for its state and runs no guest code: nothing to stop cleanly.
+    for (const w of this.workers) void w.terminate();
+    this.release();
+    this.setState("stopped", reason);
+    this.settle?.({ kind: "crashed", reason });
+  }
+
+  /** What the guest agent said when it started (pv, once it has): a restored or migrated agent does not say it again. */
+  agentHello(): string | null {
+    return this.agentClient?.hello ?? null;
+  }
+
+  /** Ring every vCPU thread's doorbell: a sleeping or paused one looks around now (a dirty-log flush). */
+  kick(): void {
+    if (this.schedVm < 0) return;
+    for (const s of this.slots) VcpuSched.ring(this.scheduler.sab, s);
   }
 
   /** A message for the owner thread, which is woken for it (it may sleep in WFI). */

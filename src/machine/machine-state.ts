@@ -165,10 +165,11 @@ function check(m: AnyMachine, state: unknown): { s: MachineState; sbi: ReturnTyp
 
 /**
  * Load `state` and `ram` into `m`, a machine just built with the saved machine's profile
- * and configuration that has not run. `ram`: the saved bytes, or a function that fills
- * the (zeroed) RAM itself, e.g. from a snapshot file's RAM section.
+ * and configuration that has not run. `ram`: the saved bytes, a function that fills the
+ * (zeroed) RAM itself, e.g. from a snapshot file's RAM section, or null when the RAM
+ * already holds the saved bytes (a live migration wrote them while the source ran).
  */
-export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((dst: Uint8Array) => void)): void {
+export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((dst: Uint8Array) => void) | null): void {
   if (m.threaded && m.harts.length > 1) throw new MachineStateError("loadMachine: this machine's harts run on other threads; load it in-thread");
   const { s, sbi, board } = check(m, state);
   if (ram instanceof Uint8Array && ram.length !== m.ram.size) {
@@ -177,7 +178,7 @@ export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((d
   // The new machine wrote its kernel, initrd and device tree: the saved RAM replaces all of it.
   const dst = m.ram.u8;
   if (ram instanceof Uint8Array) dst.set(ram);
-  else {
+  else if (ram !== null) {
     dst.fill(0);
     ram(dst);
   }

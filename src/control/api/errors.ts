@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   internal: 500,
   /** A container host's guest failed a request (its runtime's or agent's message). */
   "guest-error": 502,
+  /** Another daemon (a migration's destination) could not be reached or failed the request. */
+  "bad-gateway": 502,
   "no-capacity": 507,
 } as const;
 

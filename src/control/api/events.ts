@@ -1,7 +1,9 @@
 /**
  * The daemon's event log: VM state changes, the autoscaler's decisions with their reasons,
  * what the API did (created, destroyed, settings, snapshot; a restored VM's `created` names
- * its file in `restoredFrom`; a clone's `clone` event says it runs with its identity), and containers (type "container": its
+ * its file in `restoredFrom`, a migrated one's where it came from in `migratedFrom`; a clone's `clone` event says it runs with its identity), live
+ * migrations (type "migration": `phase` start, round, done, failed at the source, arrived
+ * at the destination), and containers (type "container": its
  * `kind` is start, exit, oom, remove, lost or host, its `message` a sentence for people). Numbered from 1 so a client can
  * ask for what it has not seen (`GET /events?since=SEQ`); the last EVENT_LOG_SIZE are kept.
  */
@@ -9,7 +11,7 @@ import { EventEmitter } from "node:events";
 
 export const EVENT_LOG_SIZE = 1000;
 
-export type EventType = "state" | "decision" | "created" | "destroyed" | "settings" | "snapshot" | "clone" | "container";
+export type EventType = "state" | "decision" | "created" | "destroyed" | "settings" | "snapshot" | "clone" | "migration" | "container";
 
 export interface VmmEvent {
   readonly seq: number;

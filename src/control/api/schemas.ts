@@ -168,7 +168,7 @@ export const errorSchema = {
   type: "object",
   required: ["error", "message"],
   properties: {
-    error: { type: "string", enum: ["bad-request", "unauthorized", "not-found", "conflict", "invalid", "internal", "guest-error", "no-capacity"] },
+    error: { type: "string", enum: ["bad-request", "unauthorized", "not-found", "conflict", "invalid", "internal", "guest-error", "bad-gateway", "no-capacity"] },
     message: { type: "string" },
     problems: { type: "array", items: { type: "string" } },
     exitStatus: { type: "integer", description: "a container's command that does not exist: 127" },
@@ -232,7 +232,7 @@ export const eventSchema = {
   properties: {
     seq: { type: "integer" },
     at: { type: "integer" },
-    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "snapshot", "clone", "container"] },
+    type: { type: "string", enum: ["state", "decision", "created", "destroyed", "settings", "snapshot", "clone", "migration", "container"] },
     vm: { type: "string" },
   },
 } as const;

@@ -84,6 +84,7 @@ export async function runServe(opts: ServeOptions, version: string): Promise<num
   try {
     vmm = new Vmm({
       stateDir,
+      version,
       ...(opts.hostMem !== undefined ? { hostMemBytes: opts.hostMem } : {}),
       ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
       links: { defaultToken: linkToken, log: (line) => void process.stderr.write(`paravm: ${line}\n`) },

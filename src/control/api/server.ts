@@ -15,6 +15,7 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { API_PREFIX, restRoutes } from "./routes.js";
 import { SHARED_SCHEMAS } from "./schemas.js";
 import { DEFAULT_WEB_ROOT, staticFile } from "./static-files.js";
+import { migrationRoutes } from "./migration.js";
 import { streamRoutes } from "./streams.js";
 import type { Vmm } from "./vmm.js";
 
@@ -81,6 +82,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   restRoutes(app, o.vmm, o.version);
   containerRoutes(app, o.vmm);
   streamRoutes(app, o.vmm);
+  migrationRoutes(app, o.vmm);
 
   app.get("/metrics", { schema: { summary: "Prometheus text format", response: { 200: { type: "string" } } } }, async (_req, reply) =>
     reply.type(PROMETHEUS_CONTENT_TYPE).send(prometheusText(o.vmm)),

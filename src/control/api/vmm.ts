@@ -26,6 +26,7 @@ import { asVmmError, problemsMessage, VmmError } from "./errors.js";
 import { EventLog } from "./events.js";
 import { applyFleet, type FleetApplied } from "./fleet-apply.js";
 import { applyLinkAction, isLinkAction, type LinkAction } from "./network-links.js";
+import { migrateVm } from "./migration.js";
 import { restoreVm, snapshotVm, type SnapshotAnswer } from "./snapshots.js";
 import { AddressBook } from "./address-book.js";
 import { restoreClones, type CloneBatch } from "./clones.js";
@@ -59,6 +60,8 @@ export type VmmAction =
    * `network`. With `clones`: that many clones named NAME-1…, addresses from `ip` (clones.ts).
    */
   | { readonly kind: "restore"; readonly file: unknown; readonly name?: string; readonly network?: string; readonly clones?: unknown; readonly ip?: unknown }
+  /** Move the running VM to the daemon at `to` ("HOST:PORT"; its token), live (migration.ts). */
+  | { readonly kind: "migrate"; readonly name: string; readonly to: unknown; readonly token?: string; readonly maxRounds?: number; readonly downtimeMs?: number }
   | ContainerAction
   | LinkAction;
 
@@ -88,6 +91,8 @@ export interface VmmOptions {
   readonly diskProblem?: (path: string) => string | null;
   /** Network links to other daemons (src/net/links.ts): the far daemons' default token, a log. */
   readonly links?: LinksOptions;
+  /** This paravm's version, told to a migration's destination. */
+  readonly version?: string;
 }
 
 /** One VM as the daemon holds it. */
@@ -106,6 +111,8 @@ export interface VmRecord {
    * written to vms.json nor given by GET /fleet: no entry could build it again.
    */
   readonly restoredFrom: string | null;
+  /** A live migration of it is under way (migration.ts): other actions on it are refused. */
+  migrating?: boolean;
 }
 
 const LIVE = new Set(["running", "paused"]);
@@ -201,6 +208,12 @@ export class Vmm extends EventEmitter {
         return Promise.reject(asVmmError(e));
       }
     }
+    if (a.kind === "migrate") {
+      // Seconds long: not in the queue; the VM is marked and refuses other actions meanwhile.
+      return migrateVm(this, a, this.opts.version ?? "unknown").catch((e: unknown) => {
+        throw asVmmError(e);
+      });
+    }
     const run = this.queue.then(() => this.apply(a)).catch((e: unknown) => {
       throw asVmmError(e);
     });
@@ -208,7 +221,10 @@ export class Vmm extends EventEmitter {
     return run;
   }
 
-  private async apply(a: Exclude<VmmAction, { kind: "console-input" } | ContainerAction | LinkAction>): Promise<unknown> {
+  private async apply(a: Exclude<VmmAction, { kind: "console-input" | "migrate" } | ContainerAction | LinkAction>): Promise<unknown> {
+    if ("name" in a && typeof a.name === "string" && this.records.get(a.name)?.migrating) {
+      throw new VmmError("conflict", `VM ${a.name} is being migrated: wait for the migration to end`);
+    }
     switch (a.kind) {
       case "create":
         return this.create(a.vm, a.start === true);

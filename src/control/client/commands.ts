@@ -14,6 +14,7 @@ import { registerContainerCommands } from "./container-commands.js";
 import { attachConsole, followLogs } from "./console.js";
 import { registerNetCommands } from "./net-commands.js";
 import { fleetLines, snapshotLine, vmLine, vmTable, type FleetApplied, type SnapshotResult, type VmView } from "./format.js";
+import { registerMigrateCommand } from "./migrate-command.js";
 import { registerRestoreCommand, restoreBody, snapshotPath } from "./restore-command.js";
 import { runTop } from "./top.js";
 import { parseWholeNumber, patchFromFlags, vmEntryFromFlags, type CreateFlags, type SetFlags } from "./vm-args.js";
@@ -47,7 +48,7 @@ function common(cmd: Command, json = true): Command {
 export function registerClientCommands(program: Command, setStatus: SetStatus): void {
   const vm = program
     .command("vm")
-    .description("manage the VMs of a running daemon (`paravm serve`): ls, create, start, stop, pause, resume, reboot, rm, set, snapshot, restore, console, logs, top")
+    .description("manage the VMs of a running daemon (`paravm serve`): ls, create, start, stop, pause, resume, reboot, rm, set, snapshot, restore, migrate, console, logs, top")
     .addHelpText("after", EXIT_HELP);
 
   common(vm.command("ls").description("list the VMs: state, vCPUs, memory, weight, cap, autoscale")).action((opts: Common) =>
@@ -147,6 +148,8 @@ export function registerClientCommands(program: Command, setStatus: SetStatus): 
   );
 
   registerRestoreCommand(vm, common, (opts, f) => withClient(setStatus, opts, f));
+
+  registerMigrateCommand(vm, setStatus, common);
 
   common(vm.command("console").description("attach this terminal to a VM's console (Ctrl-A X detaches; the VM keeps running)").argument("<name>", "the VM"), false).action(
     (name: string, opts: Common) => withClient(setStatus, opts, (c) => attachConsole(c, name)),

@@ -5,6 +5,7 @@
  * device itself (O_DIRECT, so from the disk controller, not the page cache). A restored
  * guest must go on counting from where it was, with uptime continuing and the marker read.
  */
+import type { Vm } from "../vm.js";
 
 export const SNAP_MARKER = "snap-marker-42";
 /** Sector the guest writes its marker to (/init is told not to mount the raw disk). */
@@ -28,4 +29,28 @@ export interface CountLine {
 /** Every complete count line of a console transcript. */
 export function countLines(text: string): CountLine[] {
   return [...text.matchAll(/n=(\d+) up=([\d.]+) m=(\S*)\r?\n/g)].map((x) => ({ n: Number(x[1]), up: Number(x[2]), m: x[3]! }));
+}
+
+/** A VM's console, parsed into counter lines as they come. */
+export class CountingConsole {
+  text = "";
+  constructor(
+    vm: Vm,
+    private readonly waitMs = 240_000,
+  ) {
+    vm.on("output", (b: Uint8Array) => (this.text += Buffer.from(b).toString("latin1")));
+  }
+
+  counts(): CountLine[] {
+    return countLines(this.text);
+  }
+
+  async until(what: string, ok: (c: CountLine[]) => boolean): Promise<CountLine[]> {
+    const t0 = Date.now();
+    while (!ok(this.counts())) {
+      if (Date.now() - t0 > this.waitMs) throw new Error(`no ${what} within ${this.waitMs / 1000} s; console ends:\n${this.text.slice(-600)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.counts();
+  }
 }

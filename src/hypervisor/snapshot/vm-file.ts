@@ -132,13 +132,22 @@ export interface VmSnapshot {
 /** Reads `file` (every section checked by format.ts) and checks the `vm` section; SnapshotError says what is wrong. */
 export function readVmSnapshot(file: string): VmSnapshot {
   const sections = readSnapshot(file);
-  const info = checkInfo(file, jsonOf(file, sections, "vm"));
+  const info = checkVmInfo(file, jsonOf(file, sections, "vm"));
   const bytes = (name: string): Uint8Array | undefined => sections.get(name)?.payload;
   const kernel = need(file, sections, "kernel", SECTION_KIND.BYTES).payload;
   const initrd = bytes("initrd");
   const firmware = bytes("firmware");
   if (info.profile === "full" && firmware === undefined) throw new SnapshotError(file, "a full VM's snapshot without its firmware");
-  const spec: MachineSpec = {
+  const spec = specOf(info, { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) });
+  const overlay = bytes("overlay") ?? null;
+  if (overlay !== null && !info.disk?.spec.snapshot) throw new SnapshotError(file, "holds a disk overlay but its VM has no copy-on-write disk");
+  return { file, info, spec, machine: jsonOf(file, sections, "machine") as MachineState, ram: need(file, sections, "ram", SECTION_KIND.RAM), overlay };
+}
+
+/** The machine spec a VM described by `info` (checked: checkVmInfo) is built from, with these images. */
+export function specOf(info: VmSnapshotInfo, images: { kernel: Uint8Array; initrd?: Uint8Array; firmware?: Uint8Array }): MachineSpec {
+  const { kernel, initrd, firmware } = images;
+  return {
     profile: info.profile,
     cpus: info.cpus,
     ...(info.onlineCpus !== undefined ? { onlineCpus: info.onlineCpus } : {}),
@@ -153,9 +162,6 @@ export function readVmSnapshot(file: string): VmSnapshot {
     ...(info.disk ? { disk: info.disk.spec } : {}),
     ...(info.net ? { net: { mac: macBytes(info.net.mac), ...(info.net.rate !== undefined ? { rate: info.net.rate } : {}) } } : {}),
   };
-  const overlay = bytes("overlay") ?? null;
-  if (overlay !== null && !info.disk?.spec.snapshot) throw new SnapshotError(file, "holds a disk overlay but its VM has no copy-on-write disk");
-  return { file, info, spec, machine: jsonOf(file, sections, "machine") as MachineState, ram: need(file, sections, "ram", SECTION_KIND.RAM), overlay };
 }
 
 /**
@@ -166,7 +172,7 @@ export function readVmSnapshot(file: string): VmSnapshot {
 export function readVmSnapshotInfo(file: string): VmSnapshotInfo {
   const s = readOneSection(file, "vm");
   if (s.kind !== SECTION_KIND.JSON) throw new SnapshotError(file, "section vm is not json");
-  return checkInfo(file, jsonOf(file, new Map([["vm", s]]), "vm"));
+  return checkVmInfo(file, jsonOf(file, new Map([["vm", s]]), "vm"));
 }
 
 /** Why the disk the snapshot names cannot be used now (gone, resized, written since), or null. */
@@ -186,7 +192,8 @@ export function diskProblem(info: VmSnapshotInfo): string | null {
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-function checkInfo(file: string, v: unknown): VmSnapshotInfo {
+/** `v` as a VmSnapshotInfo, checked field by field (it comes from a file or another host); SnapshotError names `file` (or whatever it came from). */
+export function checkVmInfo(file: string, v: unknown): VmSnapshotInfo {
   const bad = (why: string): never => {
     throw new SnapshotError(file, `section vm: ${why}`);
   };

@@ -19,7 +19,7 @@ import type { MachineSpec } from "../machine-spec.js";
 import type { Vm } from "../vm.js";
 import { VmSnapshotError } from "../vm.js";
 import { SnapshotError } from "./format.js";
-import { counterScript, countLines, SNAP_MARKER, type CountLine } from "./snapshot-testkit.js";
+import { counterScript, CountingConsole, SNAP_MARKER } from "./snapshot-testkit.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -29,7 +29,6 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 const MiB = 1 << 20;
 const DISK_BYTES = 4 * MiB;
-const WAIT_MS = 240_000;
 const MARKER = SNAP_MARKER;
 const counter = (dev: string): string => counterScript(dev, 200_000);
 
@@ -49,27 +48,6 @@ function spec(profile: "pv" | "full", disk: string): MachineSpec {
   };
 }
 
-type Count = CountLine;
-
-/** The VM's console, parsed into counter lines as they come. */
-class Console {
-  text = "";
-  constructor(vm: Vm) {
-    vm.on("output", (b: Uint8Array) => (this.text += Buffer.from(b).toString("latin1")));
-  }
-  counts(): Count[] {
-    return countLines(this.text);
-  }
-  async until(what: string, ok: (c: Count[]) => boolean): Promise<Count[]> {
-    const t0 = Date.now();
-    while (!ok(this.counts())) {
-      if (Date.now() - t0 > WAIT_MS) throw new Error(`no ${what} within ${WAIT_MS / 1000} s; console ends:\n${this.text.slice(-600)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return this.counts();
-  }
-}
-
 for (const profile of ["pv", "full"] as const) {
   describe(`snapshot of a running ${profile} VM, restored by another hypervisor`, { skip: profile === "pv" ? skip : skipFull }, () => {
     const disk = join(work, `${profile}.img`);
@@ -84,7 +62,7 @@ for (const profile of ["pv", "full"] as const) {
       const a = new Hypervisor({ pcpus: 1 });
       hvs.push(a);
       const vm = a.create({ name: `${profile}-src`, spec: spec(profile, disk) });
-      const con = new Console(vm);
+      const con = new CountingConsole(vm);
       await vm.start();
       await con.until("third count", (c) => c.length >= 3);
       const r = await vm.snapshot(file);
@@ -98,7 +76,7 @@ for (const profile of ["pv", "full"] as const) {
       const b = new Hypervisor({ pcpus: 1 });
       hvs.push(b);
       const restored = await b.restore(file, { name: `${profile}-copy` });
-      const con2 = new Console(restored);
+      const con2 = new CountingConsole(restored);
       const after = await con2.until("three counts after restore", (c) => c.length >= 3);
       assert.doesNotMatch(con2.text, /Linux version|OpenSBI/, "no reboot: no kernel or firmware banner");
       assert.ok(after[0]!.n > 1 && after[0]!.n <= last.n + 2, `the count goes on: ${last.n} at the snapshot, ${after[0]!.n} first after restore`);
@@ -154,7 +132,7 @@ describe("clones: two VMs from one snapshot", { skip }, () => {
     const a = new Hypervisor({ pcpus: 1 });
     hvs.push(a);
     const src = a.create({ name: "origin", spec, network: "n" });
-    const con = new Console(src);
+    const con = new CountingConsole(src);
     await src.start();
     await con.until("two counts", (c) => c.length >= 2);
     assert.equal(await src.agentReady(60_000), true);
@@ -164,9 +142,9 @@ describe("clones: two VMs from one snapshot", { skip }, () => {
     const b = new Hypervisor({ pcpus: 2 });
     hvs.push(b);
     const clones: Vm[] = [];
-    const consoles: Console[] = [];
+    const consoles: CountingConsole[] = [];
     for (const [name, ip] of [["clone-1", "10.0.2.11/24"], ["clone-2", "10.0.2.12/24"]] as const) {
-      clones.push(await b.restore(file, { name, network: "n", clone: { ip }, onCreate: (v) => void consoles.push(new Console(v)) }));
+      clones.push(await b.restore(file, { name, network: "n", clone: { ip }, onCreate: (v) => void consoles.push(new CountingConsole(v)) }));
     }
     for (const c of consoles) await c.until("counts after restore", (x) => x.length >= 2);
     const ids = await Promise.all(clones.map(async (v) => (await v.agentExec("hostname; cat /sys/class/net/eth0/address; ip -o -4 addr show dev eth0 | awk '{print $4}'")).output.trim().split("\n")));
