@@ -1,10 +1,12 @@
 /**
- * `paravm vm migrate` between two real `paravm serve` processes on this machine, with a
- * 64 MiB pv guest counting on its console: refusals come back as the API's messages with
- * nothing moved; a destination that dies mid-transfer (fault injection: it exits after a
- * number of pages) leaves the VM running at the source; a migration moves it (the count
- * goes on at the destination, the source lists it no more); and when the source daemon is
- * killed after the hand-over, the destination keeps running it.
+ * `paravm vm migrate` between two real `paravm serve` processes on this machine, whose
+ * networks `lan` are linked (`--link`), with a 64 MiB pv guest counting on its console and
+ * a peer on the source pinging it every second: refusals come back as the API's messages
+ * with nothing moved; a destination that dies mid-transfer (fault injection: it exits
+ * after a number of pages) leaves the VM running at the source; a migration moves it (the
+ * count goes on at the destination, the source lists it no more, the peer still reaches
+ * it); and when the source daemon is killed after the hand-over, the destination keeps
+ * running it.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -20,6 +22,8 @@ const BOOT_TIMEOUT_MS = 120_000;
 const COUNT_TIMEOUT_MS = 60_000;
 const MIGRATE_TIMEOUT_MS = 120_000;
 const COUNTER = "i=0; while :; do i=$((i+1)); echo n=$i; usleep 200000; done";
+/** The peer's console: one line a second saying whether `ip` answered. */
+const pinger = (ip: string): string => `i=0; while :; do i=$((i+1)); if ping -c 1 -W 1 ${ip} >/dev/null 2>&1; then echo "ping $i ok"; else echo "ping $i lost"; fi; sleep 1; done`;
 
 describe("paravm vm migrate between two paravm serve processes", { skip: noGuest }, () => {
   let a: Daemon;
@@ -35,9 +39,19 @@ describe("paravm vm migrate between two paravm serve processes", { skip: noGuest
   const last = (xs: readonly number[]): number => xs.at(-1) ?? 0;
   const stateOf = async (d: Daemon, vm: string): Promise<string | undefined> => ((await d.api("GET", `/vms/${vm}`)).json as VmView | null)?.state;
 
+  /** The numbers of the peer's pings that were answered. */
+  const pongs = async (): Promise<number[]> => {
+    const l = await a.cli(["vm", "logs", "peer"]);
+    return [...l.stdout.matchAll(/^ping (\d+) ok\r?$/gm)].map((m) => Number(m[1]));
+  };
+  const lastPing = async (): Promise<number> => {
+    const l = await a.cli(["vm", "logs", "peer"]);
+    return Math.max(0, ...[...l.stdout.matchAll(/^ping (\d+) /gm)].map((m) => Number(m[1])));
+  };
+
   before(async () => {
-    a = await Daemon.start();
     b = await Daemon.start();
+    a = await Daemon.start({ extraArgs: ["--link", `lan=${addr(b)}`], env: { PARAVM_LINK_TOKEN: b.token } });
     daemons.push(a, b);
   });
   after(async () => {
@@ -45,9 +59,15 @@ describe("paravm vm migrate between two paravm serve processes", { skip: noGuest
   });
 
   test("refused before anything moves: no such VM, no --to, nothing listening, a wrong token", async () => {
-    const c = await a.cli(["vm", "create", "mover", "--mem", "64M", "--exec", COUNTER, "--start"]);
+    const c = await a.cli(["vm", "create", "mover", "--mem", "64M", "--net", "lan", "--exec", COUNTER, "--start"]);
     assert.equal(c.status, 0, c.stderr);
+    const nets = (await a.api("GET", "/networks")).json as { name: string; ports: { vm: string; ip: string | null }[] }[];
+    const ip = nets.find((n) => n.name === "lan")?.ports.find((p) => p.vm === "mover")?.ip;
+    assert.ok(typeof ip === "string", JSON.stringify(nets));
+    const p = await a.cli(["vm", "create", "peer", "--mem", "64M", "--net", "lan", "--exec", pinger(ip.replace(/\/\d+$/, "")), "--start"]);
+    assert.equal(p.status, 0, p.stderr);
     await until("mover's second count", BOOT_TIMEOUT_MS, async () => (await counts(a, "mover")).length >= 2);
+    await until("the peer's first answered ping", BOOT_TIMEOUT_MS, async () => (await pongs()).length >= 1);
 
     let r = await a.cli(["vm", "migrate", "ghost", "--to", addr(b)]);
     assert.equal(r.status, CLIENT_EXIT.API_ERROR);
@@ -96,6 +116,9 @@ describe("paravm vm migrate between two paravm serve processes", { skip: noGuest
     });
     assert.ok(moved[0]! > atSource && moved[0]! <= atSource + 30, `the count goes on: ${atSource} at the source, ${moved[0]} first at the destination`);
     assert.doesNotMatch((await b.cli(["vm", "logs", "mover"])).stdout, /Linux version/, "no reboot");
+    // The peer on the source's daemon reaches the VM at its new place, across the link.
+    const pingAfterMove = await lastPing();
+    await until("a ping answered from the destination", COUNT_TIMEOUT_MS, async () => (await pongs()).some((n) => n > pingAfterMove));
     const events = (await a.api("GET", "/events")).json as { type: string; vm: string; phase?: string }[];
     assert.ok(events.some((e) => e.type === "migration" && e.vm === "mover" && e.phase === "done"));
 

@@ -140,8 +140,7 @@ export function acceptMigration(hv: Hypervisor, link: MigrationLink, opts: Accep
       }
       phase = "done";
       // Every switch on the segment learns where the VM's MAC is now (net/announce.ts).
-      const port = hv.port(v.name) as { announce?: (mac: Uint8Array) => void } | undefined;
-      if (v.spec.net) port?.announce?.(v.spec.net.mac);
+      if (v.spec.net) void hv.port(v.name)?.announce(v.spec.net.mac);
       link.send(controlText({ t: "running" }));
       resolve({ vm: v, pages, bytes, ms: performance.now() - t0 });
     };
