@@ -758,12 +758,6 @@ export class Vm extends EventEmitter {
     return this.agentClient?.hello ?? null;
   }
 
-  /** Ring every vCPU thread's doorbell: a sleeping or paused one looks around now (a dirty-log flush). */
-  kick(): void {
-    if (this.schedVm < 0) return;
-    for (const s of this.slots) VcpuSched.ring(this.scheduler.sab, s);
-  }
-
   /** A message for the owner thread, which is woken for it (it may sleep in WFI). */
   private toOwner(msg: OwnerMessage): void {
     const owner = this.workers[0];

@@ -326,8 +326,7 @@ export async function migrateOut(hv: Hypervisor, name: string, link: MigrationLi
 
 /** Ask every hart to drop its live store entries and wait until all have (mem/dirty-log.ts). */
 async function flush(vm: Vm, log: DirtyLog): Promise<void> {
-  const n = log.requestFlush();
-  vm.kick();
+  const n = vm.requestDirtyFlush();
   const t0 = performance.now();
   while (!log.flushedAll(n, vm.spec.cpus)) {
     const st: string = vm.state;
