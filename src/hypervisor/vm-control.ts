@@ -38,6 +38,29 @@ export function whereIdx(harts: number, hart: number, field: number): number {
   return VM_CTL.HART_BASE + harts + hart * WHERE_STRIDE + field;
 }
 
+/**
+ * Hart k's published words as text ("report 1 run pc 80201234 priv 1 …"), read under its
+ * sequence lock: a few tries, as a thread stuck mid-write (which cannot happen between
+ * plain stores) would show as is.
+ */
+export function whereText(ctl: Int32Array, harts: number, k: number): string {
+  const fields = [WHERE.PHASE, WHERE.PC_LO, WHERE.PC_HI, WHERE.PRIV, WHERE.MIP, WHERE.MIE, WHERE.SLICES, WHERE.INSNS];
+  const snap = new Map<number, number>();
+  for (let tries = 0; tries < 100; tries++) {
+    const s0 = Atomics.load(ctl, whereIdx(harts, k, WHERE.SEQ));
+    for (const f of fields) snap.set(f, Atomics.load(ctl, whereIdx(harts, k, f)));
+    if ((s0 & 1) === 0 && Atomics.load(ctl, whereIdx(harts, k, WHERE.SEQ)) === s0) break;
+  }
+  const w = (f: number): number => snap.get(f) ?? 0;
+  const hex = (v: number): string => (v >>> 0).toString(16);
+  const phase = VCPU_PHASE_NAMES[w(WHERE.PHASE)] ?? "?";
+  const pc = `${hex(w(WHERE.PC_HI))}${hex(w(WHERE.PC_LO)).padStart(8, "0")}`;
+  return (
+    `report ${Atomics.load(ctl, VM_CTL.HART_BASE + k)} ${phase} pc ${pc} priv ${w(WHERE.PRIV)} mip ${hex(w(WHERE.MIP))} mie ${hex(w(WHERE.MIE))} ` +
+    `slices ${w(WHERE.SLICES)} insns ${w(WHERE.INSNS) >>> 0}`
+  );
+}
+
 export function createVmControl(harts: number): Int32Array {
   return new Int32Array(new SharedArrayBuffer((VM_CTL.HART_BASE + harts + harts * WHERE_STRIDE) * 4));
 }

@@ -11,131 +11,27 @@
  */
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
-import type { FrameOffload } from "../devices/virtio/net/device.js";
-import type { FullResult } from "../machine/full.js";
-import type { PvResult } from "../machine/pv.js";
-import type { HartResult, PrivCounts, RunResult } from "../machine/run-loop.js";
+import type { RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import { AgentClient, AGENT, changeVcpus, type AgentAnswer } from "./agent.js";
 import { checkMemTarget, type BalloonReport } from "../machine/pv-balloon.js";
 import { DirtyLog } from "../mem/dirty-log.js";
-import { hostMemory, type ReclaimMode } from "../mem/host-memory.js";
+import { hostMemory } from "../mem/host-memory.js";
 import { PAGE_SIZE } from "../mem/ram.js";
 import type { MachineSpec } from "./machine-spec.js";
-import { vmChargeBytes, type MemoryPool } from "./memory-pool.js";
-import type { DiskClaims } from "./disk-claims.js";
+import { vmChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
 import { snapshotProblem, vmInfo } from "./snapshot/vm-file.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
-import { createVmControl, VCPU_PHASE_NAMES, VM_CTL, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
+import { createVmControl, VM_CTL, VcpuReport, VmCommand, whereText, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
-export type VmState = "created" | "running" | "paused" | "stopped" | "crashed";
+import { OwnerRequests } from "./vm-owner-requests.js";
+import { mergeLive, mergeResults, type LiveCounters } from "./vm-results.js";
+import { VM_DEFAULTS, VmBuildError, VmSnapshotError, type VmEvent, type VmMemoryStats, type VmOptions, type VmOutcome, type VmSchedStats, type VmSnapshotResult, type VmState } from "./vm-types.js";
 
-export interface VmEvent {
-  readonly vm: string;
-  readonly state: VmState;
-  /** Why (crashes, and how a run ended). */
-  readonly reason?: string;
-  readonly at: number;
-}
-
-/** How a run of the VM ended: the merged result of its threads, or the crash. */
-export type VmOutcome =
-  | { readonly kind: "stopped"; readonly result: PvResult | FullResult }
-  | { readonly kind: "crashed"; readonly reason: string };
-
-/** Scheduler figures for one VM, as `--stats` and the API report them (README: "--stats"). */
-export interface VmSchedStats {
-  readonly weight: number;
-  readonly cap: number;
-  /** Host CPU time received (ms), time runnable but waiting for a core (= steal), time idle. */
-  readonly cpuMs: number;
-  readonly waitMs: number;
-  readonly idleMs: number;
-  /** Cores received over the last second, and the cores the VM is entitled to now. */
-  readonly share: number;
-  readonly entitlement: number;
-  readonly vcpus: readonly { readonly vcpu: number; readonly cpuMs: number; readonly waitMs: number; readonly idleMs: number; readonly state: string }[];
-}
-
-/** Vm.memoryStats(): the balloon's latest figures (README: "--stats", balloon). */
-export type VmMemoryStats = Omit<BalloonReport, "reclaim"> & {
-  /** "virtio-balloon" (pv) or "none" (full: no balloon; the figures are RAM and zeros). */
-  readonly device: "virtio-balloon" | "none";
-  readonly reclaim: ReclaimMode;
-};
-
-export const VM_DEFAULTS = {
-  /** Instructions per slice on a vCPU thread: about a millisecond at tens of MIPS. */
-  SLICE: 50_000,
-  /** How long pause waits for every thread to report that it stopped. */
-  PAUSE_TIMEOUT_MS: 5000,
-  /** How long stop waits for every thread before it terminates the stragglers. */
-  STOP_TIMEOUT_MS: 5000,
-  /** How long the other threads of a crashed VM get to stop before they are terminated. */
-  CRASH_GRACE_MS: 1000,
-  /**
-   * Young-generation size of each vCPU thread's V8 isolate. The run loop allocates almost
-   * nothing per instruction, so a small nursery costs no measurable CPU (a boot plus a
-   * 100,000-turn shell loop: 28.6 s of CPU against 28.2 s, alternated runs, within noise)
-   * and saves ~12 MiB of host memory per vCPU (bench:elastic part 2: 67–68 → 56 MiB per VM).
-   */
-  VCPU_YOUNG_GENERATION_MB: 4,
-  /** memoryStats() keeps the guest's statistics polled for this long after each call. */
-  MEM_STATS_LEASE_MS: 10_000,
-} as const;
-
-/** A network port for the VM's NIC, on the hypervisor's switch (main thread). */
-export interface VmNetPort {
-  send(frame: Uint8Array, gso: FrameOffload | null): void;
-  onReceive(cb: (frame: Uint8Array, gso: FrameOffload | null) => boolean): void;
-}
-
-export interface VmOptions {
-  readonly name: string;
-  readonly spec: MachineSpec;
-  readonly scheduler: CreditScheduler;
-  readonly weight?: number;
-  readonly cap?: number;
-  readonly net?: VmNetPort;
-  /** Console input may come (default true); false: a 1-vCPU VM without a NIC that waits with no timer armed is stopped ("wfiDeadlock"). */
-  readonly waitsForInput?: boolean;
-  /** Fault injection (tests): vCPU `hart`'s thread throws after `ms` of running. */
-  readonly injectFault?: { readonly hart: number; readonly ms: number };
-  /** The host memory budget the VM is admitted against at start (none: not accounted). */
-  readonly memory?: MemoryPool;
-  /** The disk files the hypervisor's running VMs hold: a disk another VM writes is refused at start. */
-  readonly disks?: DiskClaims;
-}
-
-/** The machine could not be built; `usage` when the spec is at fault (a bad image, too little memory). */
-export class VmBuildError extends Error {
-  constructor(
-    message: string,
-    readonly usage: boolean,
-  ) {
-    super(message);
-    this.name = "VmBuildError";
-  }
-}
-
-/** A snapshot that cannot be taken or written; the message says why. */
-export class VmSnapshotError extends Error {
-  override readonly name = "VmSnapshotError";
-}
-
-export interface VmSnapshotResult {
-  readonly file: string;
-  readonly bytes: number;
-  /** Guest RAM pages, and how many of them were written (the rest were zero). */
-  readonly ramPages: number;
-  readonly ramPresent: number;
-  /** The owner thread's time to save and write the file. */
-  readonly writeMs: number;
-  /** How long the guest did not run because of the snapshot (0 added for a VM that was paused already). */
-  readonly pausedMs: number;
-}
+export * from "./vm-types.js";
+export { mergeResults } from "./vm-results.js";
 
 const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
 
@@ -160,7 +56,7 @@ export class Vm extends EventEmitter {
   private weight: number;
   private cap: number;
   /** Who waits for the owner's answer to a snapshot request. */
-  private savedWaiter: ((m: Extract<VcpuMessage, { t: "saved" }>) => void) | null = null;
+  private readonly requests: OwnerRequests;
   /** The guest agent's client for the current run (pv), its online vCPU count, a change under way. */
   private agentClient: AgentClient | null = null;
   private online = 0;
@@ -187,6 +83,7 @@ export class Vm extends EventEmitter {
     this.name = options.name;
     this.spec = options.spec;
     this.scheduler = options.scheduler;
+    this.requests = new OwnerRequests(this.name, (msg) => this.toOwner(msg), () => this.wait());
     this.weight = options.weight ?? 256;
     this.cap = options.cap ?? 0;
     this.memTarget = options.spec.memTargetBytes ?? options.spec.memBytes;
@@ -330,8 +227,7 @@ export class Vm extends EventEmitter {
     else if (m.t === "frame") this.options.net?.send(m.frame, m.gso);
     else if (m.t === "agent") this.agentClient?.receive(m.bytes);
     else if (m.t === "live") this.live[m.hart] = m;
-    else if (m.t === "saved") this.savedWaiter?.(m);
-    else if (m.t === "state" || m.t === "loaded") this.stateWaiter?.(m);
+    else if (m.t === "saved" || m.t === "state" || m.t === "loaded") this.requests.answer(m);
     else if (m.t === "mem") {
       this.memReport = m.report;
       this.memReportAt = performance.now();
@@ -406,24 +302,11 @@ export class Vm extends EventEmitter {
     const hex = (v: number): string => (v >>> 0).toString(16);
     const lines = [`${this.name}: ${this.state}${this.reason !== undefined ? ` (${this.reason})` : ""}, command ${Atomics.load(ctl, VM_CTL.COMMAND)}`];
     for (let k = 0; k < cpus; k++) {
-      // A consistent snapshot under the thread's sequence lock (a few tries; a thread
-      // stuck mid-write, which cannot happen between plain stores, would show as is).
-      const fields = [WHERE.PHASE, WHERE.PC_LO, WHERE.PC_HI, WHERE.PRIV, WHERE.MIP, WHERE.MIE, WHERE.SLICES, WHERE.INSNS];
-      const snap = new Map<number, number>();
-      for (let tries = 0; tries < 100; tries++) {
-        const s0 = Atomics.load(ctl, whereIdx(cpus, k, WHERE.SEQ));
-        for (const f of fields) snap.set(f, Atomics.load(ctl, whereIdx(cpus, k, f)));
-        if ((s0 & 1) === 0 && Atomics.load(ctl, whereIdx(cpus, k, WHERE.SEQ)) === s0) break;
-      }
-      const w = (f: number): number => snap.get(f) ?? 0;
-      const phase = VCPU_PHASE_NAMES[w(WHERE.PHASE)] ?? "?";
-      const pc = `${hex(w(WHERE.PC_HI))}${hex(w(WHERE.PC_LO)).padStart(8, "0")}`;
       const slot = this.slots[k];
       const sched = slot !== undefined && this.schedVm >= 0 ? this.scheduler.peekSlot(slot) : null;
       const l = this.link?.peek(k);
       lines.push(
-        `  vcpu${k}: report ${Atomics.load(ctl, VM_CTL.HART_BASE + k)} ${phase} pc ${pc} priv ${w(WHERE.PRIV)} mip ${hex(w(WHERE.MIP))} mie ${hex(w(WHERE.MIE))} ` +
-          `slices ${w(WHERE.SLICES)} insns ${w(WHERE.INSNS) >>> 0}` +
+        `  vcpu${k}: ${whereText(ctl, cpus, k)}` +
           (sched ? ` | sched ${sched.state}/${sched.priority} grant ${sched.grant ? 1 : 0} bell ${sched.bell}${sched.tableLocked ? " (table locked)" : ""}` : "") +
           (l ? ` | link levels ${hex(l.levels)} soft ${hex(l.soft)} fence ${l.fenceReq}/${l.fenceAck} start ${l.start} mbox ${l.mbox} hsm ${l.hsm} stop ${l.stop}` : ""),
       );
@@ -439,21 +322,8 @@ export class Vm extends EventEmitter {
    * hart k's figures from thread k plus what the owner thread counted for it (device
    * registers), merged as mergeResults merges the final results. Null before any report.
    */
-  liveCounters(): { exits: Record<string, number>; instret: number; disk: { read: number; written: number } | null } | null {
-    const owner = this.live[0];
-    if (!owner) return null;
-    const exits: Record<string, number> = {};
-    const add = (from: Record<string, number> | undefined): void => {
-      if (from) for (const [key, v] of Object.entries(from)) if (v !== 0) exits[key] = (exits[key] ?? 0) + v;
-    };
-    let instret = 0;
-    for (let k = 0; k < owner.exits.length; k++) {
-      add(owner.exits[k]);
-      const mine = this.live[k];
-      if (k !== 0) add(mine?.exits[k]);
-      instret += mine?.instret[k] ?? 0;
-    }
-    return { exits, instret, disk: owner.disk };
+  liveCounters(): LiveCounters | null {
+    return mergeLive(this.live);
   }
 
   /** What the VM holds of the host memory budget while it runs (memory-pool.ts). */
@@ -683,37 +553,17 @@ export class Vm extends EventEmitter {
     if (this.state !== "running" && this.state !== "paused") throw new VmSnapshotError(`VM ${this.name} is ${this.state}: only a running or paused VM can be snapshotted`);
     const why = snapshotProblem(this.spec);
     if (why !== null) throw new VmSnapshotError(`VM ${this.name} cannot be snapshotted: ${why}`);
-    if (this.savedWaiter) throw new VmSnapshotError(`VM ${this.name}: a snapshot is already being written`);
+    if (this.requests.busy) throw new VmSnapshotError(`VM ${this.name}: a snapshot or migration is already under way`);
     const t0 = performance.now();
     const wasRunning = this.state === "running";
     if (wasRunning) await this.pause();
     try {
       const info = vmInfo(this.name, this.spec, this.settings, this.agentHello());
-      const ended = this.wait().then(() => ({ t: "saved", ok: false, message: `VM ${this.name} stopped while its snapshot was written` }) as const);
-      const saved = new Promise<Extract<VcpuMessage, { t: "saved" }>>((resolve) => (this.savedWaiter = resolve));
-      this.toOwner({ t: "save", file, info });
-      const r = await Promise.race([saved, ended]);
+      const r = await this.requests.ask({ t: "save", file, info }, "saved", () => `VM ${this.name} stopped while its snapshot was written`);
       if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: snapshot to ${file} failed: ${r.message}`);
       return { file, bytes: r.bytes, ramPages: r.ramPages, ramPresent: r.ramPresent, writeMs: r.ms, pausedMs: wasRunning ? performance.now() - t0 : 0 };
     } finally {
-      this.savedWaiter = null;
       if (wasRunning && this.state === "paused") this.resume();
-    }
-  }
-
-  /** Who waits for the owner's "state" or "loaded" answer (one request at a time). */
-  private stateWaiter: ((m: Extract<VcpuMessage, { t: "state" | "loaded" }>) => void) | null = null;
-
-  /** Ask the owner thread and wait for its "state" or "loaded" answer, or the end of the run. */
-  private async askOwner<T extends "state" | "loaded">(msg: OwnerMessage, answer: T): Promise<Extract<VcpuMessage, { t: T }> | { t: T; ok: false; message: string }> {
-    if (this.stateWaiter) throw new Error(`VM ${this.name}: another request to its owner thread is under way`);
-    try {
-      const got = new Promise<Extract<VcpuMessage, { t: T }>>((resolve) => (this.stateWaiter = (m) => m.t === answer && resolve(m as Extract<VcpuMessage, { t: T }>)));
-      const ended = this.wait().then((o) => ({ t: answer, ok: false as const, message: o.kind === "crashed" ? o.reason : "the VM stopped" }));
-      this.toOwner(msg);
-      return await Promise.race([got, ended]);
-    } finally {
-      this.stateWaiter = null;
     }
   }
 
@@ -725,7 +575,7 @@ export class Vm extends EventEmitter {
     if (this.state !== "paused") throw new Error(`VM ${this.name} is ${this.state}: its state is taken while it is paused`);
     const why = snapshotProblem(this.spec);
     if (why !== null) throw new VmSnapshotError(`VM ${this.name} cannot be migrated: ${why}`);
-    const r = await this.askOwner({ t: "state" }, "state");
+    const r = await this.requests.ask({ t: "state" }, "state", endedWhy);
     if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: its state could not be taken: ${r.message}`);
     return { machine: r.machine, overlay: r.overlay };
   }
@@ -733,7 +583,7 @@ export class Vm extends EventEmitter {
   /** An incoming VM (start({incoming})): load `machine` (its RAM is written already) and run it. */
   async completeIncoming(machine: unknown, overlay: Uint8Array | null): Promise<void> {
     if (!this.incoming) throw new Error(`VM ${this.name} is not waiting for a migrated state`);
-    const r = await this.askOwner({ t: "load", machine, overlay }, "loaded");
+    const r = await this.requests.ask({ t: "load", machine, overlay }, "loaded", endedWhy);
     if (!r.ok) {
       this.abortIncoming(`the migrated state was refused: ${r.message}`);
       throw new VmBuildError(`VM ${this.name}: the migrated state was refused: ${r.message}`, false);
@@ -771,55 +621,5 @@ export class Vm extends EventEmitter {
   }
 }
 
-/**
- * One result for the VM from its threads' results: hart k's figures come from thread k
- * (the owner adds what it counted for hart k: PLIC/CLINT edges, per-register exits).
- */
-export function mergeResults(parts: readonly RunResult[]): RunResult & Partial<PvResult & FullResult> {
-  const owner = parts[0]!;
-  const add = (into: Record<string, number>, from: Record<string, number>): void => {
-    for (const [key, v] of Object.entries(from)) if (v !== 0) into[key] = (into[key] ?? 0) + v;
-  };
-  const harts: HartResult[] = owner.harts.map((_, k) => {
-    const exits: Record<string, number> = {};
-    const interrupts: Record<string, number> = {};
-    add(exits, owner.harts[k]!.exits);
-    add(interrupts, owner.harts[k]!.interrupts);
-    const mine = parts[k]!.harts[k]!;
-    if (k !== 0) {
-      add(exits, mine.exits);
-      add(interrupts, mine.interrupts);
-    }
-    return { hart: k, instret: mine.instret, instretByPriv: mine.instretByPriv, exits, interrupts, ...(mine.tlb ? { tlb: mine.tlb } : {}), ...(mine.code ? { code: mine.code } : {}) };
-  });
-  const exits: Record<string, number> = {};
-  const interrupts: Record<string, number> = {};
-  const byPriv = { M: 0, S: 0, U: 0 };
-  let instret = 0;
-  for (const h of harts) {
-    add(exits, h.exits);
-    add(interrupts, h.interrupts);
-    byPriv.M += h.instretByPriv.M;
-    byPriv.S += h.instretByPriv.S;
-    byPriv.U += h.instretByPriv.U;
-    instret += h.instret;
-  }
-  // Device interrupt sources ("irq.<device>") are counted by the owner only.
-  for (const [key, v] of Object.entries(owner.interrupts)) if (key.startsWith("irq.")) interrupts[key] = v;
-  // A stop the guest asked for wins over "stopped" on threads that only followed it.
-  const stop = parts.find((p) => p.stop !== "stopped")?.stop ?? owner.stop;
-  const resetReason = parts.find((p) => p.resetReason !== undefined)?.resetReason;
-  return {
-    ...owner,
-    stop,
-    ...(resetReason !== undefined ? { resetReason } : {}),
-    instret,
-    instretByPriv: byPriv as PrivCounts,
-    exits,
-    interrupts,
-    harts,
-    wallMs: Math.max(...parts.map((p) => p.wallMs)),
-    sleptMs: parts.reduce((s, p) => s + p.sleptMs, 0),
-    sleeps: parts.reduce((s, p) => s + p.sleeps, 0),
-  };
-}
+/** How a run that ended during a request to its owner is told. */
+const endedWhy = (o: VmOutcome): string => (o.kind === "crashed" ? o.reason : "the VM stopped");
