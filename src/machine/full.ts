@@ -171,7 +171,8 @@ export class FullMachine extends Machine<FullResult> {
   /** Rising edges per hart of the interrupt lines into the hart: CLINT timer and soft, PLIC M/S external. */
   private readonly edges: { timer: number; ipi: number; external: number }[];
 
-  private readonly threads: MachineThreads | undefined;
+  /** Set when its harts run on threads of their own (this machine is their owner). */
+  readonly threads: MachineThreads | undefined;
   private readonly server: ReturnType<typeof busServer> | null = null;
   /** Harts 1.. are still held in reset (see releaseSecondaries). */
   private secondariesHeld: boolean;

@@ -18,6 +18,13 @@
  * snapshot lay on disk, as on a paused VM. Timer deadlines are absolute mtime values, so
  * they stay right.
  *
+ * Threaded VMs (each hart on a vCPU thread of its own, hart 0's thread the owner of every
+ * device: vcpu-link.ts): the owner saves with the parts its other threads handed over
+ * while the VM was paused (hart-part.ts), plus the words still waiting in the link between
+ * the threads, into the same one state; loadMachine on a new owner loads hart 0, the
+ * devices and the link, and returns each other hart's part and the VM's time base for its
+ * thread to load before that hart runs.
+ *
  * Host backends (disk files, switch ports, console streams) are not state: the restoring
  * caller passes them in the new machine's options, as for a fresh machine. The restore
  * checks what it can see of them (disk size and mode, the console's ports, the devices on
@@ -30,8 +37,10 @@ import { hartStateProblem, loadHart, saveHart, type HartState } from "../cpu/har
 import type { DeviceState } from "../devices/device.js";
 import { StateError, StateReader, toBase64 } from "../devices/state.js";
 import { FULL_DEFAULTS, FullMachine, type FullOptions } from "./full.js";
+import type { HartPart, RemoteHarts, ThreadTime } from "./hart-part.js";
 import { PV_DEFAULTS, PvMachine, type PvOptions } from "./pv.js";
-import { loadPvSbi, readPvSbi, savePvSbi, type PvSbiState } from "./pv-state.js";
+import { loadPvSbi, pvHartOf, readPvSbi, savePvSbi, withPvHarts, type PvSbiState } from "./pv-state.js";
+import { readLinkState, type LinkHartState } from "./vcpu-link.js";
 
 export const MACHINE_STATE = {
   VERSION: 1,
@@ -62,6 +71,8 @@ export interface MachineState {
   readonly sbi?: PvSbiState;
   /** full only. */
   readonly board?: FullBoardState;
+  /** A VM whose harts ran on threads of their own: what waited in the link for each hart (vcpu-link.ts). */
+  readonly link?: readonly LinkHartState[];
 }
 
 export interface SavedMachine {
@@ -82,10 +93,23 @@ function mtimeOf(m: AnyMachine): number {
 /**
  * Everything of `m` as plain data, plus its RAM (a live view). Call it between slices with
  * the machine not running (after `runAsync` returned, or from the thread that drives it).
+ * A threaded machine's owner passes the parts of its other harts (`parts[k]` for hart k),
+ * which their threads handed over while the VM was paused and take nothing more until it
+ * runs again.
  */
-export function saveMachine(m: AnyMachine): SavedMachine {
-  // A 1-hart machine built for a vCPU thread has everything on the thread that calls this.
-  if (m.threaded && m.harts.length > 1) throw new MachineStateError("saveMachine: this machine's harts run on other threads; they must be stopped and saved by their owner");
+export function saveMachine(m: AnyMachine, parts: readonly (HartPart | null | undefined)[] = []): SavedMachine {
+  const mine = localHarts(m);
+  const n = m.harts.length;
+  const remote: (HartPart | null)[] = m.harts.map(() => null);
+  for (let k = mine; k < n; k++) remote[k] = partFor(m, k, parts[k]);
+  let link: LinkHartState[] | undefined;
+  if (mine < n) {
+    try {
+      link = m.threads!.link.saveState();
+    } catch (e) {
+      throw new MachineStateError(`saveMachine: ${(e as Error).message}`);
+    }
+  }
   const mtime = mtimeOf(m);
   const devices: Record<string, DeviceState> = {};
   for (const r of m.bus.regions) devices[r.name] = r.device.save();
@@ -94,14 +118,29 @@ export function saveMachine(m: AnyMachine): SavedMachine {
     profile: m.profile,
     ramBase: m.ram.base,
     ramBytes: m.ram.size,
-    cpus: m.harts.length,
+    cpus: n,
     mtime,
-    harts: m.harts.map(saveHart),
+    harts: m.harts.map((h, k) => remote[k]?.hart ?? saveHart(h)),
     devices,
-    ...(m instanceof PvMachine ? { sbi: savePvSbi(m) } : {}),
+    ...(m instanceof PvMachine ? { sbi: withPvHarts(savePvSbi(m), remote.map((p) => p?.sbi)) } : {}),
     ...(m instanceof FullMachine ? { board: fullBoard(m) } : {}),
+    ...(link ? { link } : {}),
   };
   return { state, ram: m.ram.u8 };
+}
+
+/** How many of `m`'s harts run on the calling thread: hart 0 alone on a threaded VM's owner, else all. */
+function localHarts(m: AnyMachine): number {
+  return m.threaded ? 1 : m.harts.length;
+}
+
+/** Hart k's part as its thread handed it over, checked to be that hart's (a part is plain data that crossed threads). */
+function partFor(m: AnyMachine, k: number, p: HartPart | null | undefined): HartPart {
+  if (!p) throw new MachineStateError(`saveMachine: hart ${k} runs on a thread of its own, and its state was not handed over`);
+  const why = hartStateProblem(p.hart, k);
+  if (why !== null) throw new MachineStateError(`saveMachine: hart ${k}'s state from its thread: ${why}`);
+  if (m instanceof PvMachine && !p.sbi) throw new MachineStateError(`saveMachine: hart ${k}'s thread handed over no SBI share`);
+  return p;
 }
 
 function fullBoard(m: FullMachine): FullBoardState {
@@ -127,7 +166,10 @@ export function configProblem(state: unknown, want: { profile: "pv" | "full"; me
 }
 
 /** The state, checked whole against `m`: MachineStateError before anything is applied. */
-function check(m: AnyMachine, state: unknown): { s: MachineState; sbi: ReturnType<typeof readPvSbi> | null; board: { secondariesHeld: boolean; pendingInput: Uint8Array } | null } {
+function check(
+  m: AnyMachine,
+  state: unknown,
+): { s: MachineState; sbi: ReturnType<typeof readPvSbi> | null; board: { secondariesHeld: boolean; pendingInput: Uint8Array } | null; link: LinkHartState[] | null } {
   const why = configProblem(state, { profile: m.profile, memBytes: m.ram.size, cpus: m.harts.length });
   if (why !== null) throw new MachineStateError(why);
   const s = state as MachineState;
@@ -156,7 +198,12 @@ function check(m: AnyMachine, state: unknown): { s: MachineState; sbi: ReturnTyp
       const b: StateReader = r.obj("board");
       board = { secondariesHeld: b.bool("secondariesHeld"), pendingInput: b.bytes("pendingInput", 1 << 20) };
     }
-    return { s, sbi, board };
+    let link: LinkHartState[] | null = null;
+    if (r.has("link")) {
+      if (!m.threaded) r.fail("link", "the saved VM's harts ran on threads of their own, and this machine runs them on one: restore it as a VM (Hypervisor.restore)");
+      link = readLinkState(r.raw("link"), m.harts.length);
+    }
+    return { s, sbi, board, link };
   } catch (e) {
     if (e instanceof StateError) throw new MachineStateError(e.message);
     throw e;
@@ -168,10 +215,14 @@ function check(m: AnyMachine, state: unknown): { s: MachineState; sbi: ReturnTyp
  * and configuration that has not run. `ram`: the saved bytes, a function that fills the
  * (zeroed) RAM itself, e.g. from a snapshot file's RAM section, or null when the RAM
  * already holds the saved bytes (a live migration wrote them while the source ran).
+ *
+ * On a threaded machine's owner with more than one hart, only hart 0 is loaded here: the
+ * answer holds every other hart's part and the time base, for the threads that will run
+ * them to load before they run (hart-part.ts). The whole state, every hart's part
+ * included, is checked before anything is applied. Null for any other machine.
  */
-export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((dst: Uint8Array) => void) | null): void {
-  if (m.threaded && m.harts.length > 1) throw new MachineStateError("loadMachine: this machine's harts run on other threads; load it in-thread");
-  const { s, sbi, board } = check(m, state);
+export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((dst: Uint8Array) => void) | null): RemoteHarts | null {
+  const { s, sbi, board, link } = check(m, state);
   if (ram instanceof Uint8Array && ram.length !== m.ram.size) {
     throw new MachineStateError(`the saved RAM is ${ram.length} bytes, this machine has ${m.ram.size}`);
   }
@@ -182,7 +233,10 @@ export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((d
     dst.fill(0);
     ram(dst);
   }
-  s.harts.forEach((h, i) => loadHart(m.harts[i]!, h));
+  const mine = localHarts(m);
+  for (let k = 0; k < mine; k++) loadHart(m.harts[k]!, s.harts[k]!);
+  // Before the devices: loading them drives their interrupt lines again, the link's levels included.
+  if (link !== null) m.threads!.link.loadState(link);
   const last = MACHINE_STATE.INTERRUPT_CONTROLLER;
   const regions = [...m.bus.regions].sort((a, b) => Number(a.name === last) - Number(b.name === last));
   for (const r of regions) {
@@ -192,13 +246,24 @@ export function loadMachine(m: AnyMachine, state: unknown, ram: Uint8Array | ((d
       throw new MachineStateError(`device ${r.name}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  let time: ThreadTime;
   if (m instanceof PvMachine) {
     loadPvSbi(m, sbi!);
     m.host.setNow(s.mtime);
+    time = { epochMs: m.host.epochMs(), offsetTicks: 0 };
   } else {
     m.restoreBoardState(board!);
     m.clint.setMtime(s.mtime);
+    time = m.clint.timeBase();
   }
+  if (mine === m.harts.length) return null;
+  const threadLink = m.threads!.link;
+  const parts = s.harts.map((hart, k): HartPart => {
+    if (sbi !== null) return { hart, sbi: pvHartOf(sbi, k) };
+    // A secondary is in reset until it takes the owner's start request: held still, or the request not taken yet.
+    return { hart, inReset: k !== 0 && (board!.secondariesHeld || threadLink.startPending(k)) };
+  });
+  return { time, parts };
 }
 
 /** A new pv machine from `options` (backends, kernel: as for a fresh one) continuing `saved`. */

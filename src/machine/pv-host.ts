@@ -139,6 +139,11 @@ export class PvHost implements SbiHost {
     this.t0 = epochForMtime(ticks, this.clockMs());
   }
 
+  /** The clockMs value at which mtime was 0: the other threads of a restored VM take it (their time must be this one). */
+  epochMs(): number {
+    return this.t0;
+  }
+
   /** Input waiting for consoleGetchar, as one byte string (a snapshot). */
   savedInput(): Uint8Array {
     return Uint8Array.from(this.input.slice(this.inputHead));

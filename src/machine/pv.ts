@@ -111,7 +111,8 @@ export class PvMachine extends Machine<PvResult> {
   private consoleInput: ((b: Uint8Array) => void) | null = null;
   /** SEIP rising edges per hart: external interrupts taken from the PLIC. */
   private readonly external: number[];
-  private readonly threads: MachineThreads | undefined;
+  /** Set when its harts run on threads of their own (this machine is their owner). */
+  readonly threads: MachineThreads | undefined;
   private readonly server: ReturnType<typeof busServer> | null = null;
 
   constructor(options: PvOptions) {

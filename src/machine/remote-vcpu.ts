@@ -10,16 +10,23 @@
  * stays in reset until the owner's start request releases it (FullMachine does once hart 0
  * has left the firmware: OpenSBI 1.1's secondary-start race, see full.ts).
  *
+ * Snapshots and migration (hart-part.ts): while the VM is paused, `savePart` is what this
+ * thread hands over for the owner to save with the machine; a restored VM's thread is built
+ * with the owner's time base (`time`) and loads its part (`loadPart`) before it runs.
+ *
  * It is a Machine like the others, so a vCPU thread drives every hart the same way
  * (loop.begin/step, result). The other harts exist here only as idle placeholders, so
  * hart ids index arrays the same way on every thread.
  */
 import { Hart, type TimeSource } from "../cpu/hart.js";
+import { loadHart, saveHart } from "../cpu/hart-state.js";
 import { Bus } from "../mem/bus.js";
 import { GuestRam } from "../mem/ram.js";
 import { SbiDispatcher } from "../sbi/dispatch.js";
 import { firmwareExits } from "./full.js";
+import { readHartPart, type HartPart, type ThreadTime } from "./hart-part.js";
 import { bootHart, MTIME_HZ, PvHost } from "./pv-host.js";
+import { loadPvHart, savePvHart } from "./pv-state.js";
 import { IrqSources, Machine, RunLoop, type RunHooks, type RunResult } from "./run-loop.js";
 import { absorbLink, ackFences, linkStop, RemoteDevice, type MachineThreads, type RegionInfo, type VcpuLink } from "./vcpu-link.js";
 
@@ -43,6 +50,8 @@ export interface RemoteVcpuOptions {
   readonly output: (bytes: Uint8Array) => void;
   readonly clockMs?: () => number;
   readonly maxInsns?: number;
+  /** A restored VM's time base, the owner's (default: mtime 0 at `threads.epochMs`). */
+  readonly time?: ThreadTime;
 }
 
 export class RemoteVcpu extends Machine<RunResult> {
@@ -55,6 +64,8 @@ export class RemoteVcpu extends Machine<RunResult> {
   readonly host: PvHost | null = null;
   readonly sbi: SbiDispatcher | null = null;
   private readonly link: VcpuLink;
+  /** full: held in reset (parked, its thread asleep) until the owner's start request. */
+  private inReset = true;
 
   constructor(options: RemoteVcpuOptions) {
     super();
@@ -66,11 +77,13 @@ export class RemoteVcpu extends Machine<RunResult> {
     this.ram = new GuestRam(options.ram.base, options.ram.size, options.ram.sab);
     this.bus = new Bus(this.ram);
     const clockMs = options.clockMs ?? (() => performance.now());
+    // The same formulas as the owner's PvHost and CLINT, so every thread reads one guest time.
+    const base = options.time ?? { epochMs, offsetTicks: 0 };
     let pvHost: PvHost | null = null;
     const time: TimeSource =
       options.profile === "pv"
         ? { mtime: () => pvHost!.now() }
-        : { mtime: () => Math.floor((clockMs() - epochMs) * (MTIME_HZ / 1000)) };
+        : { mtime: () => Math.floor((clockMs() - base.epochMs) * (MTIME_HZ / 1000)) + base.offsetTicks };
     const harts: Hart[] = [];
     for (let i = 0; i < options.cpus; i++) harts.push(new Hart(this.bus, i, time));
     this.harts = harts;
@@ -89,7 +102,7 @@ export class RemoteVcpu extends Machine<RunResult> {
       const host = new PvHost(harts, this.ram, {
         output: options.output,
         clockMs,
-        epochMs,
+        epochMs: base.epochMs,
         threads: { link, self: k, whileWaiting },
       });
       pvHost = host;
@@ -142,10 +155,8 @@ export class RemoteVcpu extends Machine<RunResult> {
         me.event = true;
       };
       powerOn(entry.pc, entry.fdt | 0, Math.floor(entry.fdt / 2 ** 32) | 0);
-      // Held in reset (parked, its thread asleep) until the owner's start request.
-      let inReset = true;
       hooks = {
-        parked: (i) => i !== k || inReset,
+        parked: (i) => i !== k || this.inReset,
         woke: () => {},
         beforeSlice: () => {},
         // The owner's CLINT raises MTIP here through the link; nothing is timed on this thread.
@@ -158,11 +169,11 @@ export class RemoteVcpu extends Machine<RunResult> {
         },
         sources,
         poll: () => {
-          if (inReset) {
+          if (this.inReset) {
             const start = link.takeStart(k);
             if (start !== null) {
               powerOn(start.pc, Number(start.a1 & 0xffff_ffffn) | 0, Number(start.a1 >> 32n) | 0);
-              inReset = false;
+              this.inReset = false;
             }
           }
           absorbLink(me, link, k, FULL_LEVELS);
@@ -171,6 +182,26 @@ export class RemoteVcpu extends Machine<RunResult> {
     }
     this.loop = new RunLoop(harts, this.bus, hooks, { maxInsns: options.maxInsns, slice: options.threads.slice, self: k });
     this.loop.devicesMapped();
+  }
+
+  /** This hart's part of the machine state (hart-part.ts): call it between slices, with the VM paused. */
+  savePart(): HartPart {
+    const k = this.self;
+    const hart = saveHart(this.harts[k]!);
+    if (this.host !== null && this.sbi !== null) return { hart, sbi: savePvHart(this.host, this.sbi, k) };
+    return { hart, inReset: this.inReset };
+  }
+
+  /**
+   * Continue from `part` (checked whole first: a bad one throws StateError and changes
+   * nothing), before this hart has run. Its TLB and decoded code start empty (loadHart).
+   */
+  loadPart(part: unknown): void {
+    const k = this.self;
+    const p = readHartPart(part, k, this.profile, this.ram);
+    loadHart(this.harts[k]!, p.hart);
+    if (this.host !== null && this.sbi !== null) loadPvHart(this.host, this.sbi, k, p.sbi!);
+    else this.inReset = p.inReset!;
   }
 
   protected resetReason(): number | undefined {

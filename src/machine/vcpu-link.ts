@@ -22,6 +22,7 @@
  */
 import type { Hart } from "../cpu/hart.js";
 import type { Bus } from "../mem/bus.js";
+import { StateReader } from "../devices/state.js";
 
 /** VM-wide words. */
 export const LINK = {
@@ -104,6 +105,42 @@ const MBOX_DONE = 2;
 
 /** Interrupt-pending bits that other threads drive as levels (MSIP, MTIP, SEIP, MEIP). */
 export const LEVEL_BITS = [3, 7, 9, 11] as const;
+const LEVEL_MASK = LEVEL_BITS.reduce((m, b) => m | (1 << b), 0);
+/** The standard interrupt bits of mip (software, timer, external at S and M): all a one-shot post may carry. */
+const INTERRUPT_MASK = 0xaaa;
+
+/** One hart's words in a paused VM's link (VcpuLink.saveState): u32 values travel as int32 halves. */
+export interface LinkHartState {
+  /** Interrupt levels driven from the owner (mip bits of LEVEL_BITS). */
+  readonly levels: number;
+  /** One-shot mip bits posted and not taken yet (an SBI IPI's SSIP). */
+  readonly soft: number;
+  /** An HSM start not taken yet: its pc and a1, each as [lo, hi]. */
+  readonly start: { readonly pc: readonly [number, number]; readonly a1: readonly [number, number] } | null;
+}
+
+/** `v` as the link words of `harts` harts, checked whole (it comes from a file or another host); throws StateError. */
+export function readLinkState(v: unknown, harts: number): LinkHartState[] {
+  const r: StateReader = StateReader.of({ harts: v }, "link");
+  const list = r.array("harts", harts);
+  if (list.length !== harts) r.fail("harts", `${list.length} states for ${harts} harts`);
+  const I32 = [-(2 ** 31), 2 ** 31 - 1] as const;
+  return list.map((x, h) => {
+    const e: StateReader = StateReader.of(x, `link: harts[${h}]`);
+    const levels = e.int("levels", 0, LEVEL_MASK);
+    if ((levels & ~LEVEL_MASK) !== 0) e.fail("levels", `0x${levels.toString(16)} has bits other threads do not drive`);
+    const soft = e.int("soft", 0, INTERRUPT_MASK);
+    if ((soft & ~INTERRUPT_MASK) !== 0) e.fail("soft", `0x${soft.toString(16)} is not interrupt bits`);
+    let start: LinkHartState["start"] = null;
+    if (e.has("start")) {
+      const s: StateReader = e.obj("start");
+      const pc = s.ints("pc", 2, I32[0], I32[1], 2);
+      const a1 = s.ints("a1", 2, I32[0], I32[1], 2);
+      start = { pc: [pc[0]!, pc[1]!], a1: [a1[0]!, a1[1]!] };
+    }
+    return { levels, soft, start };
+  });
+}
 
 /** The owner's side of a device access from another thread. */
 export interface MboxServer {
@@ -306,6 +343,55 @@ export class VcpuLink {
 
   stopReason(): number {
     return Atomics.load(this.i32, LINK.STOP_REASON);
+  }
+
+  // ---- a paused VM's words, in a snapshot (machine-state.ts) ----
+
+  /**
+   * What the link holds for each hart that its thread has not taken yet: levels, one-shot
+   * bits, a start request. Taken while the VM is paused, once every thread that runs a hart
+   * has handed over its state and takes nothing more (so a bit is either in a hart's state
+   * or here, never lost between the two). Fences need nothing: a restored hart starts with
+   * its TLB and decoded code flushed. A device access in flight cannot be saved (a paused
+   * VM has none: a thread pauses only between slices, and an access is inside one).
+   */
+  saveState(): LinkHartState[] {
+    const a = this.i32;
+    if (Atomics.load(a, LINK.MBOX_PENDING) !== 0) throw new Error("a device access is in flight: the VM is not paused");
+    const out: LinkHartState[] = [];
+    for (let h = 0; h < this.harts; h++) {
+      const word = (k: number): number => Atomics.load(a, this.w(h, k));
+      if (word(HART_WORD.MBOX_STATE) !== MBOX_IDLE) throw new Error(`hart ${h} has a device access in flight: the VM is not paused`);
+      out.push({
+        levels: word(HART_WORD.LEVELS) & LEVEL_MASK,
+        soft: word(HART_WORD.SOFT) & INTERRUPT_MASK,
+        start: word(HART_WORD.START) === 0 ? null : { pc: [word(HART_WORD.START_PC_LO), word(HART_WORD.START_PC_HI)], a1: [word(HART_WORD.START_A1_LO), word(HART_WORD.START_A1_HI)] },
+      });
+    }
+    return out;
+  }
+
+  /** Put `saveState()` (checked: readLinkState) into this link, made for as many harts and not used yet. */
+  loadState(harts: readonly LinkHartState[]): void {
+    if (harts.length !== this.harts) throw new RangeError(`link: ${harts.length} hart states for ${this.harts} harts`);
+    const a = this.i32;
+    harts.forEach((s, h) => {
+      Atomics.store(a, this.w(h, HART_WORD.LEVELS), s.levels);
+      Atomics.store(a, this.w(h, HART_WORD.SOFT), s.soft);
+      if (s.start !== null) {
+        Atomics.store(a, this.w(h, HART_WORD.START_PC_LO), s.start.pc[0]);
+        Atomics.store(a, this.w(h, HART_WORD.START_PC_HI), s.start.pc[1]);
+        Atomics.store(a, this.w(h, HART_WORD.START_A1_LO), s.start.a1[0]);
+        Atomics.store(a, this.w(h, HART_WORD.START_A1_HI), s.start.a1[1]);
+      }
+      Atomics.store(a, this.w(h, HART_WORD.START), s.start === null ? 0 : 1);
+      this.ring(h);
+    });
+  }
+
+  /** Whether `hart` has a start request it has not taken. */
+  startPending(hart: number): boolean {
+    return Atomics.load(this.i32, this.w(hart, HART_WORD.START)) !== 0;
   }
 
   // ---- device accesses from other threads ----

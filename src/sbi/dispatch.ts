@@ -175,26 +175,32 @@ export class SbiDispatcher implements HypercallHandler {
 
   /** Per hart, the non-zero counters by name (a snapshot keeps the exit counts going). */
   saveCounts(): Record<string, number>[] {
-    return Array.from({ length: this.host.harts }, (_, h) => {
-      const out: Record<string, number> = {};
-      const row = this.counts[h];
-      if (row) row.forEach((c, i) => (c > 0 ? (out[this.slotNames[i]!] = c) : 0));
-      return out;
-    });
+    return Array.from({ length: this.host.harts }, (_, h) => this.countsOf(h));
+  }
+
+  /** One hart's non-zero counters by name (a vCPU thread serves one hart of a threaded VM). */
+  countsOf(hartId: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    const row = this.counts[hartId];
+    if (row) row.forEach((c, i) => (c > 0 ? (out[this.slotNames[i]!] = c) : 0));
+    return out;
   }
 
   /** Restore `saveCounts()`; names this build does not count are ignored. */
   loadCounts(rows: readonly Record<string, number>[]): void {
+    rows.forEach((row, h) => this.loadCountsOf(h, row));
+  }
+
+  /** Restore `countsOf(hartId)`; names this build does not count are ignored. */
+  loadCountsOf(hartId: number, row: Readonly<Record<string, number>>): void {
+    if (hartId < 0 || hartId >= this.host.harts) return;
     const slot = new Map(this.slotNames.map((n, i) => [n, i]));
-    rows.forEach((row, h) => {
-      if (h >= this.host.harts) return;
-      const c = this.countsFor(h);
-      c.fill(0);
-      for (const [name, v] of Object.entries(row)) {
-        const i = slot.get(name);
-        if (i !== undefined && Number.isFinite(v) && v >= 0) c[i] = v;
-      }
-    });
+    const c = this.countsFor(hartId);
+    c.fill(0);
+    for (const [name, v] of Object.entries(row)) {
+      const i = slot.get(name);
+      if (i !== undefined && Number.isFinite(v) && v >= 0) c[i] = v;
+    }
   }
 
   /** The count for one counter name (summed over harts unless hartId is given); 0 if unknown. */

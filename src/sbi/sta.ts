@@ -42,6 +42,18 @@ export class StaExtension implements SbiExtension {
     this.seq.set(r.seq);
   }
 
+  /** One hart's record address (-1: none) and sequence number: what its vCPU thread hands over in a snapshot. */
+  recordOf(hartId: number): { shmem: number; seq: number } {
+    return { shmem: this.shmem[hartId]!, seq: this.seq[hartId]! };
+  }
+
+  /** Restore `recordOf(hartId)` (checked by the caller, as for loadRecords). */
+  loadRecord(hartId: number, r: { readonly shmem: number; readonly seq: number }): void {
+    if (hartId < 0 || hartId >= this.shmem.length) throw new RangeError(`sta: no hart ${hartId}`);
+    this.shmem[hartId] = r.shmem;
+    this.seq[hartId] = r.seq;
+  }
+
   /** The record address registered by a hart, or -1. */
   shmemOf(hartId: number): number {
     return this.shmem[hartId] ?? -1;

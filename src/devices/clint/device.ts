@@ -94,6 +94,15 @@ export class ClintDevice implements MmioDevice {
     this.update();
   }
 
+  /**
+   * What mtime is made of: mtime = floor((clockMs() - epochMs) · 10 MHz) + offsetTicks. A
+   * threaded VM's harts on other threads read their `time` CSR with the same formula, so a
+   * restored VM (whose offset moved) tells them both numbers.
+   */
+  timeBase(): { epochMs: number; offsetTicks: number } {
+    return { epochMs: this.epochMs, offsetTicks: this.offsetTicks };
+  }
+
   /** Re-evaluate every hart's MTIP against the current mtime; drives only changes. */
   update(): void {
     const now = this.mtime();
