@@ -22,6 +22,7 @@ import type { FullMachine } from "../machine/full.js";
 import type { PvMachine } from "../machine/pv.js";
 import { ImageError } from "../machine/linux-image.js";
 import { checkMemTarget } from "../machine/pv-balloon.js";
+import type { HartPart, RemoteHarts, ThreadTime } from "../machine/hart-part.js";
 import { RemoteVcpu } from "../machine/remote-vcpu.js";
 import type { MachineStop } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink, type MachineThreads, type RegionInfo } from "../machine/vcpu-link.js";
@@ -33,6 +34,7 @@ import { SnapshotError } from "./snapshot/format.js";
 import { readRam } from "./snapshot/ram.js";
 import { readVmSnapshot, writeVmSnapshot, type VmSnapshotInfo } from "./snapshot/vm-file.js";
 import { VcpuSched } from "./vcpu-sched.js";
+import { awaitRestore, HartPort } from "./vcpu-state.js";
 import { VM_CTL, VcpuPhase, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
 export interface VcpuWorkerData {
@@ -56,8 +58,13 @@ export interface VcpuWorkerData {
   readonly throwAfterMs?: number;
   /** Owner only: continue the VM saved in this snapshot file instead of booting (the spec is the file's). */
   readonly restoreFrom?: string;
-  /** Owner only: an incoming live migration: build the machine, then wait for "load" before running. */
+  /**
+   * An incoming live migration: the owner builds the machine, then waits for "load" before
+   * running; another thread waits for its "restore" (vcpu-state.ts).
+   */
   readonly incoming?: boolean;
+  /** Not the owner, a restored VM: this hart's part and the owner's time base, loaded before the hart runs. */
+  readonly restoreHart?: { readonly part: HartPart; readonly time: ThreadTime };
   /** The run's dirty-page log (mem/dirty-log.ts), attached to this thread's view of RAM. */
   readonly dirty: SharedArrayBuffer;
 }
@@ -108,6 +115,8 @@ async function main(): Promise<void> {
    */
   let frozen = false;
   let overlay: OverlayBackend | null = null;
+  /** Not the owner: where its part of a paused VM's state is asked for. */
+  let hartPort: HartPort | null = null;
   if (owner) {
     const net: NetBackend | null = data.spec.net
       ? {
@@ -124,6 +133,7 @@ async function main(): Promise<void> {
         }
       : null;
     let built: ReturnType<typeof buildOwnerMachine>;
+    let remote: RemoteHarts | null = null;
     try {
       const agent = {
         write: (bytes: Uint8Array): void => post({ t: "agent", bytes: bytes.slice() }),
@@ -135,7 +145,7 @@ async function main(): Promise<void> {
       overlay = built.overlay;
       if (data.restoreFrom !== undefined) {
         try {
-          restoreOwner(built.machine, built.overlay, data.restoreFrom);
+          remote = restoreOwner(built.machine, built.overlay, data.restoreFrom);
         } catch (e) {
           built.close();
           throw e;
@@ -158,12 +168,12 @@ async function main(): Promise<void> {
       if (msg.t === "input") m.input(msg.bytes);
       else if (msg.t === "load") loadWaiter?.(msg);
       else if (msg.t === "state") {
-        post(stateOf(m, overlay));
+        post(stateOf(m, overlay, msg.parts));
         frozen = true;
       }
       else if (msg.t === "frame") deliverFrame?.(msg.frame, msg.gso);
       else if (msg.t === "agent") deliverAgent?.(msg.bytes);
-      else if (msg.t === "save") post(saveOwner(m, overlay, msg.file, msg.info));
+      else if (msg.t === "save") post(saveOwner(m, overlay, msg.file, msg.info, msg.parts));
       else if (msg.t === "mem" && balloon) {
         // The main thread checked the target (Vm.setMemoryTarget); a bad one changes nothing here either.
         if (msg.targetBytes !== undefined && checkMemTarget(m.ram.size, msg.targetBytes) === null) balloon.setTarget(msg.targetBytes);
@@ -186,6 +196,7 @@ async function main(): Promise<void> {
       ramSize: m.ram.size,
       regions: m.bus.regions.map((r) => ({ base: r.base, size: r.size, name: r.name })),
       ...(m.profile === "full" ? { firmwareEntry: { pc: m.ram.base, fdt: m.layout.fdtAddr } } : {}),
+      ...(remote !== null ? { remote } : {}),
     });
     if (data.incoming) {
       // The main thread writes the guest's pages into the shared RAM while the source still
@@ -197,16 +208,19 @@ async function main(): Promise<void> {
           if (overlay === null) throw new MachineStateError("the migrated VM has a disk overlay, but this one has no copy-on-write disk");
           overlay.load(msg.overlay);
         }
-        loadMachine(m, msg.machine, null);
+        remote = loadMachine(m, msg.machine, null);
       } catch (e) {
         // The main thread ends this thread (Vm.abortIncoming): nothing of the guest ran.
         post({ t: "loaded", ok: false, message: e instanceof Error ? e.message : String(e) });
         return;
       }
-      post({ t: "loaded", ok: true });
+      post({ t: "loaded", ok: true, ...(remote !== null ? { remote } : {}) });
     }
   } else {
-    machine = new RemoteVcpu({
+    // A restored VM's hart continues from its part; an incoming one's waits for it first (vcpu-state.ts).
+    const restore = data.restoreHart ?? (data.incoming ? awaitRestore(port, sched, control) : undefined);
+    if (restore === null) return;
+    const remote = new RemoteVcpu({
       profile: data.spec.profile,
       hartId: k,
       cpus: data.spec.cpus,
@@ -217,7 +231,11 @@ async function main(): Promise<void> {
       output,
       clockMs,
       ...(data.spec.maxInsns !== undefined ? { maxInsns: data.spec.maxInsns } : {}),
+      ...(restore !== undefined ? { time: restore.time } : {}),
     });
+    if (restore !== undefined) remote.loadPart(restore.part);
+    machine = remote;
+    hartPort = new HartPort(port, remote, post);
   }
 
   // Built (and restored) first: the log covers what the guest and its devices write from here on.
@@ -280,12 +298,15 @@ async function main(): Promise<void> {
         const seen = sched.bell();
         loop.obeyDirtyFlush();
         // Another vCPU may be in the middle of a device access or a fence: answer it, so it reaches its own pause.
-        loop.runnable();
+        // Not once this thread handed its part over: what reaches it now stays in the link for the owner to save.
+        if (hartPort?.handedOut !== true) loop.runnable();
         // A snapshot request is served here, where nothing of the VM runs.
         if (!frozen) drainMessages();
+        hartPort?.serve();
         sched.waitDoorbell(VCPU_TIMING.PAUSED_SLEEP_MS, seen);
       }
       frozen = false;
+      hartPort?.resumed();
       report(VcpuReport.RUNNING);
       continue;
     }
@@ -359,11 +380,11 @@ async function main(): Promise<void> {
   post({ t: "done", hart: k, result });
 }
 
-/** Write the paused VM's snapshot (1-vCPU VMs: everything is on this thread). */
-function saveOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string, info: VmSnapshotInfo): VcpuMessage {
+/** Write the paused VM's snapshot; `parts`: the other harts', from their threads (more than one vCPU). */
+function saveOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string, info: VmSnapshotInfo, parts: (HartPart | null)[] = []): VcpuMessage {
   const t0 = performance.now();
   try {
-    const { state, ram } = saveMachine(m);
+    const { state, ram } = saveMachine(m, parts);
     const r = writeVmSnapshot(file, info, data.spec, state, ram, overlay?.save() ?? null);
     return { t: "saved", ok: true, ...r, ms: performance.now() - t0 };
   } catch (e) {
@@ -372,16 +393,16 @@ function saveOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, f
 }
 
 /** The paused machine's state without RAM, for a live migration's stop-and-copy. */
-function stateOf(m: PvMachine | FullMachine, overlay: OverlayBackend | null): VcpuMessage {
+function stateOf(m: PvMachine | FullMachine, overlay: OverlayBackend | null, parts: (HartPart | null)[] = []): VcpuMessage {
   try {
-    return { t: "state", ok: true, machine: saveMachine(m).state, overlay: overlay?.save() ?? null };
+    return { t: "state", ok: true, machine: saveMachine(m, parts).state, overlay: overlay?.save() ?? null };
   } catch (e) {
     return { t: "state", ok: false, message: e instanceof Error ? e.message : String(e) };
   }
 }
 
-/** Load the snapshot into the machine just built from its spec, before it runs. */
-function restoreOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string): void {
+/** Load the snapshot into the machine just built from its spec, before it runs; the other harts' parts for their threads. */
+function restoreOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string): RemoteHarts | null {
   const snap = readVmSnapshot(file);
   if (snap.overlay !== null) {
     if (overlay === null) throw new SnapshotError(file, "holds a disk overlay, but the restored VM has no copy-on-write disk");
@@ -391,7 +412,7 @@ function restoreOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null
       throw new SnapshotError(file, (e as Error).message);
     }
   }
-  loadMachine(m, snap.machine, (dst) => readRam(file, snap.ram, dst));
+  return loadMachine(m, snap.machine, (dst) => readRam(file, snap.ram, dst));
 }
 
 main().catch((e: unknown) => {

@@ -1,4 +1,5 @@
 import type { FrameOffload } from "../devices/virtio/net/device.js";
+import type { HartPart, RemoteHarts, ThreadTime } from "../machine/hart-part.js";
 import type { BalloonReport } from "../machine/pv-balloon.js";
 import type { VmSnapshotInfo } from "./snapshot/vm-file.js";
 
@@ -67,7 +68,8 @@ export function createVmControl(harts: number): Int32Array {
 
 /** Messages from a vCPU thread to the main thread. */
 export type VcpuMessage =
-  | { t: "ready"; ram: SharedArrayBuffer; ramBase: number; ramSize: number; regions: { base: number; size: number; name: string }[]; firmwareEntry?: { pc: number; fdt: number } }
+  /** The owner built (and maybe restored) the machine; `remote`: a restored VM's other harts, for their threads. */
+  | { t: "ready"; ram: SharedArrayBuffer; ramBase: number; ramSize: number; regions: { base: number; size: number; name: string }[]; firmwareEntry?: { pc: number; fdt: number }; remote?: RemoteHarts }
   | { t: "out"; bytes: Uint8Array }
   | { t: "frame"; frame: Uint8Array; gso: FrameOffload | null }
   | { t: "done"; hart: number; result: unknown }
@@ -84,8 +86,11 @@ export type VcpuMessage =
   | { t: "state"; ok: true; machine: unknown; overlay: Uint8Array | null }
   | { t: "state"; ok: false; message: string }
   /** An incoming VM's owner loaded the state it was sent ("load"), or says why it could not. */
-  | { t: "loaded"; ok: true }
+  | { t: "loaded"; ok: true; remote?: RemoteHarts }
   | { t: "loaded"; ok: false; message: string }
+  /** A vCPU thread other than the owner's answers "part" (vcpu-state.ts). */
+  | { t: "part"; id: number; hart: number; ok: true; part: HartPart }
+  | { t: "part"; id: number; hart: number; ok: false; message: string }
   /** The owner could not build the machine; `usage`: the user's input is at fault (an image, a size). */
   | { t: "buildError"; message: string; usage: boolean };
 
@@ -97,9 +102,19 @@ export type OwnerMessage =
   | { t: "agent"; bytes: Uint8Array }
   /** Balloon (pv): a new memory target, and/or poll the guest's statistics for `statsForMs`. */
   | { t: "mem"; targetBytes?: number; statsForMs?: number }
-  /** Paused VMs only: write the VM's snapshot to `file` (snapshot/vm-file.ts), then answer "saved". */
-  | { t: "save"; file: string; info: VmSnapshotInfo }
-  /** Paused VMs only: answer "state" with the machine's state (a live migration's last step). */
-  | { t: "state" }
+  /**
+   * Paused VMs only: write the VM's snapshot to `file` (snapshot/vm-file.ts), then answer
+   * "saved". `parts[k]`: hart k's part, which its thread handed over (more than one vCPU).
+   */
+  | { t: "save"; file: string; info: VmSnapshotInfo; parts?: (HartPart | null)[] }
+  /** Paused VMs only: answer "state" with the machine's state (a live migration's last step); `parts` as for "save". */
+  | { t: "state"; parts?: (HartPart | null)[] }
   /** An incoming VM (built, not run): its RAM holds the guest's pages; load this state and run. */
   | { t: "load"; machine: unknown; overlay: Uint8Array | null };
+
+/** Messages from the main thread to a vCPU thread other than the owner's (vcpu-state.ts). */
+export type HartMessage =
+  /** Paused VMs only: hand over this thread's part of the machine state, then take nothing from the link until the VM runs. */
+  | { t: "part"; id: number }
+  /** An incoming VM's thread (built, waiting): continue from this part, with the owner's time base. */
+  | { t: "restore"; part: HartPart; time: ThreadTime };

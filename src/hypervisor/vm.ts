@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
+import type { HartPart } from "../machine/hart-part.js";
 import type { RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
 import { AgentClient, AGENT, changeVcpus, type AgentAnswer } from "./agent.js";
@@ -22,9 +23,10 @@ import type { MachineSpec } from "./machine-spec.js";
 import { vmChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
-import { snapshotProblem, vmInfo } from "./snapshot/vm-file.js";
+import { vmInfo } from "./snapshot/vm-file.js";
+import { askParts, onlineHarts } from "./vcpu-state.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
-import { createVmControl, VM_CTL, VcpuReport, VmCommand, whereText, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
+import { createVmControl, VM_CTL, VcpuReport, VmCommand, whereText, type HartMessage, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
 import { OwnerRequests } from "./vm-owner-requests.js";
 import { mergeLive, mergeResults, type LiveCounters } from "./vm-results.js";
@@ -112,7 +114,6 @@ export class Vm extends EventEmitter {
    */
   async start(opts: { restoreFrom?: string; agentHello?: string; incoming?: boolean } = {}): Promise<void> {
     if (this.state === "running" || this.state === "paused" || this.incoming) throw new Error(`VM ${this.name} is already ${this.incoming ? "being migrated in" : this.state}`);
-    if (opts.incoming && this.spec.cpus > 1) throw new VmBuildError(`VM ${this.name}: live migration of VMs with more than one vCPU is not supported yet`, true);
     // Admission first: a VM that does not fit changes nothing (AdmissionError).
     this.options.memory?.admit(this.name, this.chargeBytes());
     // Then the disk: a file another running VM writes (or reads, when this one would write) is refused.
@@ -182,11 +183,10 @@ export class Vm extends EventEmitter {
       throw e instanceof VmBuildError ? e : new VmBuildError(msg, false);
     }
     this.ramSab = info.ram;
-    if (opts.incoming) {
-      this.incoming = true;
-      return;
-    }
+    // The other harts' threads: a restored VM's continue from the parts the owner loaded; an
+    // incoming VM's start now and wait for theirs (vcpu-state.ts), so they are up when it comes.
     for (let k = 1; k < cpus; k++) {
+      const restoreHart = info.remote ? { restoreHart: { part: info.remote.parts[k]!, time: info.remote.time } } : {};
       this.spawn({
         ...base,
         hart: k,
@@ -194,8 +194,14 @@ export class Vm extends EventEmitter {
         ram: { sab: info.ram, base: info.ramBase, size: info.ramSize },
         regions: info.regions,
         ...(info.firmwareEntry ? { firmwareEntry: info.firmwareEntry } : {}),
+        ...(opts.incoming ? { incoming: true } : restoreHart),
       });
     }
+    if (opts.incoming) {
+      this.incoming = true;
+      return;
+    }
+    if (info.remote && this.spec.profile === "pv") this.online = onlineHarts(link.hsmStates);
     this.setState("running");
   }
 
@@ -551,15 +557,14 @@ export class Vm extends EventEmitter {
    */
   async snapshot(file: string): Promise<VmSnapshotResult> {
     if (this.state !== "running" && this.state !== "paused") throw new VmSnapshotError(`VM ${this.name} is ${this.state}: only a running or paused VM can be snapshotted`);
-    const why = snapshotProblem(this.spec);
-    if (why !== null) throw new VmSnapshotError(`VM ${this.name} cannot be snapshotted: ${why}`);
     if (this.requests.busy) throw new VmSnapshotError(`VM ${this.name}: a snapshot or migration is already under way`);
     const t0 = performance.now();
     const wasRunning = this.state === "running";
     if (wasRunning) await this.pause();
     try {
       const info = vmInfo(this.name, this.spec, this.settings, this.agentHello());
-      const r = await this.requests.ask({ t: "save", file, info }, "saved", () => `VM ${this.name} stopped while its snapshot was written`);
+      const parts = await this.hartParts(`snapshot to ${file} failed`);
+      const r = await this.requests.ask({ t: "save", file, info, parts }, "saved", () => `VM ${this.name} stopped while its snapshot was written`);
       if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: snapshot to ${file} failed: ${r.message}`);
       return { file, bytes: r.bytes, ramPages: r.ramPages, ramPresent: r.ramPresent, writeMs: r.ms, pausedMs: wasRunning ? performance.now() - t0 : 0 };
     } finally {
@@ -567,15 +572,23 @@ export class Vm extends EventEmitter {
     }
   }
 
+  /** Each other vCPU thread's part of the paused VM's state (vcpu-state.ts); VmSnapshotError saying `what` failed. */
+  private async hartParts(what: string): Promise<(HartPart | null)[]> {
+    try {
+      return await askParts(this.workers, (k) => VcpuSched.ring(this.scheduler.sab, this.slots[k]!), this.wait());
+    } catch (e) {
+      throw new VmSnapshotError(`VM ${this.name}: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   /**
    * The paused VM's machine state without its RAM, and its copy-on-write disk's overlay:
-   * what a live migration sends last, after the RAM (1-vCPU VMs: the owner holds it all).
+   * what a live migration sends last, after the RAM (the other vCPU threads' parts first: vcpu-state.ts).
    */
   async machineState(): Promise<{ machine: unknown; overlay: Uint8Array | null }> {
     if (this.state !== "paused") throw new Error(`VM ${this.name} is ${this.state}: its state is taken while it is paused`);
-    const why = snapshotProblem(this.spec);
-    if (why !== null) throw new VmSnapshotError(`VM ${this.name} cannot be migrated: ${why}`);
-    const r = await this.requests.ask({ t: "state" }, "state", endedWhy);
+    const parts = await this.hartParts("its state could not be taken");
+    const r = await this.requests.ask({ t: "state", parts }, "state", endedWhy);
     if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: its state could not be taken: ${r.message}`);
     return { machine: r.machine, overlay: r.overlay };
   }
@@ -589,6 +602,13 @@ export class Vm extends EventEmitter {
       throw new VmBuildError(`VM ${this.name}: the migrated state was refused: ${r.message}`, false);
     }
     this.incoming = false;
+    // The other harts' threads, waiting since the build, continue from their parts.
+    this.workers.forEach((w, k) => {
+      if (k === 0 || !r.remote) return;
+      w.postMessage({ t: "restore", part: r.remote.parts[k]!, time: r.remote.time } satisfies HartMessage);
+      VcpuSched.ring(this.scheduler.sab, this.slots[k]!);
+    });
+    if (r.remote && this.spec.profile === "pv") this.online = onlineHarts(this.link!.hsmStates);
     this.setState("running");
   }
 

@@ -19,7 +19,6 @@ import type { FastifyInstance } from "fastify";
 import { FLEET_DEFAULTS } from "../../hypervisor/fleet-run.js";
 import { acceptMigration, type Offer } from "../../hypervisor/migration/dest.js";
 import { MigrationError, migrateOut, type MigrationResult } from "../../hypervisor/migration/source.js";
-import { snapshotProblem } from "../../hypervisor/snapshot/vm-file.js";
 import { checkEntry, entryConflicts, type VmEntry } from "./entry.js";
 import { problemsMessage, VmmError } from "./errors.js";
 import { API_PREFIX } from "./routes.js";
@@ -79,8 +78,6 @@ export async function migrateVm(vmm: Vmm, a: MigrateAction, version: string): Pr
   const dest = parseDestination(a.to);
   const to = a.to as string;
   const rec = vmm.record(a.name);
-  const why = snapshotProblem(rec.vm.spec);
-  if (why !== null) throw new VmmError("conflict", `VM ${a.name} cannot be migrated: ${why}`);
   if (rec.migrating) throw new VmmError("conflict", `VM ${a.name} is being migrated already`);
   if (rec.vm.state !== "running") throw new VmmError("conflict", `VM ${a.name} is ${vmm.view(a.name).state}: only a running VM is migrated`);
   rec.migrating = true;

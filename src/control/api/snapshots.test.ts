@@ -77,12 +77,6 @@ describe("Vmm snapshot action: refusals", () => {
       await refused(vmm.do({ kind: "snapshot", name: "ghost", file: "g.snap" }), "bad-request", /not an absolute path/);
     }));
 
-  test("a VM with more than one vCPU cannot be snapshotted (409)", () =>
-    withVmm(async (vmm) => {
-      await vmm.do({ kind: "create", vm: { name: "smp", cpus: 2 } });
-      await refused(vmm.do({ kind: "snapshot", name: "smp", file: join(tmp.dir, "smp.snap") }), "conflict", /VM smp cannot be snapshotted: it has 2 vCPUs/);
-    }));
-
   test("a VM that is not running or paused is a conflict (409), and no file appears", () =>
     withVmm(async (vmm) => {
       await vmm.do({ kind: "create", vm: { name: "a" } });

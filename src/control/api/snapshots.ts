@@ -23,7 +23,7 @@ import { accessSync, constants, closeSync, openSync, readSync, renameSync, rmSyn
 import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { FLEET_DEFAULTS } from "../../hypervisor/fleet-run.js";
 import { SNAPSHOT_FORMAT, SnapshotError } from "../../hypervisor/snapshot/format.js";
-import { readVmSnapshotInfo, snapshotProblem, type VmSnapshotInfo } from "../../hypervisor/snapshot/vm-file.js";
+import { readVmSnapshotInfo, type VmSnapshotInfo } from "../../hypervisor/snapshot/vm-file.js";
 import { VmBuildError, VmSnapshotError, type VmSnapshotResult } from "../../hypervisor/vm.js";
 import { checkEntry, entryConflicts } from "./entry.js";
 import { problemsMessage, VmmError } from "./errors.js";
@@ -103,9 +103,7 @@ function checkTarget(vmm: Vmm, file: string): void {
 export async function snapshotVm(vmm: Vmm, name: string, rawFile: unknown): Promise<SnapshotAnswer> {
   const file = checkSnapshotPath(rawFile);
   const rec = vmm.record(name);
-  // What never changes first (the machine, the target), then the state, which may.
-  const why = snapshotProblem(rec.vm.spec);
-  if (why !== null) throw new VmmError("conflict", `VM ${name} cannot be snapshotted: ${why}`);
+  // What never changes first (the target), then the state, which may.
   checkTarget(vmm, file);
   if (!LIVE.has(rec.vm.state)) throw new VmmError("conflict", `VM ${name} is ${vmm.view(name).state}: snapshot needs it running or paused`);
   // A dot file in the same directory: the rename is atomic, and a crash leaves no file that looks like the snapshot.

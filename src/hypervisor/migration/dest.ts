@@ -52,7 +52,6 @@ export function offerProblem(hv: Hypervisor, offer: Extract<Control, { t: "offer
   } catch (e) {
     return e instanceof SnapshotError ? e.why : String(e);
   }
-  if (info.cpus > 1) return `VM ${info.name} has ${info.cpus} vCPUs; live migration of VMs with more than one vCPU is not supported yet`;
   if (hv.vms.has(info.name)) return `a VM named "${info.name}" exists here already`;
   const charge = specChargeBytes(info);
   if (charge > hv.memory.freeBytes) return `VM ${info.name} needs ${mib(charge)} of host memory, only ${mib(hv.memory.freeBytes)} of ${mib(hv.memory.budgetBytes)} is free here`;

@@ -18,7 +18,7 @@
 import type { DirtyLog } from "../../mem/dirty-log.js";
 import { MACHINE_STATE } from "../../machine/machine-state.js";
 import type { Hypervisor } from "../hypervisor.js";
-import { snapshotProblem, vmInfo, VM_SNAPSHOT } from "../snapshot/vm-file.js";
+import { vmInfo, VM_SNAPSHOT } from "../snapshot/vm-file.js";
 import type { Vm } from "../vm.js";
 import type { MigrationLink } from "./link.js";
 import { controlText, encodeBlobPieces, encodePages, type BlobName, encodeZeros, MIGRATION, parseControl, type Control } from "./wire.js";
@@ -143,8 +143,6 @@ export async function migrateOut(hv: Hypervisor, name: string, link: MigrationLi
   const vm = hv.get(name);
   const to = opts.to ?? "the destination";
   if (vm.state !== "running") throw new MigrationError(`VM ${name} is ${vm.state}: only a running VM is migrated`, "unchanged", true);
-  const why = snapshotProblem(vm.spec);
-  if (why !== null) throw new MigrationError(`VM ${name} cannot be migrated: ${why}`, "unchanged", true);
   const log = vm.dirtyLog();
   const ram = vm.guestRam();
   if (log === null || ram === null) throw new MigrationError(`VM ${name} has no RAM to migrate yet`, "unchanged", true);

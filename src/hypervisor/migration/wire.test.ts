@@ -125,14 +125,15 @@ describe("the destination's checks of an offer", () => {
     ...o,
   });
 
-  test("a good offer passes (the disk is shared: written since is fine, resized is not)", () => {
+  test("a good offer passes (the disk is shared: written since is fine, resized is not), with more than one vCPU too", () => {
     assert.equal(offerProblem(hv, offer()), null);
+    assert.equal(offerProblem(hv, offer({}, { cpus: 2, onlineCpus: 1 })), null);
   });
 
   test("each mismatch is refused with its reason", () => {
     assert.match(offerProblem(hv, offer({ protocol: 2 }))!, /speaks migration protocol 2, this paravm speaks 1/);
     assert.match(offerProblem(hv, offer({ machineVersion: 99 }))!, /state versions are 1\/99/);
-    assert.match(offerProblem(hv, offer({}, { cpus: 2 }))!, /has 2 vCPUs; live migration of VMs with more than one vCPU is not supported yet/);
+    assert.match(offerProblem(hv, offer({}, { cpus: 9 }))!, /cpus is 9, not an integer in 1\.\.8/);
     assert.match(offerProblem(hv, offer({}, { memBytes: 512 * 2 ** 20 }))!, /needs .* of host memory, only .* is free here/);
     assert.match(offerProblem(hv, offer({}, { disk: { ...info.disk!, size: 4096 } }))!, /d\.img is 8192 bytes here, 4096 at the source/);
     assert.match(offerProblem(hv, offer({}, { disk: { ...info.disk!, spec: { ...info.disk!.spec, path: join(work, "none.img") } } }))!, /not reachable here \(ENOENT\)/);

@@ -53,12 +53,6 @@ export interface VmSnapshotInfo {
   readonly agentHello?: string;
 }
 
-/** Why `spec` cannot be snapshotted, or null. */
-export function snapshotProblem(spec: MachineSpec): string | null {
-  if (spec.cpus > 1) return `it has ${spec.cpus} vCPUs; snapshots of VMs with more than one vCPU are not supported yet`;
-  return null;
-}
-
 const macText = (mac: Uint8Array): string => [...mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
 const macBytes = (s: string): Uint8Array => Uint8Array.from(s.split(":").map((h) => parseInt(h, 16)));
 
