@@ -13,6 +13,8 @@ import type { GuestImages } from "./iobench.js";
 
 export const QEMU = "qemu-system-riscv64";
 export const OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";
+/** The same OpenSBI build's fw_dynamic: it leaves the device tree where QEMU put it (64 MiB guests, bench:snapshot's migrations). */
+export const OPENSBI_DYNAMIC = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 export const PARAVM_BIN = join(ROOT, "bin", "paravm.js");
 const EXIT_LINE = /PARAVM-EXIT-STATUS=(\d+)\r?\n/;
 const OUTPUT_CAP = 4 << 20;
