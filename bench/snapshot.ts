@@ -19,9 +19,11 @@
  * --migrate-loads, --runs moves each): a pv VM under two real `paravm serve` daemons on
  * loopback moved A→B, B→A, … with `POST /vms/{name}/migrate`, against two QEMUs (the
  * destination `-incoming tcp:…`, `migrate -d` with a 30 ms downtime limit and no bandwidth
- * cap). Workloads: `shell` (the counter alone), `dirty` (the counter and a loop rewriting
- * a 16 MiB tmpfs ring at --dirty-mibps, 4 by default), `dirty-max` (the same as fast as
- * the guest can). Per cell: total time, downtime, passes over RAM, MiB sent, converged,
+ * cap). Workloads, typed on the guest's console in turn (one paravm VM per size): `shell`
+ * (the counter alone), `dirty` (the counter and a loop rewriting a 16 MiB tmpfs ring at
+ * --dirty-mibps, 4 by default), `dirty-max` (the same as fast as the guest can); QEMU's
+ * moved guest stalls (7.2 does not migrate the RISC-V timers), so it boots a fresh pair
+ * per run. Per cell: total time, downtime, passes over RAM, MiB sent, converged,
  * the rate the guest wrote and the rate the migration saw it dirty, and the largest
  * interval between two counts on the guest's console around the move (bench/lib/snapshot-migrate*.ts).
  *

@@ -19,8 +19,10 @@ import {
   describeSample,
   dirtyRateMiBps,
   lapRateMiBps,
+  counting,
+  guestScript,
+  switchCommand,
   workloadReady,
-  workloadScript,
   type MigrateLoad,
   type MigrationCell,
   type MigrationSample,
@@ -106,13 +108,13 @@ async function joinIncoming(s: Side, name: string, out: Stamped[], done: () => b
   return { ws: null, why: "the destination's console was not joined before the VM ran there" };
 }
 
-/** Wait until the VM's console shows its workload running; resolves with that text. */
-async function waitReady(s: Side, name: string, load: MigrateLoad, ms: number): Promise<string> {
+/** Wait until the VM's console text satisfies `ok`; resolves with that text. */
+async function waitFor(s: Side, name: string, ok: (text: string) => boolean, what: string, ms: number): Promise<string> {
   const t0 = performance.now();
   for (;;) {
     const text = await s.c.text(`/vms/${name}/console`);
-    if (workloadReady(load, text)) return text;
-    if (performance.now() - t0 > ms) throw new Error(`VM ${name}: its ${load} workload did not show on its console within ${ms / 1000} s: ${JSON.stringify(text.slice(-200))}`);
+    if (ok(text)) return text;
+    if (performance.now() - t0 > ms) throw new Error(`VM ${name}: ${what} did not show on its console within ${ms / 1000} s: ${JSON.stringify(text.slice(-200))}`);
     await sleep(P.POLL_MS);
   }
 }
@@ -120,7 +122,7 @@ async function waitReady(s: Side, name: string, load: MigrateLoad, ms: number): 
 /** One move from `from` to `to`, with both consoles followed. */
 async function migrateOnce(from: Side, to: Side, name: string, load: MigrateLoad, run: number): Promise<MigrationSample> {
   // The console here holds what the guest printed since it arrived (or booted): its laps give the churn's rate.
-  const before = await waitReady(from, name, load, P.BOOT_MS);
+  const before = await waitFor(from, name, (t) => workloadReady(load, t), `its ${load} workload`, P.BOOT_MS);
   const wroteMiBps = load === "shell" ? null : lapRateMiBps([{ atMs: 0, text: before }], churnPlan(null).lapBytes);
   const src: Stamped[] = [];
   const dst: Stamped[] = [];
@@ -172,32 +174,52 @@ async function migrateOnce(from: Side, to: Side, name: string, load: MigrateLoad
   }
 }
 
-/** `runs` moves of one VM of `mib` MiB running `load`, A→B then back; failures are kept as sentences. */
+/** Type a line into the VM's console (its shell reads it: switchCommand). */
+async function typeLine(s: Side, name: string, line: string): Promise<void> {
+  const ws = await s.c.openSocket(`/vms/${name}/console`, () => undefined);
+  await new Promise<void>((resolve, reject) => ws.send(`${line}\n`, (e) => (e ? reject(e) : resolve())));
+  ws.close();
+}
+
+/**
+ * One VM of `mib` MiB booted on A, then for each workload in turn (typed on its console,
+ * no new boot) `runs` moves, A→B then back; failures are kept as sentences.
+ */
 export async function paravmMigrations(
   pair: DaemonPair,
   mib: number,
-  load: MigrateLoad,
+  loads: readonly MigrateLoad[],
   opts: { runs: number; dirtyMiBps: number; log: (line: string) => void },
-): Promise<MigrationCell> {
-  const name = `mig-${mib}-${load}`;
-  const samples: MigrationSample[] = [];
-  const failures: string[] = [];
+): Promise<MigrationCell[]> {
+  const name = `mig-${mib}`;
+  const cells: MigrationCell[] = [];
   let from = pair.a;
   let to = pair.b;
-  await from.c.json("POST", "/vms", { body: { name, mem: `${mib}M`, exec: workloadScript(load, opts.dirtyMiBps), start: true } });
+  await from.c.json("POST", "/vms", { body: { name, mem: `${mib}M`, exec: guestScript(), start: true } });
   try {
-    for (let k = 1; k <= opts.runs; k++) {
+    await waitFor(from, name, counting, "the counter", P.BOOT_MS);
+    for (const load of loads) {
+      const samples: MigrationSample[] = [];
+      const failures: string[] = [];
       try {
-        const s = await migrateOnce(from, to, name, load, k);
-        samples.push(s);
-        opts.log(`paravm ${mib} MiB ${load} run ${k}: ${describeSample(s)}`);
-        [from, to] = [to, from];
+        await typeLine(from, name, switchCommand(load, opts.dirtyMiBps));
       } catch (e) {
-        failures.push((e as Error).message);
-        opts.log(`paravm ${mib} MiB ${load} run ${k}: ${(e as Error).message}`);
-        // Where is the VM now? A failed move leaves it running at the source (or says otherwise).
-        if ((await to.c.json("GET", `/vms/${name}`).catch(() => null)) !== null) [from, to] = [to, from];
+        failures.push(`could not start the ${load} workload: ${(e as Error).message}`);
       }
+      for (let k = 1; k <= opts.runs && failures.length === 0; k++) {
+        try {
+          const s = await migrateOnce(from, to, name, load, k);
+          samples.push(s);
+          opts.log(`paravm ${mib} MiB ${load} run ${k}: ${describeSample(s)}`);
+          [from, to] = [to, from];
+        } catch (e) {
+          failures.push((e as Error).message);
+          opts.log(`paravm ${mib} MiB ${load} run ${k}: ${(e as Error).message}`);
+          // Where is the VM now? A failed move leaves it running at the source (or says otherwise).
+          if ((await to.c.json("GET", `/vms/${name}`).catch(() => null)) !== null) [from, to] = [to, from];
+        }
+      }
+      cells.push({ who: "paravm", mib, load, samples, failures });
     }
   } finally {
     for (const s of [pair.a, pair.b]) {
@@ -205,5 +227,5 @@ export async function paravmMigrations(
       await s.c.json("DELETE", `/vms/${name}`).catch(() => undefined);
     }
   }
-  return { who: "paravm", mib, load, samples, failures };
+  return cells;
 }

@@ -31,8 +31,10 @@ import {
   lapRateMiBps,
   PAGE_BYTES,
   parseInfoMigrate,
+  counting,
+  guestScript,
+  switchCommand,
   workloadReady,
-  workloadScript,
   type MigrateLoad,
   type MigrationCell,
   type MigrationSample,
@@ -114,7 +116,7 @@ async function follow(sock: string): Promise<{ info: QemuMigrateInfo; rates: num
 }
 
 async function qemuOnce(g: GuestImages, mib: number, load: MigrateLoad, dirtyMiBps: number, work: string, run: number): Promise<MigrationSample> {
-  const script = workloadScript(load, dirtyMiBps);
+  const script = guestScript();
   const sa = join(work, `mig-${mib}-a.sock`);
   const sb = join(work, `mig-${mib}-b.sock`);
   rmSync(sa, { force: true });
@@ -123,7 +125,10 @@ async function qemuOnce(g: GuestImages, mib: number, load: MigrateLoad, dirtyMiB
   const a = new Proc(QEMU, qemuMigrateArgs(g, mib, script, sa));
   let b: Proc | null = null;
   try {
-    await a.waitFor((out) => workloadReady(load, out), "QEMU boot", QEMU_MIGRATE.BOOT_MS);
+    await a.waitFor(counting, "QEMU boot", QEMU_MIGRATE.BOOT_MS);
+    // Typed on its serial console, as on paravm's: the guest's shell reads it.
+    a.p.stdin!.write(`${switchCommand(load, dirtyMiBps)}\n`);
+    await a.waitFor((out) => workloadReady(load, out), `QEMU's ${load} workload`, QEMU_MIGRATE.BOOT_MS);
     b = new Proc(QEMU, qemuMigrateArgs(g, mib, script, sb, port));
     await monitorUp(sb, b);
     await hmpOk(sa, `migrate_set_parameter downtime-limit ${QEMU_MIGRATE.DOWNTIME_LIMIT_MS}`);

@@ -1,7 +1,8 @@
 /**
- * bench:snapshot's migration rows as a whole: for each RAM size and workload, paravm's
- * cell then QEMU's (one after the other, so both see about the same host load), then the
- * table, the ratios and the notes of migrations that did not converge.
+ * bench:snapshot's migration rows as a whole: for each RAM size paravm's cells (one VM,
+ * every workload in turn) then QEMU's (a fresh pair per run), so both see about the same
+ * host load; then the table (paravm and QEMU side by side per size and workload), the
+ * ratios and the notes of migrations that did not converge or failed.
  */
 import os from "node:os";
 import { table } from "./common.js";
@@ -31,21 +32,20 @@ export async function runMigrations(g: GuestImages, o: MigrateOptions, log: (lin
   const pair = await DaemonPair.start();
   try {
     for (const mib of o.sizes) {
-      for (const load of o.loads) {
-        const opts = { runs: o.runs, dirtyMiBps: o.dirtyMiBps, log };
-        try {
-          cells.push(await paravmMigrations(pair, mib, load, opts));
-        } catch (e) {
-          log(`paravm ${mib} MiB ${load}: ${(e as Error).message}`);
-          cells.push({ who: "paravm", mib, load, samples: [], failures: [(e as Error).message] });
-        }
-        cells.push(await qemuMigrations(g, mib, load, { ...opts, work: o.work }));
+      const opts = { runs: o.runs, dirtyMiBps: o.dirtyMiBps, log };
+      try {
+        cells.push(...(await paravmMigrations(pair, mib, o.loads, opts)));
+      } catch (e) {
+        log(`paravm ${mib} MiB: ${(e as Error).message}`);
+        for (const load of o.loads) if (!cells.some((c) => c.who === "paravm" && c.mib === mib && c.load === load)) cells.push({ who: "paravm", mib, load, samples: [], failures: [(e as Error).message] });
       }
+      for (const load of o.loads) cells.push(await qemuMigrations(g, mib, load, { ...opts, work: o.work }));
     }
   } finally {
     await pair.stop();
   }
-  const lines = [table(MIGRATION_HEADER, cells.map(migrationRow)), ""];
+  const order = (c: MigrationCell): number => o.sizes.indexOf(c.mib) * 100 + o.loads.indexOf(c.load) * 2 + (c.who === "qemu" ? 1 : 0);
+  const lines = [table(MIGRATION_HEADER, [...cells].sort((x, y) => order(x) - order(y)).map(migrationRow)), ""];
   for (const p of cells.filter((c) => c.who === "paravm")) {
     const q = cells.find((c) => c.who === "qemu" && c.mib === p.mib && c.load === p.load);
     if (q && p.samples.length > 0 && q.samples.length > 0) lines.push(ratioLine(p, q));

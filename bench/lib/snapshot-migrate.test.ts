@@ -6,17 +6,19 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   CHURN,
+  churnFunction,
   churnPlan,
-  churnScript,
   consoleGap,
   countArrivals,
+  counting,
+  guestScript,
   dirtyRateMiBps,
   lapRateMiBps,
   migrationRow,
   parseInfoMigrate,
   ratioLine,
+  switchCommand,
   workloadReady,
-  workloadScript,
   type MigrationCell,
   type MigrationSample,
 } from "./snapshot-migrate.js";
@@ -93,7 +95,7 @@ test("dirty rate from paravm's rounds: later rounds' pages over the earlier roun
 });
 
 test("the churn's plan: period from the target rate, the ring and the lap in bytes; bad rates refused", () => {
-  assert.deepEqual(churnPlan(8), { chunkBytes: 1 << 20, ringBytes: 16 << 20, lapBytes: 4 << 20, periodUs: 125_000, targetMiBps: 8 });
+  assert.deepEqual(churnPlan(8), { chunkBytes: 1 << 20, ringBytes: 16 << 20, lapBytes: 2 << 20, periodUs: 125_000, targetMiBps: 8 });
   assert.equal(churnPlan(4).periodUs, 250_000);
   assert.equal(churnPlan(3).periodUs, 333_333);
   assert.equal(churnPlan(null).periodUs, 0, "as fast as it can: no pause");
@@ -103,12 +105,12 @@ test("the churn's plan: period from the target rate, the ring and the lap in byt
 /**
  * The churn under bash with a fake clock: $EPOCHREALTIME becomes `clk` (seconds.micros
  * with leading zeros, as ash prints it), usleep and dd advance it. dd really writes the
- * ring into a temporary file; each chunk "takes" COST µs but the 7th takes LATE µs.
+ * ring into a temporary file; each call "takes" 20 ms, the 7th (the 6th chunk) 300 ms.
  */
 function runChurn(targetMiBps: number | null, chunks: number): { lines: string[]; file: string; dir: string } | null {
   const dir = mkdtempSync(join(tmpdir(), "churn-"));
   const file = join(dir, "ring");
-  const script = churnScript(churnPlan(targetMiBps), file).replaceAll("$EPOCHREALTIME", "$(clk)");
+  const script = `${churnFunction(file).replaceAll("$EPOCHREALTIME", "$(clk)")}; c ${churnPlan(targetMiBps).periodUs}&`;
   const shims = `
 CLOCK_US=100012345; calls=0
 clk() { printf '%d.%06d' $((CLOCK_US/1000000)) $((CLOCK_US%1000000)); }
@@ -132,12 +134,16 @@ test("the paced churn under a shell: sleeps make up the period, a late chunk is 
   try {
     assert.equal(statSync(r.file).size, 16 << 20, "the fill wrote the whole ring, chunks write inside it");
     assert.deepEqual(r.lines, [
-      "fill count=256", CHURN.READY,
-      "dd seek=0", "sleep 105000", "dd seek=16", "sleep 105000", "dd seek=32", "sleep 105000", "dd seek=48", "lap=100.427345", "sleep 105000",
+      "fill count=256",
+      "dd seek=0", "sleep 105000",
+      "dd seek=16", "lap=100.177345", "sleep 105000",
+      "dd seek=32", "sleep 105000",
+      "dd seek=48", "lap=100.427345", "sleep 105000",
       "dd seek=64", "sleep 105000",
       // The 7th dd call (the 6th chunk) took 300 ms: no sleep, the next deadline counts from now.
-      "dd seek=80",
-      "dd seek=96", "sleep 105000", "dd seek=112", "lap=101.102345", "sleep 105000",
+      "dd seek=80", "lap=100.957345",
+      "dd seek=96", "sleep 105000",
+      "dd seek=112", "lap=101.102345", "sleep 105000",
       "dd seek=128",
     ]);
   } finally {
@@ -152,24 +158,30 @@ test("the churn as fast as it can never sleeps and wraps around its ring", (t) =
     assert.ok(!r.lines.some((l) => l.startsWith("sleep")), r.lines.join("\n"));
     const seeks = r.lines.filter((l) => l.startsWith("dd ")).map((l) => Number(l.slice("dd seek=".length)));
     assert.deepEqual(seeks, [0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 0, 16]);
-    assert.equal(r.lines.filter((l) => l.startsWith(CHURN.LAP)).length, 4, "a lap line every 4 chunks");
+    assert.equal(r.lines.filter((l) => l.startsWith(CHURN.LAP)).length, 8, "a lap line every 2 chunks");
   } finally {
     rmSync(r.dir, { recursive: true, force: true });
   }
 });
 
-test("workloads fit the kernel command line; readiness and the written rate read the console", () => {
+test("one guest script for every workload, switched by a typed line; readiness and the written rate read the console", () => {
   // 1024 bytes of command line: base64 of the script plus the rest (console=, quiet, paravm.exec=) under it.
-  for (const load of ["shell", "dirty", "dirty-max"] as const) assert.ok(Buffer.from(workloadScript(load, 4)).toString("base64").length < 800, load);
-  assert.ok(workloadScript("dirty", 4).includes("t=$((t+250000))"));
-  assert.ok(!workloadScript("dirty-max", 4).includes("usleep $((t-n))"));
+  assert.ok(Buffer.from(guestScript()).toString("base64").length < 800);
+  assert.equal(switchCommand("dirty", 4), "kill $w 2>/dev/null;echo load=dirty;c 250000& w=$!");
+  assert.equal(switchCommand("dirty-max", 4), "kill $w 2>/dev/null;echo load=dirty-max;c 0& w=$!");
+  assert.equal(switchCommand("shell", 4), "kill $w 2>/dev/null;echo load=shell");
+  assert.ok(!counting("boot\r\n") && counting("boot\r\nn=1\r\n"));
   const counts = "n=1\r\nn=2\r\nn=3\r\n";
-  assert.ok(workloadReady("shell", counts));
+  assert.ok(workloadReady("shell", counts), "a console without a marker: all of it counts");
   assert.ok(!workloadReady("shell", "n=1\r\nn=13\r\n"), "n=13 is one count, not a third");
-  const laps = "churn-ready\r\nlap=10.000000\r\nn=1\r\nlap=10.500000\r\nn=2\r\nlap=11.000000\r\n";
-  assert.ok(!workloadReady("dirty", laps), "two counts only");
-  assert.ok(workloadReady("dirty", laps + counts));
-  assert.ok(!workloadReady("dirty", counts));
+  assert.ok(!workloadReady("shell", `${counts}load=shell\r\nn=4\r\n`), "only what came after the switch");
+  const laps = "lap=10.000000\r\nn=1\r\nlap=10.500000\r\nn=2\r\nlap=11.000000\r\n";
+  // The console echoes the typed line (not a marker), then the marker, then the workload's lines.
+  const typed = `${switchCommand("dirty", 4)}\r\nload=dirty\r\n`;
+  assert.ok(!workloadReady("dirty", `${typed}${laps}`), "two counts only");
+  assert.ok(workloadReady("dirty", `${typed}${laps}${counts}`));
+  assert.ok(!workloadReady("dirty-max", `${typed}${laps}${counts}`), "another workload's lines");
+  assert.ok(!workloadReady("dirty", `${laps}${counts}${typed}n=9\r\n`), "the laps came before this switch");
   assert.equal(lapRateMiBps([{ atMs: 0, text: laps }], 4 << 20), 8, "4 MiB every half second of the guest's clock");
   assert.equal(lapRateMiBps([{ atMs: 0, text: "lap=1.000000\r\n" }], 4 << 20), null);
 });

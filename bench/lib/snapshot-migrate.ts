@@ -28,13 +28,14 @@ export const CHURN = {
   CHUNK_BLOCKS: 16,
   /** 16 MiB: fits next to the kernel and the shell in the 64 MiB guest (which has ~50 MiB free). */
   RING_CHUNKS: 16,
-  /** Printed once the ring is written in full, before the paced loop starts. */
-  READY: "churn-ready",
   /** Starts the line printed every LAP_CHUNKS chunks, followed by the guest's $EPOCHREALTIME. */
   LAP: "lap=",
-  /** 4 MiB between lap lines: a line every half second at 8 MiB/s, so a rate is read within seconds. */
-  LAP_CHUNKS: 4,
+  /** 2 MiB between lap lines: a line every half second at 4 MiB/s, so a rate is read within seconds. */
+  LAP_CHUNKS: 2,
 } as const;
+
+/** The line a workload switch prints first (`load=dirty`): what the console shows after it is that workload's. */
+export const LOAD_MARK = "load=";
 
 export type MigrateLoad = "shell" | "dirty" | "dirty-max";
 export const MIGRATE_LOADS: readonly MigrateLoad[] = ["shell", "dirty", "dirty-max"];
@@ -59,26 +60,35 @@ export function churnPlan(targetMiBps: number | null): ChurnPlan {
 }
 
 /**
- * The churn as a busybox ash function started in the background. Paced, it keeps a
- * deadline in microseconds of the guest's $EPOCHREALTIME (no fork to read the clock) and
- * sleeps until it; a chunk that ends late moves the deadline to now instead of bursting
- * to catch up. `1${frac}-1000000` reads the 6-digit fraction without ash taking a leading
- * zero for octal.
+ * The churn as a busybox ash function, `c PERIOD_US` (0: no pause): the ring written in
+ * full, then rewritten chunk by chunk. Paced, it keeps a deadline in microseconds of the
+ * guest's $EPOCHREALTIME (no fork to read the clock) and sleeps until it; a chunk that
+ * ends late moves the deadline to now instead of bursting to catch up. `1${frac}-1000000`
+ * reads the 6-digit fraction without ash taking a leading zero for octal.
  */
-export function churnScript(plan: ChurnPlan, file: string = CHURN.FILE): string {
+export function churnFunction(file: string = CHURN.FILE): string {
   const dd = `dd if=/dev/zero of=${file} bs=${CHURN.BLOCK_KIB}k`;
   const now = (v: string): string => `e=$EPOCHREALTIME;${v}=$((\${e%.*}*1000000+1\${e#*.}-1000000))`;
   // After every LAP_CHUNKS chunks the guest's clock goes to the console: the rate it really wrote at.
   const write = `${dd} count=${CHURN.CHUNK_BLOCKS} seek=$((j*${CHURN.CHUNK_BLOCKS})) conv=notrunc 2>/dev/null;j=$(((j+1)%${CHURN.RING_CHUNKS}));[ $((j%${CHURN.LAP_CHUNKS})) = 0 ]&&echo ${CHURN.LAP}$EPOCHREALTIME`;
-  const pace = plan.periodUs > 0 ? `;t=$((t+${plan.periodUs}));${now("n")};[ $t -gt $n ]&&usleep $((t-n))||t=$n` : "";
-  const start = plan.periodUs > 0 ? `;${now("t")}` : "";
-  return `c(){ ${dd} count=${CHURN.CHUNK_BLOCKS * CHURN.RING_CHUNKS} 2>/dev/null;echo ${CHURN.READY};j=0${start};while :;do ${write}${pace};done;};c&`;
+  const pace = `if [ $1 -gt 0 ];then t=$((t+$1));${now("n")};[ $t -gt $n ]&&usleep $((t-n))||t=$n;fi`;
+  return `c(){ ${dd} count=${CHURN.CHUNK_BLOCKS * CHURN.RING_CHUNKS} 2>/dev/null;j=0;${now("t")};while :;do ${write};${pace};done;}`;
 }
 
-/** The guest's whole command for a workload: the counter, after the churn for the dirty ones. */
-export function workloadScript(load: MigrateLoad, dirtyMiBps: number): string {
-  if (load === "shell") return COUNTER;
-  return `${churnScript(churnPlan(load === "dirty" ? dirtyMiBps : null))} ${COUNTER}`;
+/**
+ * The guest's one command for every workload: the churn defined, the counter in the
+ * background, and a shell reading lines from the console, so a workload starts without a
+ * boot by typing switchCommand's line (the console echoes it; it is not a count).
+ */
+export function guestScript(): string {
+  return `${churnFunction()};{ ${COUNTER}; }& while read -r l;do eval "$l";done`;
+}
+
+/** The line typed on the console to run `load`: the churn before stopped, the marker printed, the new churn started. */
+export function switchCommand(load: MigrateLoad, dirtyMiBps: number): string {
+  const stop = `kill $w 2>/dev/null;echo ${LOAD_MARK}${load}`;
+  if (load === "shell") return stop;
+  return `${stop};c ${churnPlan(load === "dirty" ? dirtyMiBps : null).periodUs}& w=$!`;
 }
 
 /** Lap lines the console shows before a move: two intervals to read the churn's rate from. */
@@ -87,14 +97,24 @@ export const READY_LAPS = 3;
 export const READY_COUNTS = 3;
 
 /**
- * Whether the console text shows the workload running: READY_COUNTS counts, and for the
- * churn READY_LAPS laps of its ring as well. Used after boot and, on a console that holds
- * only what the guest printed since it arrived, before the next move.
+ * Whether the console text shows `load` running: after the last switch's marker line,
+ * which must be this workload's (or all of it: a console that holds only what the guest
+ * printed since it arrived has none), READY_COUNTS counts, and for the churn READY_LAPS
+ * lap lines as well.
  */
 export function workloadReady(load: MigrateLoad, text: string): boolean {
-  const counts = countArrivals([{ atMs: 0, text }]).length;
+  const marks = [...text.matchAll(new RegExp(`^${LOAD_MARK}(\\S+?)\\r?$`, "gm"))];
+  const last = marks[marks.length - 1];
+  if (last !== undefined && last[1] !== load) return false;
+  const since = last !== undefined ? text.slice(last.index) : text;
+  const counts = countArrivals([{ atMs: 0, text: since }]).length;
   if (load === "shell") return counts >= READY_COUNTS;
-  return counts >= READY_COUNTS && (text.match(new RegExp(`^${CHURN.LAP}\\d+\\.\\d{6}\\r?$`, "gm")) ?? []).length >= READY_LAPS;
+  return counts >= READY_COUNTS && (since.match(new RegExp(`^${CHURN.LAP}\\d+\\.\\d{6}\\r?$`, "gm")) ?? []).length >= READY_LAPS;
+}
+
+/** Whether the counter has started: the guest's shell reads the console from then on. */
+export function counting(text: string): boolean {
+  return countArrivals([{ atMs: 0, text }]).length > 0;
 }
 
 /**
