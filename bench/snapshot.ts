@@ -54,9 +54,9 @@ const TIMEOUT_MS = 300_000;
 /**
  * How long a QEMU loaded from a file gets to print its next count. QEMU 7.2 does not save
  * the RISC-V timers (snapshot-migrate-qemu.ts): the loaded guest never wakes, and a guest
- * that counts every 200 ms has shown that long before this.
+ * that counts every 200 ms has shown that long before this (25 of its periods).
  */
-const QEMU_RESTORE_MS = 10_000;
+const QEMU_RESTORE_MS = 5_000;
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 
