@@ -155,13 +155,15 @@ async function migrateOnce(from: Side, to: Side, name: string, load: MigrateLoad
       joined.ws?.close();
     }
     const gap = consoleGap(src, dst);
+    const round0 = r.rounds.find((x) => x.round === 0);
     return {
       run,
       totalMs: r.totalMs,
       downtimeMs: r.downtimeMs,
       rounds: r.rounds.length,
       mibSent: r.bytesSent / 2 ** 20,
-      round0MiB: (r.rounds.find((x) => x.round === 0)?.bytes ?? NaN) / 2 ** 20,
+      round0MiB: (round0?.bytes ?? NaN) / 2 ** 20,
+      linkMiBps: round0 !== undefined && round0.ms > 0 ? round0.bytes / 2 ** 20 / (round0.ms / 1000) : null,
       converged: r.converged,
       note: r.note,
       dirtyMiBps: dirtyRateMiBps(r.rounds),

@@ -154,6 +154,7 @@ async function qemuOnce(g: GuestImages, mib: number, load: MigrateLoad, dirtyMiB
       rounds: info.dirtySyncCount ?? NaN,
       mibSent: (info.transferredKiB ?? NaN) / 1024,
       round0MiB: null,
+      linkMiBps: info.throughputMbps !== null ? (info.throughputMbps * 1e6) / 8 / 2 ** 20 : null,
       converged,
       note: converged
         ? `completed after ${info.dirtySyncCount} dirty syncs within downtime-limit ${QEMU_MIGRATE.DOWNTIME_LIMIT_MS} ms`

@@ -39,7 +39,7 @@ const ACTIVE =
 
 test("info migrate: the completed and the active forms, fields QEMU did not print are null", () => {
   assert.deepEqual(parseInfoMigrate(COMPLETED), {
-    status: "completed", totalMs: 730, downtimeMs: 4, expectedDowntimeMs: null, setupMs: 1, transferredKiB: 16011, totalRamKiB: 327740, dirtySyncCount: 4, dirtyPagesRate: null,
+    status: "completed", totalMs: 730, downtimeMs: 4, expectedDowntimeMs: null, setupMs: 1, transferredKiB: 16011, throughputMbps: 180.09, totalRamKiB: 327740, dirtySyncCount: 4, dirtyPagesRate: null,
   });
   const a = parseInfoMigrate(ACTIVE);
   assert.equal(a.status, "active");
@@ -187,19 +187,19 @@ test("one guest script for every workload, switched by a typed line; readiness a
 });
 
 const sample = (over: Partial<MigrationSample>): MigrationSample => ({
-  run: 1, totalMs: 1000, downtimeMs: 40, rounds: 2, mibSent: 12.5, round0MiB: 12, converged: true, note: "", dirtyMiBps: 1, wroteMiBps: null, loadAvg: 1,
+  run: 1, totalMs: 1000, downtimeMs: 40, rounds: 2, mibSent: 12.5, round0MiB: 12, linkMiBps: 50, converged: true, note: "", dirtyMiBps: 1, wroteMiBps: null, loadAvg: 1,
   gap: { atSource: 3, atDest: 3, crossMs: 600, gapMs: 600, gapAfter: 3, paceBeforeMs: 200, paceAfterMs: 300, missing: 0, repeated: 0, problem: null },
   ...over,
 });
 
 test("table rows are medians; a cell without counts at the destination says so; ratios of like figures", () => {
   const p: MigrationCell = { who: "paravm", mib: 64, load: "shell", failures: [], samples: [sample({}), sample({ totalMs: 3000, converged: false }), sample({ totalMs: 2000 })] };
-  assert.deepEqual(migrationRow(p), ["paravm", "64 MiB", "shell", "-", "1.0", "2000", "40", "2", "12.5", "2/3", "600", "600", "200 → 300"]);
+  assert.deepEqual(migrationRow(p), ["paravm", "64 MiB", "shell", "-", "1.0", "2000", "40", "2", "12.5", "50", "2/3", "600", "600", "200 → 300"]);
   const noCount = { atSource: 3, atDest: 0, crossMs: null, gapMs: null, gapAfter: null, paceBeforeMs: 200, paceAfterMs: null, missing: 0, repeated: 0, problem: "x" };
   const q: MigrationCell = { who: "qemu", mib: 64, load: "shell", failures: [], samples: [sample({ totalMs: 100, mibSent: 12.5, gap: noCount })] };
-  assert.equal(migrationRow(q)[10], "none at the destination");
+  assert.equal(migrationRow(q)[11], "none at the destination");
   assert.equal(ratioLine(p, q), "64 MiB shell: paravm/QEMU total time 20.00×, MiB sent 1.00×");
-  assert.equal(migrationRow({ ...q, samples: [], failures: ["boom"] })[9], "0/1");
+  assert.equal(migrationRow({ ...q, samples: [], failures: ["boom"] })[10], "0/1");
 });
 
 test("QEMU's command lines: the same guest, RAM and script on both ends, fw_dynamic, the destination waits on loopback", () => {

@@ -138,6 +138,8 @@ export interface QemuMigrateInfo {
   readonly expectedDowntimeMs: number | null;
   readonly setupMs: number | null;
   readonly transferredKiB: number | null;
+  /** Megabits (10^6) per second QEMU measured its stream at. */
+  readonly throughputMbps: number | null;
   readonly totalRamKiB: number | null;
   readonly dirtySyncCount: number | null;
   /** Pages per second the guest dirtied, as QEMU last measured it (printed while active only). */
@@ -156,6 +158,7 @@ export function parseInfoMigrate(text: string): QemuMigrateInfo {
     expectedDowntimeMs: num(/^expected downtime: (\d+) ms/m),
     setupMs: num(/^setup: (\d+) ms/m),
     transferredKiB: num(/^transferred ram: (\d+) kbytes/m),
+    throughputMbps: num(/^throughput: ([\d.]+) mbps/m),
     totalRamKiB: num(/^total ram: (\d+) kbytes/m),
     dirtySyncCount: num(/^dirty sync count: (\d+)/m),
     dirtyPagesRate: num(/^dirty pages rate: (\d+) pages/m),
@@ -282,6 +285,8 @@ export interface MigrationSample {
   readonly mibSent: number;
   /** The first pass alone (the pages in use): paravm's round 0; QEMU's figure is not split so (null). */
   readonly round0MiB: number | null;
+  /** The rate the stream carried RAM: paravm's round 0 (bytes over its ms); QEMU's `throughput`. */
+  readonly linkMiBps: number | null;
   readonly converged: boolean;
   readonly note: string;
   /** paravm: from the rounds (dirtyRateMiBps); QEMU: its last `dirty pages rate`. Null when nothing says. */
@@ -311,6 +316,7 @@ export function cellMedians(c: MigrationCell): {
   downtimeMs: number;
   rounds: number;
   mibSent: number;
+  linkMiBps: number;
   dirtyMiBps: number;
   wroteMiBps: number;
   crossMs: number;
@@ -325,6 +331,7 @@ export function cellMedians(c: MigrationCell): {
     downtimeMs: med(s.map((x) => x.downtimeMs)),
     rounds: med(s.map((x) => x.rounds)),
     mibSent: med(s.map((x) => x.mibSent)),
+    linkMiBps: med(s.map((x) => x.linkMiBps)),
     dirtyMiBps: med(s.map((x) => x.dirtyMiBps)),
     wroteMiBps: med(s.map((x) => x.wroteMiBps)),
     crossMs: med(s.map((x) => x.gap.crossMs)),
@@ -336,18 +343,18 @@ export function cellMedians(c: MigrationCell): {
 }
 
 export const MIGRATION_HEADER = [
-  "", "RAM", "workload", "guest wrote MiB/s", "dirtied MiB/s", "total ms", "downtime ms", "rounds", "MiB sent", "converged",
+  "", "RAM", "workload", "guest wrote MiB/s", "dirtied MiB/s", "total ms", "downtime ms", "rounds", "MiB sent", "stream MiB/s", "converged",
   "count gap across the move ms", "largest count gap ms", "count pace before → after ms",
 ] as const;
 
 /** One table row per cell (medians over its runs); where no run saw counts on both sides, why. */
 export function migrationRow(c: MigrationCell): string[] {
   const m = cellMedians(c);
-  if (c.samples.length === 0) return [c.who, `${c.mib} MiB`, c.load, "-", "-", "-", "-", "-", "-", `0/${c.failures.length}`, "-", "-", "-"];
+  if (c.samples.length === 0) return [c.who, `${c.mib} MiB`, c.load, "-", "-", "-", "-", "-", "-", "-", `0/${c.failures.length}`, "-", "-", "-"];
   const seen = c.samples.filter((x) => x.gap.crossMs !== null).length;
   const cross = seen === 0 ? "none at the destination" : `${fixed(m.crossMs, 0)}${seen < c.samples.length ? ` (${seen} of ${c.samples.length} runs)` : ""}`;
   return [
-    c.who, `${c.mib} MiB`, c.load, fixed(m.wroteMiBps, 1), fixed(m.dirtyMiBps, 1), fixed(m.totalMs, 0), fixed(m.downtimeMs, 0), fixed(m.rounds, 0), fixed(m.mibSent, 1), m.converged,
+    c.who, `${c.mib} MiB`, c.load, fixed(m.wroteMiBps, 1), fixed(m.dirtyMiBps, 1), fixed(m.totalMs, 0), fixed(m.downtimeMs, 0), fixed(m.rounds, 0), fixed(m.mibSent, 1), fixed(m.linkMiBps, 0), m.converged,
     cross, fixed(m.gapMs, 0), `${fixed(m.paceBeforeMs, 0)} → ${fixed(m.paceAfterMs, 0)}`,
   ];
 }
@@ -368,7 +375,7 @@ export function describeSample(s: MigrationSample): string {
       ? `counts ${f(g.crossMs, 0)} ms apart across the move (largest gap ${f(g.gapMs, 0)} ms), pace ${f(g.paceBeforeMs, 0)} → ${f(g.paceAfterMs, 0)} ms`
       : `console: ${g.problem}`;
   return (
-    `${f(s.totalMs, 0)} ms, downtime ${f(s.downtimeMs, 0)} ms, ${s.rounds} rounds, ${f(s.mibSent, 1)} MiB sent, ` +
+    `${f(s.totalMs, 0)} ms, downtime ${f(s.downtimeMs, 0)} ms, ${s.rounds} rounds, ${f(s.mibSent, 1)} MiB sent at ${f(s.linkMiBps, 0)} MiB/s, ` +
     `guest wrote ${f(s.wroteMiBps, 1)} MiB/s, dirtied ${f(s.dirtyMiBps, 1)} MiB/s, ${gap}${s.gap.missing + s.gap.repeated > 0 ? `, ${s.gap.missing} counts missing, ${s.gap.repeated} repeated` : ""}; ${s.note}`
   );
 }
