@@ -170,6 +170,7 @@ async function migrateOnce(from: Side, to: Side, name: string, load: MigrateLoad
       wroteMiBps,
       gap: joined.why === null ? gap : { ...gap, crossMs: null, gapMs: null, gapAfter: null, paceAfterMs: null, problem: joined.why },
       loadAvg,
+      detail: { rounds: r.rounds },
     };
   } finally {
     srcWs.close();

@@ -163,6 +163,7 @@ async function qemuOnce(g: GuestImages, mib: number, load: MigrateLoad, dirtyMiB
       wroteMiBps: wrote,
       gap,
       loadAvg,
+      detail: { info, dirtyPagesRates: rates },
     };
   } finally {
     a.kill();

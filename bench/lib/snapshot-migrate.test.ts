@@ -187,7 +187,7 @@ test("one guest script for every workload, switched by a typed line; readiness a
 });
 
 const sample = (over: Partial<MigrationSample>): MigrationSample => ({
-  run: 1, totalMs: 1000, downtimeMs: 40, rounds: 2, mibSent: 12.5, round0MiB: 12, linkMiBps: 50, converged: true, note: "", dirtyMiBps: 1, wroteMiBps: null, loadAvg: 1,
+  run: 1, totalMs: 1000, downtimeMs: 40, rounds: 2, mibSent: 12.5, round0MiB: 12, linkMiBps: 50, converged: true, note: "", dirtyMiBps: 1, wroteMiBps: null, loadAvg: 1, detail: null,
   gap: { atSource: 3, atDest: 3, crossMs: 600, gapMs: 600, gapAfter: 3, paceBeforeMs: 200, paceAfterMs: 300, missing: 0, repeated: 0, problem: null },
   ...over,
 });

@@ -295,6 +295,8 @@ export interface MigrationSample {
   readonly wroteMiBps: number | null;
   readonly gap: ConsoleGap;
   readonly loadAvg: number;
+  /** What the emulator said, for the results file: paravm's rounds, QEMU's last `info migrate`. */
+  readonly detail: unknown;
 }
 
 export interface MigrationCell {
