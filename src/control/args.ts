@@ -175,6 +175,14 @@ export function parsePcpus(text: string): number {
   return n;
 }
 
+/** `--spare-threads`: vCPU threads the daemon keeps started ahead (0..8; hypervisor/vcpu-threads.ts). */
+export function parseSpareThreads(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError("expected a whole number from 0 to 8.");
+  const n = Number(text.trim());
+  if (n > 8) throw new InvalidArgumentError("must be from 0 to 8.");
+  return n;
+}
+
 /** `--code-cache`: the per-hart code-cache budget in MiB (1..65536), as bytes (cpu/code-cache.ts). */
 export function parseCodeCacheMib(text: string): number {
   if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError("expected a whole number of MiB from 1 to 65536.");

@@ -25,7 +25,8 @@ import { DiskError } from "../devices/virtio/blk/file-backend.js";
 import { FLEET_DEFAULTS as MULTI_DEFAULTS } from "../hypervisor/fleet-run.js";
 import { AdmissionError } from "../hypervisor/memory-pool.js";
 import { compareProfiles, statsTableFromFiles, type CompareOptions } from "./compare.js";
-import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem, parseCodeCacheMib } from "./args.js";
+import { EXIT, UsageError, parseMemSize, parseCount, readProgram, defaultGuestDir, parseProfile, parseCpus, parsePcpus, parseDiskControllerArg, parseHostMem, parseCodeCacheMib, parseSpareThreads } from "./args.js";
+import { VCPU_THREADS } from "../hypervisor/vcpu-threads.js";
 import { runPv, runRestore, statsJson, EscapeFilter, type RunOptions } from "./run-command.js";
 import { runMulti, type MultiOptions } from "./multi-command.js";
 import { runUp, type UpOptions } from "./up-command.js";
@@ -243,6 +244,7 @@ function buildProgram(setStatus: (code: number | Promise<number>) => void): Comm
     .option("--state-dir <dir>", "where vms.json is kept (default $XDG_STATE_HOME/paravm or ~/.local/state/paravm)")
     .option("--host-mem <size>", "host memory budget VMs are admitted against (default: 75% of the host's available memory)", parseHostMem)
     .option("--pcpus <n>", "host cores the scheduler hands out (default: this host's cores)", parsePcpus)
+    .option("--spare-threads <n>", `vCPU threads kept started ahead, so a restore or incoming migration does not wait for one to load (0..8, default ${VCPU_THREADS.DAEMON_SPARES})`, parseSpareThreads)
     .option("--kernel <file>", "RISC-V Linux Image (default: the built guest image)")
     .option("--initrd <file>", "initramfs (default: the built guest initramfs)")
     .option("--firmware <file>", `M-mode firmware for profile full VMs (default ${FULL_DEFAULTS.FIRMWARE})`)

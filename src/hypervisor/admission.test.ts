@@ -38,6 +38,7 @@ describe("admission against the host memory budget (real Linux)", { skip, timeou
     try {
       const a = hv.create({ name: "a", spec: spec("echo A-UP; sleep 600") });
       const b = hv.create({ name: "b", spec: spec("echo B-RAN") });
+      // a has stopped when b runs: their output never interleaves.
       let text = "";
       a.on("output", (x: Uint8Array) => (text += Buffer.from(x).toString("latin1")));
       b.on("output", (x: Uint8Array) => (text += Buffer.from(x).toString("latin1")));
@@ -73,19 +74,21 @@ describe("admission against the host memory budget (real Linux)", { skip, timeou
     const hv = new Hypervisor({ hostMemBytes: Math.floor((full * 2.3) / MiB) * MiB });
     try {
       const vms = ["a", "b", "c"].map((n) => hv.create({ name: n, spec: spec(`echo ${n.toUpperCase()}-UP; sleep 600`) }));
-      let text = "";
-      for (const vm of vms) vm.on("output", (x: Uint8Array) => (text += Buffer.from(x).toString("latin1")));
+      // One console text per VM: two guests that print at once interleave their bytes
+      // (regression: "B-UPA-UP" in one shared text never matched /^A-UP/m).
+      const texts = new Map<Vm, string>(vms.map((vm) => [vm, ""]));
+      for (const vm of vms) vm.on("output", (x: Uint8Array) => texts.set(vm, texts.get(vm)! + Buffer.from(x).toString("latin1")));
       const [a, b, c] = vms as [Vm, Vm, Vm];
       await Promise.all([a.start(), b.start()]);
       await assert.rejects(() => c.start(), AdmissionError, "two full guests leave no room for a third");
-      await waitText(() => text, /^A-UP/m);
-      await waitText(() => text, /^B-UP/m);
+      await waitText(() => texts.get(a)!, /^A-UP/m);
+      await waitText(() => texts.get(b)!, /^B-UP/m);
       // Squeeze the idle ones to 48 MiB each: their charges shrink at once, the balloons follow.
       a.setMemoryTarget(48 * MiB);
       b.setMemoryTarget(48 * MiB);
       assert.equal(hv.memory.chargeOf("a"), vmChargeBytes(128 * MiB, 1, 80 * MiB));
       await c.start();
-      await waitText(() => text, /^C-UP/m);
+      await waitText(() => texts.get(c)!, /^C-UP/m);
       const t0 = Date.now();
       while (a.memoryStats().balloonBytes < 80 * MiB) {
         assert.ok(Date.now() - t0 < 60_000, `a's balloon reached ${a.memoryStats().balloonBytes} bytes`);

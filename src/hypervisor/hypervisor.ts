@@ -18,7 +18,8 @@ import { DiskClaims } from "./disk-claims.js";
 import { AdmissionError, defaultBudget, mib, MemoryPool, specChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, CreditScheduler } from "./scheduler.js";
 import { SnapshotError } from "./snapshot/format.js";
-import { diskProblem, readVmSnapshot } from "./snapshot/vm-file.js";
+import { VcpuThreads } from "./vcpu-threads.js";
+import { diskProblem, readVmSnapshot, restoreOf } from "./snapshot/vm-file.js";
 import { Vm, type VmEvent, type VmSchedStats } from "./vm.js";
 
 export type { AutoscaleDecision, AutoscaleLimits, VmSchedStats };
@@ -29,6 +30,11 @@ export interface HypervisorOptions {
   readonly networks?: Networks;
   /** The host memory budget VMs are admitted against (default: memory-pool.ts defaultBudget). */
   readonly hostMemBytes?: number;
+  /**
+   * vCPU threads kept started ahead (vcpu-threads.ts), so a restore, clone or incoming
+   * migration does not wait for a thread to load its modules (default 0: each started when needed).
+   */
+  readonly spareThreads?: number;
 }
 
 export interface CreateVm {
@@ -75,6 +81,8 @@ export class Hypervisor extends EventEmitter {
   readonly disks = new DiskClaims();
   /** Moves CPU and memory among opted-in VMs (setAutoscale); its decisions are "decision" events here. */
   readonly autoscaler: Autoscaler;
+  /** Where VMs' vCPU threads come from, some started ahead (HypervisorOptions.spareThreads). */
+  readonly threads: VcpuThreads;
   private readonly ports = new Map<string, SwitchBackend>();
   private readonly networkNames = new Map<string, string>();
 
@@ -83,6 +91,7 @@ export class Hypervisor extends EventEmitter {
     // The scheduler's default is this host's cores.
     this.scheduler = new CreditScheduler(options.pcpus !== undefined ? { pcpus: options.pcpus } : {});
     this.scheduler.start();
+    this.threads = new VcpuThreads(options.spareThreads ?? 0);
     this.networks = options.networks ?? new Networks();
     const budget = options.hostMemBytes !== undefined ? { bytes: options.hostMemBytes, source: "--host-mem" } : defaultBudget();
     this.memory = new MemoryPool(budget.bytes);
@@ -132,6 +141,7 @@ export class Hypervisor extends EventEmitter {
       scheduler: this.scheduler,
       memory: this.memory,
       disks: this.disks,
+      threads: this.threads,
       ...(c.weight !== undefined ? { weight: c.weight } : {}),
       ...(c.cap !== undefined ? { cap: c.cap } : {}),
       ...(port ? { net: port } : {}),
@@ -170,7 +180,7 @@ export class Hypervisor extends EventEmitter {
     // Listeners (console output) go on before the guest runs again, so nothing it prints is missed.
     opts.onCreate?.(vm);
     try {
-      await vm.start({ restoreFrom: file, ...(snap.info.agentHello !== undefined ? { agentHello: snap.info.agentHello } : {}) });
+      await vm.start({ restore: restoreOf(snap), ...(snap.info.agentHello !== undefined ? { agentHello: snap.info.agentHello } : {}) });
     } catch (e) {
       await this.destroy(name).catch(() => undefined);
       throw e;
@@ -272,6 +282,7 @@ export class Hypervisor extends EventEmitter {
     this.autoscaler.stop();
     await Promise.all([...this.vms.keys()].map((n) => this.destroy(n)));
     this.scheduler.stop();
+    await this.threads.close();
   }
 }
 

@@ -32,8 +32,9 @@ import { loadMachine, MachineStateError, saveMachine } from "../machine/machine-
 import { buildOwnerMachine, type MachineSpec } from "./machine-spec.js";
 import { SnapshotError } from "./snapshot/format.js";
 import { readRam } from "./snapshot/ram.js";
-import { readVmSnapshot, writeVmSnapshot, type VmSnapshotInfo } from "./snapshot/vm-file.js";
+import { writeVmSnapshot, type VmRestore, type VmSnapshotInfo } from "./snapshot/vm-file.js";
 import { VcpuSched } from "./vcpu-sched.js";
+import type { BootMessage } from "./vcpu-threads.js";
 import { awaitRestore, HartPort } from "./vcpu-state.js";
 import { VM_CTL, VcpuPhase, VcpuReport, VmCommand, WHERE, whereIdx, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
@@ -56,8 +57,11 @@ export interface VcpuWorkerData {
   readonly detectDeadlock: boolean;
   /** Fault injection for tests: this thread throws after running this long (ms). */
   readonly throwAfterMs?: number;
-  /** Owner only: continue the VM saved in this snapshot file instead of booting (the spec is the file's). */
-  readonly restoreFrom?: string;
+  /**
+   * Owner only: continue this saved VM instead of booting (the spec is the file's). Dropped
+   * once loaded: its RAM is a view of the whole file, as big as the guest's RAM.
+   */
+  restore?: VmRestore;
   /**
    * An incoming live migration: the owner builds the machine, then waits for "load" before
    * running; another thread waits for its "restore" (vcpu-state.ts).
@@ -86,8 +90,11 @@ export const VCPU_TIMING = {
   LIVE_MS: 1000,
 } as const;
 
-const data = workerData as VcpuWorkerData;
 const port = parentPort!;
+/** A thread started ahead (vcpu-threads.ts) has no workerData: it waits for its VM's in a "boot" message. */
+const data: VcpuWorkerData =
+  (workerData as VcpuWorkerData | null) ??
+  (await new Promise<VcpuWorkerData>((resolve) => port.once("message", (m: BootMessage) => resolve(m.data))));
 const post = (m: VcpuMessage, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
 const absMs = (): number => performance.timeOrigin + performance.now();
 const clockMs = (): number => absMs() - data.epochAbsMs;
@@ -143,9 +150,11 @@ async function main(): Promise<void> {
       };
       built = buildOwnerMachine(data.spec, threads, { output, net, clockMs, agent });
       overlay = built.overlay;
-      if (data.restoreFrom !== undefined) {
+      if (data.restore !== undefined) {
+        const saved = data.restore;
+        delete data.restore;
         try {
-          remote = restoreOwner(built.machine, built.overlay, data.restoreFrom);
+          remote = restoreOwner(built.machine, built.overlay, saved);
         } catch (e) {
           built.close();
           throw e;
@@ -402,8 +411,8 @@ function stateOf(m: PvMachine | FullMachine, overlay: OverlayBackend | null, par
 }
 
 /** Load the snapshot into the machine just built from its spec, before it runs; the other harts' parts for their threads. */
-function restoreOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, file: string): RemoteHarts | null {
-  const snap = readVmSnapshot(file);
+function restoreOwner(m: PvMachine | FullMachine, overlay: OverlayBackend | null, snap: VmRestore): RemoteHarts | null {
+  const file = snap.file;
   if (snap.overlay !== null) {
     if (overlay === null) throw new SnapshotError(file, "holds a disk overlay, but the restored VM has no copy-on-write disk");
     try {

@@ -11,6 +11,7 @@ import type { DiskClaims } from "./disk-claims.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { MemoryPool } from "./memory-pool.js";
 import type { CreditScheduler } from "./scheduler.js";
+import type { VcpuThreads } from "./vcpu-threads.js";
 
 export type VmState = "created" | "running" | "paused" | "stopped" | "crashed";
 
@@ -89,6 +90,8 @@ export interface VmOptions {
   readonly memory?: MemoryPool;
   /** The disk files the hypervisor's running VMs hold: a disk another VM writes is refused at start. */
   readonly disks?: DiskClaims;
+  /** Where its vCPU threads come from (default: each started when needed). */
+  readonly threads?: VcpuThreads;
 }
 
 /** The machine could not be built; `usage` when the spec is at fault (a bad image, too little memory). */

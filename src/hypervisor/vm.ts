@@ -10,7 +10,7 @@
  * other VM notices anything but the host core it gets back.
  */
 import { EventEmitter } from "node:events";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { HartPart } from "../machine/hart-part.js";
 import type { RunResult } from "../machine/run-loop.js";
 import { LinkStop, VcpuLink } from "../machine/vcpu-link.js";
@@ -23,8 +23,9 @@ import type { MachineSpec } from "./machine-spec.js";
 import { vmChargeBytes } from "./memory-pool.js";
 import { checkCap, checkWeight, type CreditScheduler } from "./scheduler.js";
 import { VcpuSched } from "./vcpu-sched.js";
-import { vmInfo } from "./snapshot/vm-file.js";
+import { vmInfo, type VmRestore } from "./snapshot/vm-file.js";
 import { askParts, onlineHarts } from "./vcpu-state.js";
+import { ON_DEMAND_THREADS } from "./vcpu-threads.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
 import { createVmControl, VM_CTL, VcpuReport, VmCommand, whereText, type HartMessage, type OwnerMessage, type VcpuMessage } from "./vm-control.js";
 
@@ -35,7 +36,6 @@ import { VM_DEFAULTS, VmBuildError, VmSnapshotError, type VmEvent, type VmMemory
 export * from "./vm-types.js";
 export { mergeResults } from "./vm-results.js";
 
-const WORKER_URL = new URL("./vcpu-worker.js", import.meta.url);
 
 export class Vm extends EventEmitter {
   readonly name: string;
@@ -106,13 +106,13 @@ export class Vm extends EventEmitter {
   }
 
   /**
-   * Start the VM: boot it, or with `restoreFrom` continue the VM saved in that snapshot file
-   * (its spec must be this VM's: Hypervisor.restore builds the VM from the file). With
+   * Start the VM: boot it, or with `restore` continue the VM saved in that snapshot (read and
+   * checked: its spec must be this VM's, Hypervisor.restore builds the VM from the file). With
    * `incoming` (a live migration's destination) the machine is built but does not run: the
    * VM stays "created" with its RAM writable (guestRam()) until completeIncoming() hands it
    * the state, or abortIncoming() drops it. Resolves once the owner thread built the machine.
    */
-  async start(opts: { restoreFrom?: string; agentHello?: string; incoming?: boolean } = {}): Promise<void> {
+  async start(opts: { restore?: VmRestore; agentHello?: string; incoming?: boolean } = {}): Promise<void> {
     if (this.state === "running" || this.state === "paused" || this.incoming) throw new Error(`VM ${this.name} is already ${this.incoming ? "being migrated in" : this.state}`);
     // Admission first: a VM that does not fit changes nothing (AdmissionError).
     this.options.memory?.admit(this.name, this.chargeBytes());
@@ -136,7 +136,7 @@ export class Vm extends EventEmitter {
     this.agentClient?.close("the VM restarted");
     const agent = this.spec.profile === "pv" ? new AgentClient((bytes) => this.toOwner({ t: "agent", bytes })) : null;
     this.agentClient = agent;
-    if (agent && (opts.restoreFrom !== undefined || opts.incoming) && opts.agentHello !== undefined) agent.restored(opts.agentHello);
+    if (agent && (opts.restore !== undefined || opts.incoming) && opts.agentHello !== undefined) agent.restored(opts.agentHello);
     void this.finished.then(() => agent?.close("the VM stopped"));
     this.memReport = null;
     this.live = new Array<Extract<VcpuMessage, { t: "live" }> | null>(cpus).fill(null);
@@ -161,7 +161,7 @@ export class Vm extends EventEmitter {
         ...base,
         hart: 0,
         ...fault(0),
-        ...(opts.restoreFrom !== undefined ? { restoreFrom: opts.restoreFrom } : {}),
+        ...(opts.restore !== undefined ? { restore: opts.restore } : {}),
         ...(opts.incoming ? { incoming: true } : {}),
       });
       owner.once("error", reject);
@@ -206,11 +206,7 @@ export class Vm extends EventEmitter {
   }
 
   private spawn(data: VcpuWorkerData): Worker {
-    const w = new Worker(WORKER_URL, {
-      workerData: data,
-      name: `${this.name}/vcpu${data.hart}`,
-      resourceLimits: { maxYoungGenerationSizeMb: VM_DEFAULTS.VCPU_YOUNG_GENERATION_MB },
-    });
+    const w = (this.options.threads ?? ON_DEMAND_THREADS).spawn(data, `${this.name}/vcpu${data.hart}`);
     this.workers.push(w);
     // Threads of an earlier run (before a reboot) may still report their exit: ignore them.
     const run = this.run;

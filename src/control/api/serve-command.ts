@@ -11,6 +11,7 @@ import { isIP } from "node:net";
 import { FULL_DEFAULTS } from "../../machine/full.js";
 import { mib } from "../../hypervisor/memory-pool.js";
 import { VM_NAME } from "../../hypervisor/vm-spec.js";
+import { VCPU_THREADS } from "../../hypervisor/vcpu-threads.js";
 import { LinkError, parseLinkTarget } from "../../net/links.js";
 import { checkDisk, EXIT, loadGuest, UsageError } from "../args.js";
 import { generateToken } from "./auth.js";
@@ -27,6 +28,7 @@ export interface ServeOptions {
   stateDir?: string;
   hostMem?: number;
   pcpus?: number;
+  spareThreads?: number;
   kernel?: string;
   initrd?: string;
   firmware?: string;
@@ -87,6 +89,7 @@ export async function runServe(opts: ServeOptions, version: string): Promise<num
       version,
       ...(opts.hostMem !== undefined ? { hostMemBytes: opts.hostMem } : {}),
       ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
+      spareThreads: opts.spareThreads ?? VCPU_THREADS.DAEMON_SPARES,
       links: { defaultToken: linkToken, log: (line) => void process.stderr.write(`paravm: ${line}\n`) },
       images: () => {
         const { kernel, initrd } = loadGuest(opts);

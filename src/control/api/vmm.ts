@@ -81,6 +81,8 @@ export interface VmView {
 export interface VmmOptions {
   readonly hostMemBytes?: number;
   readonly pcpus?: number;
+  /** vCPU threads kept started ahead (Hypervisor's spareThreads; default 0). */
+  readonly spareThreads?: number;
   /** Where vms.json lives; null: nothing is kept (tests). */
   readonly stateDir: string | null;
   /** The guest images every VM boots (read once, when first needed); `firmware` for profile full. */
@@ -140,6 +142,7 @@ export class Vmm extends EventEmitter {
     this.hv = new Hypervisor({
       ...(opts.hostMemBytes !== undefined ? { hostMemBytes: opts.hostMemBytes } : {}),
       ...(opts.pcpus !== undefined ? { pcpus: opts.pcpus } : {}),
+      ...(opts.spareThreads !== undefined ? { spareThreads: opts.spareThreads } : {}),
     });
     this.hv.on("event", (e: VmEvent) => {
       const rec = this.records.get(e.vm);

@@ -138,8 +138,9 @@ interface SectionHead {
 /**
  * Open `file`, check its header (magic, version, section count), and hand `f` a reader
  * bounded by the file's size, that size and the section count; the file is closed after.
+ * Used to read one section without the rest (readOneSection).
  */
-function withSnapshot<T>(file: string, f: (read: Reader, size: number, count: number) => T): T {
+function withSnapshot<T>(file: string, f: (read: Reader, size: number, count: number, fd: number) => T): T {
   let fd: number;
   try {
     fd = openSync(file, "r");
@@ -151,29 +152,52 @@ function withSnapshot<T>(file: string, f: (read: Reader, size: number, count: nu
     const read: Reader = (pos, len, what) => {
       if (pos + len > size) throw new SnapshotError(file, `truncated: ${what} needs bytes ${pos}..${pos + len} of a ${size}-byte file`);
       const b = Buffer.allocUnsafe(len);
-      let off = 0;
-      while (off < len) {
-        const n = readSync(fd, b, off, len - off, pos + off);
-        if (n === 0) throw new SnapshotError(file, `truncated while reading ${what}`);
-        off += n;
-      }
+      readFully(file, fd, b, pos, what);
       return b;
     };
-    if (size < SNAPSHOT_FORMAT.HEADER_BYTES) throw new SnapshotError(file, `not a paravm snapshot (${size} bytes, shorter than the header)`);
-    const h = read(0, SNAPSHOT_FORMAT.HEADER_BYTES, "the header");
-    if (h.toString("latin1", 0, 8) !== SNAPSHOT_FORMAT.MAGIC) {
-      throw new SnapshotError(file, "not a paravm snapshot (no PARAVMSN magic: another kind of file, or one whose writing did not finish)");
-    }
-    const version = h.readUInt32LE(8);
-    if (version !== SNAPSHOT_FORMAT.VERSION) {
-      throw new SnapshotError(file, `format version ${version}; this paravm reads version ${SNAPSHOT_FORMAT.VERSION} only`);
-    }
-    const count = h.readUInt32LE(12);
-    if (count > SNAPSHOT_FORMAT.MAX_SECTIONS) throw new SnapshotError(file, `claims ${count} sections (at most ${SNAPSHOT_FORMAT.MAX_SECTIONS})`);
-    return f(read, size, count);
+    return f(read, size, checkHeader(file, read, size), fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Fills `b` from `fd` at `pos`; a file that ends first is truncated. */
+function readFully(file: string, fd: number, b: Uint8Array, pos: number, what: string): void {
+  let off = 0;
+  while (off < b.length) {
+    const n = readSync(fd, b, off, b.length - off, pos + off);
+    if (n === 0) throw new SnapshotError(file, `truncated while reading ${what}`);
+    off += n;
+  }
+}
+
+/** The header's section count, once its magic and version are this paravm's. */
+function checkHeader(file: string, read: Reader, size: number): number {
+  if (size < SNAPSHOT_FORMAT.HEADER_BYTES) throw new SnapshotError(file, `not a paravm snapshot (${size} bytes, shorter than the header)`);
+  const h = read(0, SNAPSHOT_FORMAT.HEADER_BYTES, "the header");
+  if (h.toString("latin1", 0, 8) !== SNAPSHOT_FORMAT.MAGIC) {
+    throw new SnapshotError(file, "not a paravm snapshot (no PARAVMSN magic: another kind of file, or one whose writing did not finish)");
+  }
+  const version = h.readUInt32LE(8);
+  if (version !== SNAPSHOT_FORMAT.VERSION) {
+    throw new SnapshotError(file, `format version ${version}; this paravm reads version ${SNAPSHOT_FORMAT.VERSION} only`);
+  }
+  const count = h.readUInt32LE(12);
+  if (count > SNAPSHOT_FORMAT.MAX_SECTIONS) throw new SnapshotError(file, `claims ${count} sections (at most ${SNAPSHOT_FORMAT.MAX_SECTIONS})`);
+  return count;
+}
+
+/**
+ * The whole of `file` in one read, in shared memory: the sections handed out are views of
+ * it, so a restore passes them to the VM's owner thread without copying or reading again.
+ * The header is checked first, so a disk image given by mistake is not read whole.
+ */
+function readWhole(file: string): Buffer {
+  return withSnapshot(file, (_read, size, _count, fd) => {
+    const b = Buffer.from(new SharedArrayBuffer(size));
+    readFully(file, fd, b, 0, "the file");
+    return b;
+  });
 }
 
 /** The head of section `i` (of `count`) at `pos`: its name checked, its length within the file. */
@@ -201,21 +225,29 @@ function readPayload(file: string, read: Reader, h: SectionHead): Section {
   return { name: h.name, kind: h.kind as SectionKind, payload };
 }
 
-/** Every section of `file`, each checked (magic, version, lengths, CRC, names) before any is returned. */
+/**
+ * Every section of `file`, each checked (magic, version, lengths, CRC, names) before any is
+ * returned. The file is read whole into a SharedArrayBuffer; payloads are views of it.
+ */
 export function readSnapshot(file: string): Map<string, Section> {
-  return withSnapshot(file, (read, size, count) => {
-    const out = new Map<string, Section>();
-    let pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
-    for (let i = 0; i < count; i++) {
-      const h = readHead(file, read, size, pos, i, count);
-      if (KIND_NAMES[h.kind] === undefined) throw new SnapshotError(file, `section ${h.name}: unknown kind ${h.kind}`);
-      if (out.has(h.name)) throw new SnapshotError(file, `section ${h.name} appears twice`);
-      out.set(h.name, readPayload(file, read, h));
-      pos = h.payloadAt + h.length;
-    }
-    if (pos !== size) throw new SnapshotError(file, `${size - pos} bytes after the last section (a damaged or concatenated file)`);
-    return out;
-  });
+  const whole = readWhole(file);
+  const size = whole.length;
+  const read: Reader = (pos, len, what) => {
+    if (pos + len > size) throw new SnapshotError(file, `truncated: ${what} needs bytes ${pos}..${pos + len} of a ${size}-byte file`);
+    return whole.subarray(pos, pos + len);
+  };
+  const count = checkHeader(file, read, size);
+  const out = new Map<string, Section>();
+  let pos: number = SNAPSHOT_FORMAT.HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    const h = readHead(file, read, size, pos, i, count);
+    if (KIND_NAMES[h.kind] === undefined) throw new SnapshotError(file, `section ${h.name}: unknown kind ${h.kind}`);
+    if (out.has(h.name)) throw new SnapshotError(file, `section ${h.name} appears twice`);
+    out.set(h.name, readPayload(file, read, h));
+    pos = h.payloadAt + h.length;
+  }
+  if (pos !== size) throw new SnapshotError(file, `${size - pos} bytes after the last section (a damaged or concatenated file)`);
+  return out;
 }
 
 /**

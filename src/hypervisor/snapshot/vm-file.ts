@@ -123,14 +123,42 @@ export interface VmSnapshot {
   readonly overlay: Uint8Array | null;
 }
 
+/**
+ * What the owner thread of a restored VM loads: views of the file read once on the main
+ * thread (format.ts reads it into shared memory), so nothing is copied or read again.
+ */
+export interface VmRestore {
+  readonly file: string;
+  readonly machine: MachineState;
+  readonly ram: Section;
+  readonly overlay: Uint8Array | null;
+}
+
+/** The part of `snap` its owner thread loads. */
+export const restoreOf = (snap: VmSnapshot): VmRestore => ({ file: snap.file, machine: snap.machine, ram: snap.ram, overlay: snap.overlay });
+
+/**
+ * A copy of an image section in shared memory of its own: the VM keeps its images (a
+ * reboot boots them) but not the file they came in, and a thread it is handed to shares it.
+ */
+function ownImage(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(new SharedArrayBuffer(b.length));
+  c.set(b);
+  return c;
+}
+
 /** Reads `file` (every section checked by format.ts) and checks the `vm` section; SnapshotError says what is wrong. */
 export function readVmSnapshot(file: string): VmSnapshot {
   const sections = readSnapshot(file);
   const info = checkVmInfo(file, jsonOf(file, sections, "vm"));
   const bytes = (name: string): Uint8Array | undefined => sections.get(name)?.payload;
-  const kernel = need(file, sections, "kernel", SECTION_KIND.BYTES).payload;
-  const initrd = bytes("initrd");
-  const firmware = bytes("firmware");
+  const image = (name: string): Uint8Array | undefined => {
+    const b = bytes(name);
+    return b && ownImage(b);
+  };
+  const kernel = ownImage(need(file, sections, "kernel", SECTION_KIND.BYTES).payload);
+  const initrd = image("initrd");
+  const firmware = image("firmware");
   if (info.profile === "full" && firmware === undefined) throw new SnapshotError(file, "a full VM's snapshot without its firmware");
   const spec = specOf(info, { kernel, ...(initrd ? { initrd } : {}), ...(firmware ? { firmware } : {}) });
   const overlay = bytes("overlay") ?? null;

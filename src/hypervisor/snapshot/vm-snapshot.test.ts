@@ -73,10 +73,13 @@ for (const profile of ["pv", "full"] as const) {
       await con.until("a count after the snapshot", (c) => c.length > atSave.length);
       await vm.stop();
 
-      const b = new Hypervisor({ pcpus: 1 });
+      // The restore runs on a thread started ahead (vcpu-threads.ts), as in the daemon.
+      const b = new Hypervisor({ pcpus: 1, spareThreads: 1 });
       hvs.push(b);
       const restoreAt = Date.now();
       const restored = await b.restore(file, { name: `${profile}-copy` });
+      assert.equal(b.threads.taken, 1, "the restored VM's thread was the spare");
+      assert.equal(b.threads.ready, 1, "another spare took its place");
       const con2 = new CountingConsole(restored);
       const after = await con2.until("three counts after restore", (c) => c.length >= 3);
       // Guest time goes on from the snapshot: it may not jump by more than the wall time since the restore began.
