@@ -15,6 +15,7 @@ import { Hypervisor } from "./hypervisor.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
 import { checkRun, ContainerError, ContainerHost, parseCpuMax, parseMem, parseStatus, shQuote, type ContainerEvent, type ContainerVm } from "./containers.js";
+import { EXTENDED } from "../test-tier.js";
 
 const MIB = 1024 * 1024;
 const HOST = { name: "h", memBytes: 256 * MIB, cpus: 1 };
@@ -281,7 +282,7 @@ describe("containers in a real pv guest", { skip }, () => {
     assert.equal(await leftovers(), "");
   }));
 
-  test("memory: over memory.max is OOM-killed and reported; memory.max lowered while running → OOM", traced(async () => {
+  test("memory: over memory.max is OOM-killed and reported; memory.max lowered while running → OOM", { skip: EXTENDED }, traced(async () => {
     const c = await host.run({ name: "hog", memMax: "32M", cmd: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] });
     assert.equal(await c.wait(), 137, "killed by SIGKILL");
     const oom = events.find((e) => e.kind === "oom" && e.container === "hog");
@@ -303,7 +304,7 @@ describe("containers in a real pv guest", { skip }, () => {
     assert.equal(await leftovers(), "");
   }));
 
-  test("CPU: weights 2:1 on the saturated vCPU share 2:1; cpu.max lowered while running → usage falls", traced(async (t) => {
+  test("CPU: weights 2:1 on the saturated vCPU share 2:1; cpu.max lowered while running → usage falls", { skip: EXTENDED }, traced(async (t) => {
     const busy = ["sh", "-c", "while :; do :; done"];
     const a = await host.run({ name: "cpu-a", cpuWeight: 200, cmd: busy });
     const b = await host.run({ name: "cpu-b", cpuWeight: 100, cmd: busy });
@@ -385,7 +386,7 @@ describe("containers in a real pv guest", { skip }, () => {
     assert.equal(await leftovers(), "", "no veth, route, address lease, directory, cgroup or mount left");
   }));
 
-  test("devices: a container given /dev/vda reads the guest's disk; one without it cannot see it; a bad device starts nothing", traced(async () => {
+  test("devices: a container given /dev/vda reads the guest's disk; one without it cannot see it; a bad device starts nothing", { skip: EXTENDED }, traced(async () => {
     // 64 KiB from the start of the disk as the guest reads it (ext2: the superblock is in there).
     const sum = "dd if=/dev/vda bs=4096 count=16 2>/dev/null | md5sum";
     const inGuest = (await guest(sum)).trim();

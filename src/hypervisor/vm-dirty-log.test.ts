@@ -22,6 +22,7 @@ import { PingPeer, Shadow } from "./dirty-testkit.js";
 import { Hypervisor } from "./hypervisor.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
+import { EXTENDED } from "../test-tier.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -97,7 +98,7 @@ class Ticks {
 
 const cases = [
   { profile: "pv", cpus: 2, skip },
-  { profile: "full", cpus: 1, skip: skipFull },
+  { profile: "full", cpus: 1, skip: skipFull || EXTENDED },
 ] as const;
 
 for (const c of cases) {

@@ -15,6 +15,7 @@ import { defaultGuestDir } from "../control/cli.js";
 import { guestLines, paravmRun } from "./cli-run-testkit.js";
 import { MemoryBackend } from "../devices/virtio/blk/device.js";
 import { FULL_DEFAULTS, FullMachine, type DiskController } from "./full.js";
+import { EXTENDED } from "../test-tier.js";
 
 const dir = defaultGuestDir();
 const hasQemu = spawnSync("qemu-system-riscv64", ["--version"]).status === 0;
@@ -47,7 +48,7 @@ describe("full machine: disk controller choice", () => {
   });
 });
 
-describe("full machine: the disk on AHCI (DMA)", { skip }, () => {
+describe("full machine: the disk on AHCI (DMA)", { skip: skip || EXTENDED }, () => {
   test("Linux's ahci driver binds; files written by DMA are on the image and read back through AHCI and through ATA PIO", () => {
     const disk = join(work, "rw.ext2");
     copyFileSync(join(dir!, "disk.ext2"), disk);

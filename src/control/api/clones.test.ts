@@ -25,6 +25,7 @@ import { buildServer } from "./server.js";
 import { writeFakeSnapshot } from "./snapshot-fakes.js";
 import { diskFile, newVmm, noGuest, REAL_IMAGES, refused, tempDir, until } from "./testkit.js";
 import type { Vmm } from "./vmm.js";
+import { EXTENDED } from "../../test-tier.js";
 
 const tmp = tempDir("paravm-clones-");
 after(tmp.done);
@@ -224,7 +225,7 @@ const BOOT_TIMEOUT_MS = 120_000;
 const AGENT_TIMEOUT_MS = 60_000;
 const COUNTER = "i=0; while :; do i=$((i+1)); echo n=$i; usleep 300000; done";
 
-describe("clones of a real guest through the API", { skip: noGuest, timeout: 300_000 }, () => {
+describe("clones of a real guest through the API", { skip: noGuest || EXTENDED, timeout: 300_000 }, () => {
   let vmm: Vmm;
   let app: Awaited<ReturnType<typeof buildServer>>;
   const file = join(tmp.dir, "origin.snap");

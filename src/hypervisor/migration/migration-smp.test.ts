@@ -18,6 +18,7 @@ import { VmBuildError, type Vm } from "../vm.js";
 import { acceptMigration } from "./dest.js";
 import { linkPair } from "./link.js";
 import { migrateOut, type MigrationResult } from "./source.js";
+import { EXTENDED } from "../../test-tier.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -36,7 +37,7 @@ async function migrate(from: Hypervisor, to: Hypervisor, name: string): Promise<
 const vcpu1Ms = (vm: Vm): number => vm.schedStats()!.vcpus[1]!.cpuMs;
 
 for (const profile of ["pv", "full"] as const) {
-  describe(`live migration of a running 2-vCPU ${profile} VM`, { skip: profile === "pv" ? skip : skipFull }, () => {
+  describe(`live migration of a running 2-vCPU ${profile} VM`, { skip: profile === "pv" ? skip : skipFull || EXTENDED }, () => {
     const a = new Hypervisor({ pcpus: 2 });
     const b = new Hypervisor({ pcpus: 2 });
     after(async () => {
@@ -66,7 +67,7 @@ for (const profile of ["pv", "full"] as const) {
     });
 
     if (profile === "pv") {
-      test("with one vCPU taken offline it moves back, and that vCPU stays offline", async () => {
+      test("with one vCPU taken offline it moves back, and that vCPU stays offline", { skip: EXTENDED }, async () => {
         const vm = b.get(name);
         await vm.setVcpus(1, { timeoutMs: 240_000 });
         const con = new SmpConsole(vm);

@@ -20,6 +20,7 @@ import { VmBuildError, type Vm } from "../vm.js";
 import { readSnapshot, SnapshotWriter } from "./format.js";
 import { continued, SmpConsole, smpSpec } from "./smp-testkit.js";
 import { readVmSnapshot } from "./vm-file.js";
+import { EXTENDED } from "../../test-tier.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -35,7 +36,7 @@ async function retiredSince(vm: Vm, saved: MachineState, k: number): Promise<num
 }
 
 for (const profile of ["pv", "full"] as const) {
-  describe(`snapshot of a running 2-vCPU ${profile} VM, restored by another hypervisor`, { skip: profile === "pv" ? skip : skipFull }, () => {
+  describe(`snapshot of a running 2-vCPU ${profile} VM, restored by another hypervisor`, { skip: profile === "pv" ? skip : skipFull || EXTENDED }, () => {
     const file = join(work, `${profile}.snap`);
     const hvs: Hypervisor[] = [];
     after(async () => {
@@ -69,7 +70,7 @@ for (const profile of ["pv", "full"] as const) {
       assert.ok((await retiredSince(restored, saved, 1)) > 0, "hart 1 ran guest code after the restore");
     });
 
-    test("a snapshot taken while the VM runs restores too (the VM is paused for it and resumed)", async () => {
+    test("a snapshot taken while the VM runs restores too (the VM is paused for it and resumed)", { skip: EXTENDED }, async () => {
       const a = new Hypervisor({ pcpus: 2 });
       hvs.push(a);
       const b = new Hypervisor({ pcpus: 2 });
@@ -93,7 +94,7 @@ for (const profile of ["pv", "full"] as const) {
   });
 }
 
-describe("a 2-vCPU pv VM with one vCPU online", { skip }, () => {
+describe("a 2-vCPU pv VM with one vCPU online", { skip: skip || EXTENDED }, () => {
   const file = join(work, "offline.snap");
   const hvs: Hypervisor[] = [];
   after(async () => {

@@ -20,6 +20,7 @@ import type { Vm } from "../vm.js";
 import { VmSnapshotError } from "../vm.js";
 import { SnapshotError } from "./format.js";
 import { counterScript, CountingConsole, SNAP_MARKER } from "./snapshot-testkit.js";
+import { EXTENDED } from "../../test-tier.js";
 
 const guestDir = defaultGuestDir();
 const skip = guestDir === null ? "no guest images in ~/.cache/paravm" : false;
@@ -120,7 +121,7 @@ for (const profile of ["pv", "full"] as const) {
   });
 }
 
-describe("clones: two VMs from one snapshot", { skip }, () => {
+describe("clones: two VMs from one snapshot", { skip: skip || EXTENDED }, () => {
   const file = join(work, "clone.snap");
   const hvs: Hypervisor[] = [];
   after(async () => {
