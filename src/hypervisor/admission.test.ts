@@ -6,6 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { EXIT } from "../control/args.js";
@@ -14,6 +17,7 @@ import { NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
 import { AdmissionError, vmChargeBytes } from "./memory-pool.js";
+import { readVmSnapshotInfo } from "./snapshot/vm-file.js";
 
 const skip = NO_GUEST;
 const MiB = 1024 * 1024;
@@ -99,6 +103,14 @@ describe("admission against the host memory budget (real Linux)", { skip, timeou
       assert.deepEqual(hv.memory.snapshot(), before, "a refused growth changes nothing");
       assert.equal(a.memoryStats().targetBytes, 48 * MiB);
       assert.ok(hv.memory.chargedBytes <= hv.memory.budgetBytes);
+      // A snapshot records the target as it is now, so the VM restored from it is charged the same (regression: the boot-time target).
+      const dir = mkdtempSync(join(tmpdir(), "paravm-admission-"));
+      try {
+        await a.snapshot(join(dir, "a.snap"));
+        assert.equal(readVmSnapshotInfo(join(dir, "a.snap")).memTargetBytes, 48 * MiB);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     } finally {
       await hv.close();
     }

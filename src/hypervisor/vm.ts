@@ -144,7 +144,7 @@ export class Vm extends EventEmitter {
     const dirty = DirtyLog.create(this.spec.memBytes / PAGE_SIZE);
     this.dirty = dirty;
     const base = {
-      spec: this.memTarget !== this.spec.memBytes ? { ...this.spec, memTargetBytes: this.memTarget } : this.spec,
+      spec: this.liveSpec(),
       link: link.sab,
       control: this.control.buffer as SharedArrayBuffer,
       sched: this.scheduler.sab,
@@ -551,6 +551,14 @@ export class Vm extends EventEmitter {
    * write and resumed after it, a paused one stays paused. The owner thread writes it, so
    * the main thread's event loop (the daemon's API) is not held up by the RAM.
    */
+  /**
+   * The spec with the memory target as it is now (setMemoryTarget changes it live): what a
+   * snapshot or migration records, so the VM it becomes is charged and reports the same.
+   */
+  liveSpec(): MachineSpec {
+    return this.memTarget !== this.spec.memBytes ? { ...this.spec, memTargetBytes: this.memTarget } : this.spec;
+  }
+
   async snapshot(file: string): Promise<VmSnapshotResult> {
     if (this.state !== "running" && this.state !== "paused") throw new VmSnapshotError(`VM ${this.name} is ${this.state}: only a running or paused VM can be snapshotted`);
     if (this.requests.busy) throw new VmSnapshotError(`VM ${this.name}: a snapshot or migration is already under way`);
@@ -558,7 +566,7 @@ export class Vm extends EventEmitter {
     const wasRunning = this.state === "running";
     if (wasRunning) await this.pause();
     try {
-      const info = vmInfo(this.name, this.spec, this.settings, this.agentHello());
+      const info = vmInfo(this.name, this.liveSpec(), this.settings, this.agentHello());
       const parts = await this.hartParts(`snapshot to ${file} failed`);
       const r = await this.requests.ask({ t: "save", file, info, parts }, "saved", () => `VM ${this.name} stopped while its snapshot was written`);
       if (!r.ok) throw new VmSnapshotError(`VM ${this.name}: snapshot to ${file} failed: ${r.message}`);

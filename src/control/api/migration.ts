@@ -19,6 +19,8 @@ import type { FastifyInstance } from "fastify";
 import { FLEET_DEFAULTS } from "../../hypervisor/fleet-run.js";
 import { acceptMigration, type Offer } from "../../hypervisor/migration/dest.js";
 import { MigrationError, migrateOut, type MigrationResult } from "../../hypervisor/migration/source.js";
+import { bootAddress, takenAddresses } from "./address-book.js";
+import { networkedVms } from "./clones.js";
 import { checkEntry, entryConflicts, type VmEntry } from "./entry.js";
 import { problemsMessage, VmmError } from "./errors.js";
 import { API_PREFIX } from "./routes.js";
@@ -117,7 +119,7 @@ export async function migrateVm(vmm: Vmm, a: MigrateAction, version: string): Pr
 }
 
 /** The destination's checks of an offer beyond the hypervisor's: the entry, its name and conflicts. Returns the entry to keep. */
-function checkOffer(vmm: Vmm, offer: Offer): { entry: VmEntry; restoredFrom: string | null; createdAt: number; network: string | undefined } {
+export function checkIncomingOffer(vmm: Vmm, offer: Offer): { entry: VmEntry; restoredFrom: string | null; createdAt: number; network: string | undefined } {
   const info = offer.info;
   const meta = offer.meta as Partial<MigrationMeta> | undefined;
   const network = info.net ? (offer.network ?? SNAPSHOT_API.RESTORE_NETWORK) : undefined;
@@ -130,6 +132,12 @@ function checkOffer(vmm: Vmm, offer: Offer): { entry: VmEntry; restoredFrom: str
   if (vmm.records.has(info.name)) throw new Error(`a VM named "${info.name}" exists here already`);
   const conflicts = entryConflicts(c.vm.entry, vmm.entries());
   if (conflicts.length > 0) throw new Error(problemsMessage(`VM ${info.name} conflicts with a VM here`, conflicts));
+  // Its guest keeps the address it has: one a VM here holds on the same network would answer twice.
+  const address = network !== undefined ? bootAddress(info.bootargs) : null;
+  if (address !== null) {
+    const held = takenAddresses([address], network!, vmm.addresses.holders(networkedVms(vmm)));
+    if (held.length > 0) throw new Error(problemsMessage(`VM ${info.name}'s address conflicts with a VM here`, held));
+  }
   return { entry: c.vm.entry, restoredFrom, createdAt: typeof meta?.createdAt === "number" ? meta.createdAt : Date.now(), network };
 }
 
@@ -189,14 +197,14 @@ export function migrationRoutes(app: FastifyInstance, vmm: Vmm): void {
       const from = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
       let rec: VmRecord | null = null;
       let made: string | null = null;
-      let kept: ReturnType<typeof checkOffer> | null = null;
+      let kept: ReturnType<typeof checkIncomingOffer> | null = null;
       const fault = faultAfterPages();
       acceptMigration(vmm.hv, wsLink(ws), {
         from,
         ...(fault ? { onPages: fault } : {}),
         check: (offer) => {
           try {
-            kept = checkOffer(vmm, offer);
+            kept = checkIncomingOffer(vmm, offer);
             return null;
           } catch (e) {
             return e instanceof Error ? e.message : String(e);

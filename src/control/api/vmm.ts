@@ -29,7 +29,7 @@ import { applyLinkAction, isLinkAction, type LinkAction } from "./network-links.
 import { migrateVm } from "./migration.js";
 import { restoreVm, snapshotVm, type SnapshotAnswer } from "./snapshots.js";
 import { AddressBook } from "./address-book.js";
-import { restoreClones, type CloneBatch } from "./clones.js";
+import { networkedVms, restoreClones, type CloneBatch } from "./clones.js";
 import { Telemetry, type ApiVmMetrics } from "./telemetry.js";
 import { StateStore, type StoredVm } from "./state.js";
 
@@ -297,6 +297,7 @@ export class Vmm extends EventEmitter {
 
   private createRecord(fleet: FleetEntry, entry: VmEntry, createdAt: number): VmRecord {
     if (fleet.nic && !(fleet.nic.network in this.networks)) this.networks[fleet.nic.network] = FLEET_DEFAULTS.SUBNET;
+    if (fleet.nic) this.claimHeld(fleet.nic.network, fleet.name);
     const [plan] = planFleet([toFleetVm(fleet)], { ...this.images(), subnets: this.networks }, this.subnets);
     const vm = this.hv.create({
       name: fleet.name,
@@ -314,6 +315,20 @@ export class Vmm extends EventEmitter {
       throw e;
     }
     return this.adopt(vm, entry, createdAt, null);
+  }
+
+  /**
+   * Every address another VM holds on `network` (a clone's reservation, a migrated VM's
+   * command line: numbered by another daemon) is claimed in its subnet before an address
+   * is assigned there, so a new VM is never given one already in use.
+   */
+  private claimHeld(network: string, except: string): void {
+    let subnet = this.subnets.get(network);
+    if (!subnet) {
+      subnet = new Subnet(this.networks[network] ?? FLEET_DEFAULTS.SUBNET);
+      this.subnets.set(network, subnet);
+    }
+    for (const h of this.addresses.holders(networkedVms(this))) if (h.network === network && h.vm !== except) subnet.claim(h.vm, h.address);
   }
 
   /** Hold a VM the hypervisor has (not yet started): its record, its console kept and passed on. */

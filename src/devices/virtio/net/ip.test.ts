@@ -11,6 +11,15 @@ describe("guest addressing", () => {
     assert.equal(s.assign("vm-a"), "10.77.0.2");
   });
 
+  test("an address claimed by a VM numbered elsewhere is given to no one else; one outside the subnet is ignored", () => {
+    const s = new Subnet("10.77.0.0/24");
+    s.claim("moved-in", "10.77.0.3/24");
+    s.claim("elsewhere", "192.168.0.2");
+    assert.equal(s.assign("vm-a"), "10.77.0.2");
+    assert.equal(s.assign("vm-b"), "10.77.0.4", "not .3: the VM that migrated in holds it");
+    assert.equal(s.assign("moved-in"), "10.77.0.3", "the claimant keeps its address");
+  });
+
   test("a full subnet refuses", () => {
     const s = new Subnet("192.168.1.0/30");
     assert.equal(s.assign("a"), "192.168.1.2");

@@ -9,6 +9,8 @@ export class Subnet {
   readonly network: number;
   readonly prefixLen: number;
   private readonly byName = new Map<string, number>();
+  /** Host numbers held by someone, whether assigned here or claimed (claim). */
+  private readonly taken = new Set<number>();
   private next: number;
 
   /** `cidr` like "10.77.0.0/24" (prefix 8..30); host addresses start at .2 (.1 stays free for a host side). */
@@ -31,11 +33,26 @@ export class Subnet {
     let host = this.byName.get(name);
     if (host === undefined) {
       const broadcast = 2 ** (32 - this.prefixLen) - 1;
+      while (this.taken.has(this.next)) this.next++;
       if (this.next >= broadcast) throw new Error(`subnet ${formatIpv4(this.network)}/${this.prefixLen} is full`);
       host = this.next++;
       this.byName.set(name, host);
+      this.taken.add(host);
     }
     return formatIpv4((this.network + host) >>> 0);
+  }
+
+  /**
+   * `name` holds `address`, given elsewhere (a VM migrated in from a daemon that numbers the
+   * same network on its own, a clone given an address): assign() hands it to no one else.
+   * An address outside this subnet is not ours to hold and is ignored.
+   */
+  claim(name: string, address: string): void {
+    const ip = parseIpv4(address.split("/")[0]!);
+    const host = (ip - this.network) >>> 0;
+    if (host >= 2 ** (32 - this.prefixLen)) return;
+    this.byName.set(name, host);
+    this.taken.add(host);
   }
 }
 
