@@ -12,6 +12,7 @@ import { Hypervisor } from "./hypervisor.js";
 import { NO_GUEST, pvExecSpec } from "../control/guest-testkit.js";
 import type { MachineSpec } from "./machine-spec.js";
 import type { Vm } from "./vm.js";
+import { EXTENDED } from "../test-tier.js";
 
 const MiB = 1 << 20;
 const reclaim = loadHostMemory().reclaim;
@@ -149,7 +150,7 @@ describe("virtio-balloon with Linux (pv, 256 MiB)", { skip, timeout: 600_000 }, 
     }
   });
 
-  test("free page reporting lowers RSS after the guest frees 180 MiB; statistics match /proc/meminfo", { skip: skipRss }, async () => {
+  test("free page reporting lowers RSS after the guest frees 180 MiB; statistics match /proc/meminfo", { skip: skipRss || EXTENDED }, async () => {
     const script = [
       HELPERS,
       "fill 180 && echo FILLED; sleep 3; rm /dev/shm/big; echo FREED",

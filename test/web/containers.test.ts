@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { Daemon, launchBrowser, ROOT, skipReason, type Browser } from "./harness.js";
+import { EXTENDED } from "../../src/test-tier.js";
 
 const TOKEN = "containers-dashboard-token-5c1e";
 const HOST_VM = "ch";
@@ -61,7 +62,7 @@ function expected(v: ContainerView): Record<string, string> {
   };
 }
 
-describe("the dashboard's containers in chromium against paravm serve", { skip: skip ?? false, timeout: 8 * 60_000 }, () => {
+describe("the dashboard's containers in chromium against paravm serve", { skip: skip ?? EXTENDED, timeout: 8 * 60_000 }, () => {
   let daemon: Daemon;
   let browser: Browser;
   let page: Page;

@@ -18,6 +18,7 @@ import { defaultGuestDir } from "../args.js";
 import { CLIENT_EXIT } from "./cli-common.js";
 import { Daemon } from "./daemon-harness.js";
 import type { NetworkListing } from "./net-commands.js";
+import { EXTENDED } from "../../test-tier.js";
 
 const noGuest = defaultGuestDir() === null ? "guest images are not built (node scripts/build-guests.mjs)" : false;
 const BOOT_TIMEOUT_MS = 150_000;
@@ -75,7 +76,7 @@ describe("two daemons, network n linked: their guests ping each other", { skip: 
     assert.match(ls.stdout, /^n +10\.0\.2\.0\/24 +vb +<-127\.0\.0\.1:\d+ up /m);
   });
 
-  test("B restarts: A's link comes back by itself, and the guests reach each other again", async () => {
+  test("B restarts: A's link comes back by itself, and the guests reach each other again", { skip: EXTENDED }, async () => {
     const mark = (await consoleOf(a, "va")).length;
     b = await b.restart();
     const back = await until("A's link back up", LINK_TIMEOUT_MS, async () => {
