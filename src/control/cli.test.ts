@@ -118,6 +118,14 @@ describe("paravm CLI: usage errors exit 2 with one line", () => {
     });
   }
 
+  for (const bad of ["9", "-1", "two", "1.5"]) {
+    test(`serve --spare-threads ${bad} is refused before the daemon starts, naming the option`, () => {
+      const r = paravm("serve", "--listen", "127.0.0.1:0", "--spare-threads", bad);
+      assert.equal(r.status, 2);
+      assertOneLine(r.stderr, /--spare-threads.*(0 to 8|whole number)/);
+    });
+  }
+
   test("an unknown option", () => {
     const r = paravm("elf", "/nonexistent", "--frobnicate");
     assert.equal(r.status, 2);
