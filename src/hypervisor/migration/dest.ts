@@ -11,6 +11,7 @@
  */
 import { statSync } from "node:fs";
 import { MACHINE_STATE } from "../../machine/machine-state.js";
+import { hostMemory } from "../../mem/host-memory.js";
 import type { Hypervisor } from "../hypervisor.js";
 import { mib, specChargeBytes } from "../memory-pool.js";
 import { SnapshotError } from "../snapshot/format.js";
@@ -123,8 +124,14 @@ export function acceptMigration(hv: Hypervisor, link: MigrationLink, opts: Accep
         return fail(`could not build VM ${info.name}: ${e instanceof Error ? e.message : String(e)}`);
       }
       if (phase !== "building") return; // the link broke meanwhile: fail() dropped the VM
-      ram = new Uint8Array(vm.guestRam()!);
-      received = new Uint8Array(ram.length / MIGRATION.PAGE);
+      const sab = vm.guestRam()!;
+      ram = new Uint8Array(sab);
+      // The build wrote its kernel, initrd and device tree; the guest's RAM must start from
+      // zeros. Where the host takes pages back (madvise), all of it is given back now, before
+      // any page arrives. Else the pages round 0 did not bring are compared and zeroed after
+      // it (zeroUnsent): reading a 256 MiB RAM took 60–90 ms of the migration's critical path.
+      if (hostMemory().reclaimOf(sab) === "madvise") hostMemory().discard(sab, 0, sab.byteLength);
+      else received = new Uint8Array(ram.length / MIGRATION.PAGE);
       phase = "pages";
       link.send(controlText({ t: "built" }));
     };
