@@ -54,6 +54,8 @@ const D = {
   K: 800,
   M: 864,
   FLAG: 960,
+  /** Set by the spinning hart as it enters its loop (p_spin). */
+  SPINNING: 964,
   /** Per hart: mcause of an unexpected trap (0: none). */
   TRAP: 1024,
 } as const;
@@ -289,6 +291,8 @@ p_bits:
 # Wait for another thread to set FLAG.
 p_spin:
   addi a0, s1, ${D.FLAG}
+  li t1, 1
+  sw t1, ${D.SPINNING - D.FLAG}(a0)
 1:
   lw t0, 0(a0)
   beqz t0, 1b
@@ -536,7 +540,14 @@ describe("smp: atomics across worker threads", { skip: haveToolchain ? false : "
     // is spent: status Budget).
     const budget = 4_000_000_000;
     const running = runHarts(ram, 1, { budget, maxInsns: budget });
-    // Let the loop get compiled and optimized by V8 (OSR) before the flag is set.
+    // Let the loop get compiled and optimized by V8 (OSR) before the flag is set: 400 ms
+    // from the moment it spins (regression: timed from the worker's start, a loaded host
+    // left it only 40 thousand instructions).
+    const t0 = Date.now();
+    while (Atomics.load(ram.i32, at(D.SPINNING) >> 2) === 0) {
+      assert.ok(Date.now() - t0 < 30_000, "the hart never reached its spin loop");
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await new Promise((r) => setTimeout(r, 400));
     Atomics.store(ram.i32, at(D.FLAG) >> 2, 1);
     const [r] = await running;
