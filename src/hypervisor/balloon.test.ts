@@ -118,7 +118,10 @@ describe("virtio-balloon with Linux (pv, 256 MiB)", { skip, timeout: 600_000 }, 
       assert.equal(vm.memoryStats().targetBytes, 128 * MiB);
       const trace: string[] = [];
       const t0 = performance.now();
-      const fell = await within(2000, () => {
+      // A bound on the host's pace, not a figure (bench:elastic measures it): 10 s, as a
+      // guest sharing the 2-core CI machine with two other test files inflates slower
+      // (regression: 69.5 MiB within the 2 s this allowed before).
+      const fell = await within(10_000, () => {
         trace.push(`${Math.round(performance.now() - t0)}ms rss-${((r0 - rss()) / MiB).toFixed(0)} infl ${(vm.memoryStats().inflatedBytes / MiB).toFixed(0)}`);
         return r0 - rss() >= 100 * MiB;
       });
@@ -126,7 +129,7 @@ describe("virtio-balloon with Linux (pv, 256 MiB)", { skip, timeout: 600_000 }, 
         await within(4000, () => (trace.push(`${Math.round(performance.now() - t0)}ms rss-${((r0 - rss()) / MiB).toFixed(0)} infl ${(vm.memoryStats().inflatedBytes / MiB).toFixed(0)}`), false));
         console.log(trace.join("\n"));
       }
-      assert.ok(fell !== null, `RSS fell by only ${((r0 - rss()) / MiB).toFixed(1)} MiB within 2 s (reclaim ${reclaim})`);
+      assert.ok(fell !== null, `RSS fell by only ${((r0 - rss()) / MiB).toFixed(1)} MiB within 10 s (reclaim ${reclaim})`);
       const inflatedAvail = Number((await con.until(/^INFLATED (\d+)/m))[1]) * 1024;
       assert.ok(touched - inflatedAvail >= 100 * MiB, `guest MemAvailable ${touched / MiB} → ${inflatedAvail / MiB} MiB`);
       assert.ok((await within(3000, () => vm.memoryStats().balloonBytes === 128 * MiB)) !== null, JSON.stringify(vm.memoryStats()));
