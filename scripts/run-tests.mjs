@@ -75,7 +75,8 @@ const hasReporter = flags.some((f) => f.startsWith("--test-reporter"));
 // machine two at a time finish sooner. Three was tried (2026-12-03, a clean clone with
 // the images built: 14.7 and 17.8 min of tests against 19.4 at two) and dropped: tests
 // that measure what a guest receives of a host core (a 25% cap gave 10%, a balloon's
-// pace) failed when three files shared the two cores. PARAVM_TEST_CONCURRENCY=1 runs one.
+// pace) failed when three files shared the two cores; a later run at two took 11.2 min
+// (this host's speed varies more than that). PARAVM_TEST_CONCURRENCY=1 runs one.
 const concurrency = Number.parseInt(process.env.PARAVM_TEST_CONCURRENCY ?? "2", 10);
 const hasConcurrency = flags.some((f) => f.startsWith("--test-concurrency"));
 const args = [
