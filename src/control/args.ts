@@ -13,6 +13,7 @@ import { PV_DEFAULTS } from "../machine/pv.js";
 import { parseRateLimit, type RateLimiter } from "../devices/rate-limiter.js";
 import { MEMORY_DEFAULTS } from "../hypervisor/memory-pool.js";
 import { SpecError } from "../hypervisor/vm-spec.js";
+import { VCPU_THREADS } from "../hypervisor/vcpu-threads.js";
 
 
 export const EXIT = {
@@ -175,11 +176,12 @@ export function parsePcpus(text: string): number {
   return n;
 }
 
-/** `--spare-threads`: vCPU threads the daemon keeps started ahead (0..8; hypervisor/vcpu-threads.ts). */
+/** `--spare-threads`: vCPU threads the daemon keeps started ahead (0..MAX_SPARES; hypervisor/vcpu-threads.ts). */
 export function parseSpareThreads(text: string): number {
-  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError("expected a whole number from 0 to 8.");
+  const max = VCPU_THREADS.MAX_SPARES;
+  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError(`expected a whole number from 0 to ${max}.`);
   const n = Number(text.trim());
-  if (n > 8) throw new InvalidArgumentError("must be from 0 to 8.");
+  if (n > max) throw new InvalidArgumentError(`must be from 0 to ${max}.`);
   return n;
 }
 

@@ -100,6 +100,16 @@ export interface FleetPlan {
   readonly mac: Uint8Array | null;
 }
 
+/** The address plan of `network` in `subnets`, made from its CIDR in `cidrs` (default FLEET_DEFAULTS.SUBNET) the first time. */
+export function subnetOf(subnets: Map<string, Subnet>, network: string, cidrs?: Readonly<Record<string, string>>): Subnet {
+  let subnet = subnets.get(network);
+  if (!subnet) {
+    subnet = new Subnet(cidrs?.[network] ?? FLEET_DEFAULTS.SUBNET);
+    subnets.set(network, subnet);
+  }
+  return subnet;
+}
+
 /**
  * The machine spec of each VM (kernel command line, addresses in order per network, MACs);
  * `paravm up` shares it. `subnets` carries the address assignments across calls (the
@@ -113,11 +123,7 @@ export function planFleet(vms: readonly FleetVm[], images: FleetImages, subnets 
     let address: string | null = null;
     let mac: Uint8Array | null = null;
     if (vm.net) {
-      let subnet = subnets.get(vm.net.network);
-      if (!subnet) {
-        subnet = new Subnet(images.subnets?.[vm.net.network] ?? FLEET_DEFAULTS.SUBNET);
-        subnets.set(vm.net.network, subnet);
-      }
+      const subnet = subnetOf(subnets, vm.net.network, images.subnets);
       address = subnet.assign(vm.name);
       bootargs += ` ${ipBootArg({ address, netmask: subnet.netmask, hostname: vm.name, device: "eth0" })}`;
       mac = vm.net.mac ?? macFromName(vm.name);

@@ -14,7 +14,7 @@ import { EventEmitter } from "node:events";
 import { Subnet } from "../../devices/virtio/net/ip.js";
 import type { AutoscaleLimits } from "../../hypervisor/autoscale-limits.js";
 import type { AutoscaleDecision } from "../../hypervisor/autoscaler.js";
-import { FLEET_DEFAULTS, planFleet, type FleetImages } from "../../hypervisor/fleet-run.js";
+import { FLEET_DEFAULTS, planFleet, subnetOf, type FleetImages } from "../../hypervisor/fleet-run.js";
 import { Hypervisor } from "../../hypervisor/hypervisor.js";
 import { NetworkLinks, type LinksOptions } from "../../net/links.js";
 import type { Vm, VmEvent, VmOutcome } from "../../hypervisor/vm.js";
@@ -323,11 +323,7 @@ export class Vmm extends EventEmitter {
    * is assigned there, so a new VM is never given one already in use.
    */
   private claimHeld(network: string, except: string): void {
-    let subnet = this.subnets.get(network);
-    if (!subnet) {
-      subnet = new Subnet(this.networks[network] ?? FLEET_DEFAULTS.SUBNET);
-      this.subnets.set(network, subnet);
-    }
+    const subnet = subnetOf(this.subnets, network, this.networks);
     for (const h of this.addresses.holders(networkedVms(this))) if (h.network === network && h.vm !== except) subnet.claim(h.vm, h.address);
   }
 
